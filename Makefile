@@ -1,0 +1,73 @@
+# The monorepo's entry points. `make setup` once, then `make run` or `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+UV_VERSION := $(shell sed -n 's/^ *"uv==\([^"]*\)".*/\1/p' pyproject.toml)
+JARS := .lakehouse/jars
+POM := infrastructure/jvm/pom.xml
+MEMBERS_PYPROJECT := $(wildcard shared/*/pyproject.toml products/*/pyproject.toml)
+PYTEST_ARGS ?=
+
+.PHONY: help setup tools run smoke test lint format typecheck stack-up stack-down stack-status clean
+
+help:  ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+setup: tools $(VENV)/.synced $(JARS)/.resolved  ## Install everything: Python env (uv.lock) and JVM jars (Maven)
+
+tools:  ## Check Java 17+ and Maven; install them with apt when missing and running as root
+	@command -v java >/dev/null && command -v mvn >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jdk-headless maven; \
+	  else echo "Java 17+ and Maven are required: install openjdk-17-jdk-headless and maven" >&2; exit 1; fi; }
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml $(MEMBERS_PYPROJECT)
+	$(UV) sync --frozen --python $(BIN)/python
+	@touch $@
+
+$(JARS)/.resolved: $(POM)
+	rm -rf $(JARS)
+	mvn -q -B -f $(POM) -Pspark dependency:copy-dependencies
+	mvn -q -B -f $(POM) -Pkafka dependency:copy-dependencies
+	@touch $@
+
+run: setup stack-up smoke  ## Start the local stack and run the smoke pipeline through it
+
+smoke:  ## Run the smoke pipeline (Kafka → Spark → Delta → delta-rs) against the running stack
+	$(BIN)/lakehouse smoke
+
+stack-up:  ## Start the local Kafka broker (KRaft); no-op when it runs
+	$(BIN)/lakehouse stack up
+
+stack-down:  ## Stop the local Kafka broker
+	$(BIN)/lakehouse stack down
+
+stack-status:  ## Show what runs and where
+	$(BIN)/lakehouse stack status
+
+lint:  ## ruff (lint + format check) and the import contracts
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+format:  ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck:  ## mypy on the shared packages
+	$(BIN)/mypy
+
+test: setup lint  ## Lint, then every test: unit, integration (real Kafka/Spark/Delta) and e2e
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+clean:  ## Remove the environment, jars, local state and lake data
+	-$(BIN)/lakehouse stack down
+	rm -rf $(VENV) .lakehouse data_lake

@@ -1,0 +1,151 @@
+"""Product configuration as data: ``config/product.yaml``, then the environment's overlay
+``config/environments/<env>.yaml``, then environment variables, each layer winning over the last.
+
+Validation is pydantic's; an invalid value raises :class:`ConfigError` naming the key and the
+files read. Secrets (``SecretStr`` fields) are accepted only from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from lakehouse_core.errors import ConfigError
+from lakehouse_core.settings import Environment
+
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+ENVIRONMENT_VARIABLE = "LAKEHOUSE_ENVIRONMENT"
+
+
+class TopicConfig(BaseModel):
+    name: str
+    partitions: int = Field(default=3, ge=1)
+    retention_ms: int | None = Field(default=None, ge=1)
+
+
+class ServingConfig(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+
+class ProductConfig(BaseSettings):
+    """What every product's ``product.yaml`` declares; products subclass it with their own
+    sections (quality rules, schedules, funnels...)."""
+
+    name: str
+    owner: str
+    team: str
+    description: str = ""
+    topics: dict[str, TopicConfig] = Field(default_factory=dict)
+    serving: ServingConfig = Field(default_factory=ServingConfig)
+
+
+def deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """``overlay`` on top of ``base``; nested mappings merge, everything else is replaced."""
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def config_files(config_dir: Path, environment: str) -> list[Path]:
+    """The layers for ``environment``: the base file (required) and its overlay (if present)."""
+    base = config_dir / "product.yaml"
+    if not base.is_file():
+        raise ConfigError(f"{base}: missing")
+    overlay = config_dir / "environments" / f"{environment}.yaml"
+    return [base, overlay] if overlay.is_file() else [base]
+
+
+class _YamlLayers(PydanticBaseSettingsSource):
+    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._data = data
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return self._data
+
+
+def _refuse_secrets_in_files(
+    model: type[BaseModel], data: Mapping[str, Any], files: list[Path], prefix: str = ""
+) -> None:
+    for name, info in model.model_fields.items():
+        if name not in data:
+            continue
+        if info.annotation is SecretStr or info.annotation == SecretStr | None:
+            raise ConfigError(
+                f"{prefix}{name}: secrets are read from the environment only, "
+                f"remove it from {', '.join(map(str, files))}"
+            )
+        nested = info.annotation
+        if isinstance(nested, type) and issubclass(nested, BaseModel) and isinstance(data[name], Mapping):
+            _refuse_secrets_in_files(nested, data[name], files, prefix=f"{prefix}{name}.")
+
+
+def load_config(
+    model: type[SettingsT],
+    config_dir: Path,
+    *,
+    env_prefix: str,
+    environment: Environment | None = None,
+) -> SettingsT:
+    """Load ``model`` from the YAML layers in ``config_dir`` and ``<env_prefix>...`` variables
+    (nested keys joined by ``__``, e.g. ``WEB_SERVING__PORT=8080``)."""
+    env = environment or os.environ.get(ENVIRONMENT_VARIABLE, "dev")
+    files = config_files(config_dir, env)
+    data: dict[str, Any] = {}
+    for path in files:
+        data = deep_merge(data, read_yaml(path))
+    _refuse_secrets_in_files(model, data, files)
+
+    class Layered(model):  # type: ignore[valid-type, misc]
+        model_config = SettingsConfigDict(env_prefix=env_prefix, env_nested_delimiter="__", extra="forbid")
+
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return init_settings, env_settings, _YamlLayers(settings_cls, data)
+
+    Layered.__name__ = model.__name__
+    try:
+        return Layered()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or '<root>'}: {error['msg']}" for error in exc.errors()
+        )
+        raise ConfigError(
+            f"invalid {model.__name__} ({env}) from {', '.join(map(str, files))} "
+            f"and {env_prefix}* variables: {problems}"
+        ) from exc

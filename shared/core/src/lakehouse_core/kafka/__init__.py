@@ -1,0 +1,1 @@
+"""Kafka connectors: producer, consumer helpers, admin, and the Spark Kafka source options."""

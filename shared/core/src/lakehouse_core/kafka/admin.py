@@ -1,0 +1,77 @@
+"""Topic administration: create topics idempotently and wait for the broker to answer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from confluent_kafka import KafkaError as ConfluentKafkaError
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from lakehouse_core.errors import KafkaError
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int = 3
+    replication_factor: int = 1
+    config: Mapping[str, str] = field(default_factory=dict)
+
+
+def admin_client(bootstrap_servers: str, *, quiet: bool = False) -> AdminClient:
+    """An admin client; ``quiet`` silences librdkafka's connection logs (for probes that
+    expect the broker may be down)."""
+    config: dict[str, object] = {"bootstrap.servers": bootstrap_servers}
+    if quiet:
+        config["log_level"] = 0
+    return AdminClient(config)
+
+
+def broker_answers(bootstrap_servers: str, *, timeout: float = 2.0) -> bool:
+    """Whether a broker at ``bootstrap_servers`` returns cluster metadata within ``timeout``."""
+    try:
+        metadata = admin_client(bootstrap_servers, quiet=True).list_topics(timeout=timeout)
+    except KafkaException:
+        return False
+    return bool(metadata.brokers)
+
+
+def list_topics(bootstrap_servers: str, *, timeout: float = 10.0) -> set[str]:
+    try:
+        metadata = admin_client(bootstrap_servers).list_topics(timeout=timeout)
+    except KafkaException as exc:
+        raise KafkaError(f"cannot list topics at {bootstrap_servers}: {exc}") from exc
+    return {name for name in metadata.topics if not name.startswith("__")}
+
+
+def ensure_topics(bootstrap_servers: str, topics: Iterable[TopicSpec], *, timeout: float = 30.0) -> list[str]:
+    """Create the topics that do not exist yet; returns the names created now."""
+    wanted = {t.name: t for t in topics}
+    missing = [t for name, t in wanted.items() if name not in list_topics(bootstrap_servers)]
+    if not missing:
+        return []
+    admin = admin_client(bootstrap_servers)  # must outlive its futures
+    futures = admin.create_topics(
+        [
+            NewTopic(
+                t.name,
+                num_partitions=t.partitions,
+                replication_factor=t.replication_factor,
+                config=dict(t.config),
+            )
+            for t in missing
+        ],
+        operation_timeout=timeout,
+        request_timeout=timeout,
+    )
+    created = []
+    for name, future in futures.items():
+        try:
+            future.result()
+            created.append(name)
+        except KafkaException as exc:
+            if exc.args[0].code() != ConfluentKafkaError.TOPIC_ALREADY_EXISTS:
+                raise KafkaError(f"cannot create topic {name}: {exc}") from exc
+    return created

@@ -1,0 +1,78 @@
+"""Prometheus metrics: the families every service and pipeline shares, on a registry of its own.
+
+Each service builds its metrics with a :class:`~prometheus_client.CollectorRegistry` it owns
+(never the global default), so tests and several apps in one process do not collide.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+@dataclass(frozen=True)
+class HttpMetrics:
+    requests: Counter
+    latency: Histogram
+
+    @classmethod
+    def register(cls, registry: CollectorRegistry, *, namespace: str) -> HttpMetrics:
+        return cls(
+            requests=Counter(
+                "http_requests",
+                "HTTP requests served.",
+                ["method", "route", "status"],
+                namespace=namespace,
+                registry=registry,
+            ),
+            latency=Histogram(
+                "http_request_duration_seconds",
+                "HTTP request latency.",
+                ["method", "route"],
+                namespace=namespace,
+                registry=registry,
+                buckets=LATENCY_BUCKETS,
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class PipelineMetrics:
+    rows: Counter
+    task_duration: Histogram
+    task_runs: Counter
+
+    @classmethod
+    def register(cls, registry: CollectorRegistry, *, namespace: str) -> PipelineMetrics:
+        return cls(
+            rows=Counter(
+                "pipeline_rows",
+                "Rows handled by pipeline tasks, by outcome.",
+                ["task", "outcome"],
+                namespace=namespace,
+                registry=registry,
+            ),
+            task_duration=Histogram(
+                "pipeline_task_duration_seconds",
+                "Pipeline task wall time.",
+                ["task"],
+                namespace=namespace,
+                registry=registry,
+                buckets=(0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800),
+            ),
+            task_runs=Counter(
+                "pipeline_task_runs",
+                "Pipeline task runs, by final status.",
+                ["task", "status"],
+                namespace=namespace,
+                registry=registry,
+            ),
+        )
+
+
+def exposition(registry: CollectorRegistry) -> tuple[bytes, str]:
+    """The registry in Prometheus text format, with its content type."""
+    return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -1,0 +1,1 @@
+"""Declarative data-quality expectations on DataFrames, with warn / drop / fail actions."""

@@ -1,0 +1,73 @@
+"""The FastAPI application shell every service shares: ``/health``, ``/ready``, ``/metrics``,
+a correlation id per request (``X-Correlation-ID`` in and out), and request metrics.
+
+Products build their app with :func:`create_service_app` and include their own routers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
+
+from lakehouse_core.health import HealthCheck, LivenessReport, ReadinessReport, run_checks
+from lakehouse_core.metrics import HttpMetrics, exposition
+from lakehouse_core.structured_logging import correlation_scope
+
+CORRELATION_HEADER = "X-Correlation-ID"
+
+
+def health_router(
+    *, service: str, version: str, checks: Sequence[HealthCheck], registry: CollectorRegistry
+) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/health", response_model=LivenessReport)
+    def health() -> LivenessReport:
+        """Alive: the process serves requests."""
+        return LivenessReport(status="ok", service=service, version=version)
+
+    @router.get("/ready", response_model=ReadinessReport, responses={503: {"model": ReadinessReport}})
+    def ready() -> JSONResponse:
+        """Ready: every dependency answers; 503 with the failing checks otherwise."""
+        report = run_checks(checks)
+        return JSONResponse(report.model_dump(), status_code=200 if report.status == "ok" else 503)
+
+    @router.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        body, content_type = exposition(registry)
+        return Response(body, media_type=content_type)
+
+    return router
+
+
+def create_service_app(
+    *,
+    service: str,
+    version: str,
+    checks: Sequence[HealthCheck] = (),
+    registry: CollectorRegistry | None = None,
+    description: str = "",
+) -> FastAPI:
+    registry = registry or CollectorRegistry()
+    app = FastAPI(title=service, version=version, description=description)
+    app.state.registry = registry
+    http = HttpMetrics.register(registry, namespace=service.replace("-", "_"))
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        with correlation_scope(request.headers.get(CORRELATION_HEADER)) as correlation_id:
+            response = await call_next(request)
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        http.requests.labels(request.method, template, str(response.status_code)).inc()
+        http.latency.labels(request.method, template).observe(time.perf_counter() - started)
+        response.headers[CORRELATION_HEADER] = correlation_id
+        return response
+
+    app.include_router(health_router(service=service, version=version, checks=checks, registry=registry))
+    return app

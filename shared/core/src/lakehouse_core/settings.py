@@ -1,0 +1,63 @@
+"""Platform-wide settings: where the lake, the jars and the local state live, and how to reach
+Spark and Kafka. Every field can be set through a ``LAKEHOUSE_<FIELD>`` environment variable,
+so the same code runs on a laptop, in CI and on a cluster by configuration only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["dev", "staging", "prod"]
+
+_ROOT_MARKER = Path("infrastructure") / "jvm" / "pom.xml"
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` (default: the working directory) that holds the
+    platform's JVM manifest; the working directory itself when none does (e.g. in a container)."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / _ROOT_MARKER).is_file():
+            return folder
+    return here
+
+
+class LakehouseSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LAKEHOUSE_", extra="ignore")
+
+    home: Path = Field(default_factory=find_project_root)
+    environment: Environment = "dev"
+    lake_root: str = Field(default="", description="Local path or object-store URI of the lake.")
+    state_dir: Path = Field(default=Path(), description="Local services' data, pids and logs.")
+    jars_dir: Path = Field(default=Path(), description="JVM artefacts laid out by `make setup`.")
+
+    spark_master: str = "local[*]"
+    spark_driver_memory: str = "2g"
+    spark_shuffle_partitions: int = Field(default=4, ge=1)
+
+    kafka_bootstrap_servers: str = Field(default="", description="Defaults to the local broker.")
+    kafka_port: int = Field(default=9092, ge=1, le=65535, description="Local broker's client port.")
+    kafka_controller_port: int = Field(default=9093, ge=1, le=65535)
+    kafka_heap: str = "512m"
+
+    @model_validator(mode="after")
+    def _resolve_defaults(self) -> LakehouseSettings:
+        self.home = self.home.resolve()
+        if not self.lake_root:
+            self.lake_root = str(self.home / "data_lake")
+        if self.state_dir == Path():
+            self.state_dir = self.home / ".lakehouse" / "state"
+        if not self.kafka_bootstrap_servers:
+            self.kafka_bootstrap_servers = f"127.0.0.1:{self.kafka_port}"
+        if self.jars_dir == Path():
+            self.jars_dir = self.home / ".lakehouse" / "jars"
+        return self
+
+
+def get_settings() -> LakehouseSettings:
+    """Settings as the environment defines them now."""
+    return LakehouseSettings()

@@ -1,0 +1,1 @@
+"""Pytest plugin of the platform: real Spark, a real Kafka broker, a temporary lake."""

@@ -1,0 +1,115 @@
+"""Fixtures for tests against the real components (loaded through the ``pytest11`` entry point).
+
+- ``spark``: one SparkSession per test session, local mode, Delta and the Kafka source loaded.
+- ``kafka_broker``: one real single-node Kafka broker per test session, on free ports, with its
+  storage in a temporary folder; set ``LAKEHOUSE_TEST_KAFKA_BOOTSTRAP`` to use a running one.
+- ``lake_root``: an empty lake folder per test.
+- ``unique_topic``: a topic name no other test uses.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from lakehouse_core.settings import LakehouseSettings
+from lakehouse_platform.stack.kafka_broker import BrokerConfig, LocalKafkaBroker
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+MARKERS = {
+    "unit": "pure logic, at most a local SparkSession on a handful of rows",
+    "integration": "real Kafka, Spark or Delta at the edges of one component",
+    "e2e": "a whole flow across components",
+    "fault": "kills or stops a real component mid-flow",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, description in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {description}")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class KafkaFixture:
+    bootstrap_servers: str
+    broker: LocalKafkaBroker | None
+
+
+@pytest.fixture(scope="session")
+def lakehouse_settings(tmp_path_factory: pytest.TempPathFactory) -> LakehouseSettings:
+    """Settings for the test session: the real jars, a throw-away lake and state folder."""
+    base = tmp_path_factory.mktemp("lakehouse")
+    return LakehouseSettings(
+        lake_root=str(base / "lake"),
+        state_dir=base / "state",
+        spark_shuffle_partitions=2,
+        spark_driver_memory="2g",
+    )
+
+
+@pytest.fixture(scope="session")
+def spark(
+    lakehouse_settings: LakehouseSettings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SparkSession]:
+    from lakehouse_core.spark import build_spark_session
+
+    warehouse = tmp_path_factory.mktemp("warehouse")
+    session = build_spark_session(
+        "lakehouse-tests",
+        settings=lakehouse_settings,
+        extra_conf={
+            "spark.sql.warehouse.dir": str(warehouse),
+            "spark.driver.extraJavaOptions": f"-Dderby.system.home={warehouse}",
+        },
+    )
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(lakehouse_settings: LakehouseSettings) -> Iterator[KafkaFixture]:
+    external = os.environ.get("LAKEHOUSE_TEST_KAFKA_BOOTSTRAP")
+    if external:
+        yield KafkaFixture(external, None)
+        return
+    broker = LocalKafkaBroker(
+        BrokerConfig(
+            state_dir=lakehouse_settings.state_dir / "kafka",
+            jars_dir=lakehouse_settings.jars_dir,
+            port=free_port(),
+            controller_port=free_port(),
+        )
+    )
+    broker.start(timeout=120)
+    try:
+        yield KafkaFixture(broker.config.bootstrap_servers, broker)
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def lake_root(tmp_path: Path) -> str:
+    root = tmp_path / "lake"
+    root.mkdir()
+    return str(root)
+
+
+@pytest.fixture
+def unique_topic(request: pytest.FixtureRequest) -> str:
+    stem = "".join(c if c.isalnum() else "-" for c in request.node.name)[:40]
+    return f"test.{stem}.{uuid.uuid4().hex[:8]}"
