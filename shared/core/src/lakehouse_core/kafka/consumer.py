@@ -34,13 +34,17 @@ def consume_batches(
     batch_size: int = 500,
     poll_timeout: float = 1.0,
     idle_timeout: float = 5.0,
+    first_message_timeout: float = 30.0,
 ) -> Iterator[list[Message]]:
     """Yield batches of messages until none arrived for ``idle_timeout`` seconds.
 
-    Partition-end events are skipped; any other broker error is raised.
+    Joining a consumer group takes a few seconds, so the first message is awaited for up to
+    ``first_message_timeout`` before the idle window applies. Partition-end events are
+    skipped; any other broker error is raised.
     """
     last_message = time.monotonic()
-    while time.monotonic() - last_message < idle_timeout:
+    window = first_message_timeout
+    while time.monotonic() - last_message < window:
         batch = []
         for message in consumer.consume(num_messages=batch_size, timeout=poll_timeout):
             error = message.error()
@@ -50,4 +54,5 @@ def consume_batches(
                 raise KafkaError(f"consume failed: {error.str()}")
         if batch:
             last_message = time.monotonic()
+            window = idle_timeout
             yield batch

@@ -1,0 +1,129 @@
+"""Delta tables through Spark, read back through delta-rs: both engines must agree."""
+
+import pyarrow.compute as pc
+import pytest
+from pyspark.sql import SparkSession
+from pyspark.sql import types as T
+
+from lakehouse_core.delta import (
+    Transaction,
+    append,
+    ensure_table,
+    merge_upsert,
+    overwrite_partitions,
+    read_table,
+    table_history,
+)
+from lakehouse_core.delta_reader import DeltaReader, read_arrow
+from lakehouse_core.errors import SchemaMismatchError, TableError, TableNotFoundError
+from lakehouse_core.tables import Layer, TableSpec
+
+pytestmark = pytest.mark.integration
+
+SCHEMA = T.StructType(
+    [
+        T.StructField("day", T.StringType(), False),
+        T.StructField("page", T.StringType(), False),
+        T.StructField("views", T.LongType(), False),
+    ]
+)
+DAILY = TableSpec(name="page_views", layer=Layer.GOLD, product="demo", schema=SCHEMA, partition_by=("day",))
+
+
+def rows_in_spark(spark: SparkSession, lake_root: str, **options: int) -> list[tuple[str, str, int]]:
+    frame = read_table(spark, DAILY, lake_root=lake_root, **options)  # type: ignore[arg-type]
+    return sorted((r.day, r.page, r.views) for r in frame.collect())
+
+
+def rows_in_delta_rs(lake_root: str) -> list[tuple[str, str, int]]:
+    table = read_arrow(DAILY.location(lake_root))
+    return sorted(zip(table["day"].to_pylist(), table["page"].to_pylist(), table["views"].to_pylist(), strict=True))
+
+
+def test_spark_writes_and_delta_rs_reads_the_same_rows(spark: SparkSession, lake_root: str) -> None:
+    data = [("2026-01-01", "/", 3), ("2026-01-01", "/pricing", 1), ("2026-01-02", "/", 5)]
+    append(spark.createDataFrame(data, SCHEMA), DAILY, lake_root=lake_root)
+
+    assert rows_in_spark(spark, lake_root) == sorted(data)
+    assert rows_in_delta_rs(lake_root) == sorted(data)
+    filtered = read_arrow(DAILY.location(lake_root), columns=["page"], filter=pc.field("day") == "2026-01-02")
+    assert filtered.column_names == ["page"]
+    assert filtered["page"].to_pylist() == ["/"]
+
+
+def test_transaction_makes_a_replayed_append_a_no_op(spark: SparkSession, lake_root: str) -> None:
+    frame = spark.createDataFrame([("2026-01-01", "/", 1)], SCHEMA)
+    for _ in range(3):
+        append(frame, DAILY, lake_root=lake_root, transaction=Transaction("stream-1", 0))
+    append(frame, DAILY, lake_root=lake_root, transaction=Transaction("stream-1", 1))
+    assert len(rows_in_spark(spark, lake_root)) == 2
+
+
+def test_partition_overwrite_replaces_only_the_partitions_given(spark: SparkSession, lake_root: str) -> None:
+    first = [("2026-01-01", "/", 3), ("2026-01-02", "/", 5)]
+    append(spark.createDataFrame(first, SCHEMA), DAILY, lake_root=lake_root)
+    overwrite_partitions(spark.createDataFrame([("2026-01-02", "/", 6)], SCHEMA), DAILY, lake_root=lake_root)
+    assert rows_in_delta_rs(lake_root) == [("2026-01-01", "/", 3), ("2026-01-02", "/", 6)]
+
+
+def test_partition_overwrite_needs_a_partitioned_table(spark: SparkSession, lake_root: str) -> None:
+    flat = TableSpec(name="flat", layer=Layer.GOLD, product="demo", schema=SCHEMA)
+    with pytest.raises(TableError, match="partitioned"):
+        overwrite_partitions(spark.createDataFrame([("d", "/", 1)], SCHEMA), flat, lake_root=lake_root)
+
+
+def test_merge_upserts_on_keys(spark: SparkSession, lake_root: str) -> None:
+    append(spark.createDataFrame([("2026-01-01", "/", 3), ("2026-01-01", "/a", 1)], SCHEMA), DAILY, lake_root=lake_root)
+    changes = spark.createDataFrame([("2026-01-01", "/", 4), ("2026-01-01", "/b", 2)], SCHEMA)
+    merge_upsert(changes, DAILY, lake_root=lake_root, keys=["day", "page"])
+    expected = [("2026-01-01", "/", 4), ("2026-01-01", "/a", 1), ("2026-01-01", "/b", 2)]
+    assert rows_in_spark(spark, lake_root) == expected
+    assert rows_in_delta_rs(lake_root) == expected
+
+
+def test_time_travel_and_history(spark: SparkSession, lake_root: str) -> None:
+    append(spark.createDataFrame([("2026-01-01", "/", 1)], SCHEMA), DAILY, lake_root=lake_root)
+    append(spark.createDataFrame([("2026-01-01", "/x", 2)], SCHEMA), DAILY, lake_root=lake_root)
+    history = table_history(spark, DAILY, lake_root=lake_root)
+    assert [h["operation"] for h in history] == ["WRITE", "WRITE", "CREATE TABLE"]
+    assert history[0]["operationMetrics"]["numOutputRows"] == "1"
+    assert rows_in_spark(spark, lake_root, version=1) == [("2026-01-01", "/", 1)]
+    assert len(rows_in_spark(spark, lake_root)) == 2
+
+
+def test_reader_sees_new_versions(spark: SparkSession, lake_root: str) -> None:
+    append(spark.createDataFrame([("2026-01-01", "/", 1)], SCHEMA), DAILY, lake_root=lake_root)
+    reader = DeltaReader(DAILY.location(lake_root))
+    before = reader.version()
+    assert reader.read().num_rows == 1
+    append(spark.createDataFrame([("2026-01-02", "/", 1)], SCHEMA), DAILY, lake_root=lake_root)
+    assert reader.version() == before + 1
+    assert reader.read().num_rows == 2
+
+
+def test_served_tables_have_no_deletion_vectors(spark: SparkSession, lake_root: str) -> None:
+    from deltalake import DeltaTable
+
+    ensure_table(spark, DAILY, lake_root=lake_root)
+    config = DeltaTable(DAILY.location(lake_root)).metadata().configuration
+    assert config["delta.enableDeletionVectors"] == "false"
+
+
+def test_schema_mismatch_names_the_table(spark: SparkSession, lake_root: str) -> None:
+    ensure_table(spark, DAILY, lake_root=lake_root)
+    other = TableSpec(
+        name="page_views",
+        layer=Layer.GOLD,
+        product="demo",
+        schema=T.StructType([*SCHEMA.fields[:2], T.StructField("views", T.StringType(), False)]),
+        partition_by=("day",),
+    )
+    with pytest.raises(SchemaMismatchError, match=r"demo\.gold\.page_views: .*views \(is bigint, expected string\)"):
+        ensure_table(spark, other, lake_root=lake_root)
+
+
+def test_missing_table_is_a_clear_error(spark: SparkSession, lake_root: str) -> None:
+    with pytest.raises(TableNotFoundError, match="no Delta table"):
+        read_table(spark, DAILY, lake_root=lake_root)
+    with pytest.raises(TableNotFoundError):
+        read_arrow(DAILY.location(lake_root))
