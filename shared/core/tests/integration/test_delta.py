@@ -37,7 +37,9 @@ def rows_in_spark(spark: SparkSession, lake_root: str, **options: int) -> list[t
 
 def rows_in_delta_rs(lake_root: str) -> list[tuple[str, str, int]]:
     table = read_arrow(DAILY.location(lake_root))
-    return sorted(zip(table["day"].to_pylist(), table["page"].to_pylist(), table["views"].to_pylist(), strict=True))
+    return sorted(
+        zip(table["day"].to_pylist(), table["page"].to_pylist(), table["views"].to_pylist(), strict=True)
+    )
 
 
 def test_spark_writes_and_delta_rs_reads_the_same_rows(spark: SparkSession, lake_root: str) -> None:
@@ -73,7 +75,11 @@ def test_partition_overwrite_needs_a_partitioned_table(spark: SparkSession, lake
 
 
 def test_merge_upserts_on_keys(spark: SparkSession, lake_root: str) -> None:
-    append(spark.createDataFrame([("2026-01-01", "/", 3), ("2026-01-01", "/a", 1)], SCHEMA), DAILY, lake_root=lake_root)
+    append(
+        spark.createDataFrame([("2026-01-01", "/", 3), ("2026-01-01", "/a", 1)], SCHEMA),
+        DAILY,
+        lake_root=lake_root,
+    )
     changes = spark.createDataFrame([("2026-01-01", "/", 4), ("2026-01-01", "/b", 2)], SCHEMA)
     merge_upsert(changes, DAILY, lake_root=lake_root, keys=["day", "page"])
     expected = [("2026-01-01", "/", 4), ("2026-01-01", "/a", 1), ("2026-01-01", "/b", 2)]
@@ -118,7 +124,9 @@ def test_schema_mismatch_names_the_table(spark: SparkSession, lake_root: str) ->
         schema=T.StructType([*SCHEMA.fields[:2], T.StructField("views", T.StringType(), False)]),
         partition_by=("day",),
     )
-    with pytest.raises(SchemaMismatchError, match=r"demo\.gold\.page_views: .*views \(is bigint, expected string\)"):
+    with pytest.raises(
+        SchemaMismatchError, match=r"demo\.gold\.page_views: .*views \(is bigint, expected string\)"
+    ):
         ensure_table(spark, other, lake_root=lake_root)
 
 

@@ -27,7 +27,10 @@ def test_produced_messages_are_acknowledged_and_consumed_in_batches(
 ) -> None:
     bootstrap = kafka_broker.bootstrap_servers
     ensure_topics(bootstrap, [TopicSpec(unique_topic, partitions=3)])
-    messages = [OutgoingMessage(unique_topic, json.dumps({"n": i}).encode(), key=f"user-{i % 5}".encode()) for i in range(200)]
+    messages = [
+        OutgoingMessage(unique_topic, json.dumps({"n": i}).encode(), key=f"user-{i % 5}".encode())
+        for i in range(200)
+    ]
     with EventProducer(bootstrap) as producer:
         delivered = producer.send_all(messages)
     assert len(delivered) == 200
@@ -35,7 +38,9 @@ def test_produced_messages_are_acknowledged_and_consumed_in_batches(
 
     consumer = build_consumer(bootstrap, group_id=f"g-{unique_topic}", topics=[unique_topic])
     try:
-        seen = [json.loads(m.value())["n"] for batch in consume_batches(consumer, idle_timeout=3) for m in batch]
+        seen = [
+            json.loads(m.value())["n"] for batch in consume_batches(consumer, idle_timeout=3) for m in batch
+        ]
     finally:
         consumer.close()
     assert sorted(seen) == list(range(200))
@@ -44,7 +49,9 @@ def test_produced_messages_are_acknowledged_and_consumed_in_batches(
 def test_one_key_stays_in_one_partition_in_order(kafka_broker: KafkaFixture, unique_topic: str) -> None:
     ensure_topics(kafka_broker.bootstrap_servers, [TopicSpec(unique_topic, partitions=3)])
     with EventProducer(kafka_broker.bootstrap_servers) as producer:
-        delivered = producer.send_all(OutgoingMessage(unique_topic, str(i).encode(), key=b"user-1") for i in range(50))
+        delivered = producer.send_all(
+            OutgoingMessage(unique_topic, str(i).encode(), key=b"user-1") for i in range(50)
+        )
     assert len({d.partition for d in delivered}) == 1
     assert [d.offset for d in delivered] == sorted(d.offset for d in delivered)
 
@@ -52,9 +59,10 @@ def test_one_key_stays_in_one_partition_in_order(kafka_broker: KafkaFixture, uni
 def test_undeliverable_messages_raise_with_counts() -> None:
     dead = f"127.0.0.1:{free_port()}"
     assert not broker_answers(dead, timeout=0.5)
-    with EventProducer(dead, **{"message.timeout.ms": 1500}) as producer, pytest.raises(
-        DeliveryError, match="3 of 3 messages not delivered"
-    ) as error:
+    with (
+        EventProducer(dead, **{"message.timeout.ms": 1500}) as producer,
+        pytest.raises(DeliveryError, match="3 of 3 messages not delivered") as error,
+    ):
         producer.send_all([OutgoingMessage("t", b"x")] * 3, timeout=10)
     assert (error.value.failed, error.value.total) == (3, 3)
 

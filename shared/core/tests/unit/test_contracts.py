@@ -50,7 +50,10 @@ def test_spark_schema_maps_every_kind_of_field() -> None:
             T.StructField(
                 "page",
                 T.StructType(
-                    [T.StructField("url", T.StringType(), False), T.StructField("title", T.StringType(), True)]
+                    [
+                        T.StructField("url", T.StringType(), False),
+                        T.StructField("title", T.StringType(), True),
+                    ]
                 ),
                 True,
             ),

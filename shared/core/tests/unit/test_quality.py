@@ -39,9 +39,7 @@ def test_drop_rules_quarantine_rows_with_their_rule_names(spark: SparkSession) -
 
     assert sorted(r.id for r in outcome.valid.collect() if r.id) == ["a", "d"]
     assert FAILED_RULES not in outcome.valid.columns
-    quarantined = {
-        (r.id, tuple(r[FAILED_RULES])): r[QUARANTINE_REASON] for r in outcome.quarantine.collect()
-    }
+    quarantined = {(r.id, tuple(r[FAILED_RULES])): r[QUARANTINE_REASON] for r in outcome.quarantine.collect()}
     assert set(quarantined) == {
         ("b", ("amount_in_range", "email_matches")),
         (None, ("id_not_null",)),

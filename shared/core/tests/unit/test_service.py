@@ -30,7 +30,11 @@ def test_health_ready_and_metrics() -> None:
     assert ready.status_code == 503
     checks = {c["name"]: c for c in ready.json()["checks"]}
     assert checks["always"]["status"] == "ok"
-    assert checks["kafka"] == {**checks["kafka"], "status": "failing", "detail": "ConnectionError: broker gone"}
+    assert checks["kafka"] == {
+        **checks["kafka"],
+        "status": "failing",
+        "detail": "ConnectionError: broker gone",
+    }
 
     metrics = client.get("/metrics").text
     assert 'demo_api_http_requests_total{method="GET",route="/health",status="200"} 1.0' in metrics
@@ -38,7 +42,9 @@ def test_health_ready_and_metrics() -> None:
 
 
 def test_ready_is_200_when_all_checks_pass() -> None:
-    client = TestClient(create_service_app(service="demo", version="1", checks=[HealthCheck("x", lambda: None)]))
+    client = TestClient(
+        create_service_app(service="demo", version="1", checks=[HealthCheck("x", lambda: None)])
+    )
     assert client.get("/ready").status_code == 200
 
 
@@ -62,4 +68,9 @@ def test_json_logs_carry_correlation_id_and_extra_fields() -> None:
     entry = json.loads(first)
     assert entry["message"] == "batch written"
     assert entry["correlation_id"] == "run-7"
-    assert (entry["rows"], entry["table"], entry["level"], entry["service"]) == (12, "gold.x", "warning", "demo")
+    assert (entry["rows"], entry["table"], entry["level"], entry["service"]) == (
+        12,
+        "gold.x",
+        "warning",
+        "demo",
+    )
