@@ -1,5 +1,5 @@
 from datetime import date, datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Literal
 
 import pytest
@@ -12,7 +12,7 @@ from lakehouse_core.errors import LakehouseError
 pytestmark = pytest.mark.unit
 
 
-class Device(str, Enum):
+class Device(StrEnum):
     MOBILE = "mobile"
     DESKTOP = "desktop"
 

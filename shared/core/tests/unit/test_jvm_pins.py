@@ -16,7 +16,8 @@ NS = {"m": "http://maven.apache.org/POM/4.0.0"}
 def pom_property(name: str) -> str:
     pom = ET.parse(find_project_root() / "infrastructure" / "jvm" / "pom.xml")
     node = pom.getroot().find(f"m:properties/m:{name}", NS)
-    assert node is not None and node.text, f"{name} missing from the POM"
+    assert node is not None, f"{name} missing from the POM"
+    assert node.text, f"{name} is empty in the POM"
     return node.text
 
 
