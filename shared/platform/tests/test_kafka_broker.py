@@ -9,6 +9,7 @@ from lakehouse_core.kafka.admin import TopicSpec, ensure_topics, list_topics
 from lakehouse_core.kafka.consumer import build_consumer, consume_batches
 from lakehouse_core.kafka.producer import EventProducer, OutgoingMessage
 from lakehouse_core.settings import LakehouseSettings
+from lakehouse_platform.stack import kafka_broker
 from lakehouse_platform.stack.kafka_broker import BrokerConfig, LocalKafkaBroker, StackError
 from lakehouse_testing.plugin import free_port
 
@@ -81,3 +82,12 @@ def test_broker_that_exits_reports_its_log(broker: LocalKafkaBroker) -> None:
     (broker.data_dir / "meta.properties").write_text("version=1\ncluster.id=garbage\nnode.id=99\n")
     with pytest.raises(StackError, match="exited during start-up"):
         broker.start(timeout=60)
+
+
+def test_cluster_id_starting_with_a_dash_formats(
+    broker: LocalKafkaBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dashed = next(i for i in iter(kafka_broker.new_cluster_id, None) if i.startswith("-"))
+    monkeypatch.setattr(kafka_broker, "new_cluster_id", lambda: dashed)
+    assert broker.start().running
+    assert f"cluster.id={dashed}" in (broker.data_dir / "meta.properties").read_text()
