@@ -157,6 +157,7 @@ class LocalKafkaBroker:
             os.kill(pid, signal.SIGKILL)
             while _alive(pid):
                 time.sleep(0.1)
+        self._await_ports_released()
         self.pid_file.unlink(missing_ok=True)
         return True
 
@@ -167,6 +168,15 @@ class LocalKafkaBroker:
             os.kill(pid, signal.SIGKILL)
             while _alive(pid):
                 time.sleep(0.05)
+            self._await_ports_released()
+
+    def _await_ports_released(self, timeout: float = 15.0) -> None:
+        """A killed JVM's leader thread turns zombie while its other threads still hold the
+        sockets; wait until the ports can be bound again, so a restart finds them free."""
+        deadline = time.monotonic() + timeout
+        ports = (self.config.port, self.config.controller_port)
+        while time.monotonic() < deadline and any(port_in_use(self.config.host, p) for p in ports):
+            time.sleep(0.1)
 
     def purge(self) -> None:
         """Stop the broker and delete its storage and logs."""
