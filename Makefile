@@ -12,7 +12,7 @@ POM := infrastructure/jvm/pom.xml
 MEMBERS_PYPROJECT := $(wildcard shared/*/pyproject.toml products/*/pyproject.toml)
 PYTEST_ARGS ?=
 
-.PHONY: help setup tools run smoke test lint format typecheck stack-up stack-down stack-status clean
+.PHONY: help setup tools run smoke test lint format stack-up stack-down stack-status clean
 
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -53,17 +53,15 @@ stack-down:  ## Stop the local Kafka broker
 stack-status:  ## Show what runs and where
 	$(BIN)/lakehouse stack status
 
-lint:  ## ruff (lint + format check) and the import contracts
+lint:  ## ruff (lint + format check), the import contracts, and mypy (strict) on shared/
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 format:  ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
-
-typecheck:  ## mypy on the shared packages
-	$(BIN)/mypy
 
 test: setup lint  ## Lint, then every test: unit, integration (real Kafka/Spark/Delta) and e2e
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from lakehouse_core.errors import SchemaMismatchError, TableError, TableNotFoundError
 from lakehouse_core.tables import TableSpec
@@ -100,11 +100,7 @@ def append(
     transaction: Transaction | None = None,
 ) -> None:
     """Append rows; with a ``transaction`` the append happens at most once."""
-    ensure_table(df.sparkSession, spec, lake_root=lake_root)
-    writer = df.select(*spec.schema.fieldNames()).write.format("delta").mode("append")
-    if transaction is not None:
-        writer = writer.option("txnAppId", transaction.app_id).option("txnVersion", transaction.version)
-    _write(lambda: writer.save(spec.location(lake_root)), spec)
+    _save(df, spec, lake_root=lake_root, mode="append", transaction=transaction)
 
 
 def overwrite_partitions(
@@ -121,16 +117,14 @@ def overwrite_partitions(
     """
     if not spec.partition_by:
         raise TableError("partition overwrite needs a partitioned table", table=spec.qualified_name)
-    ensure_table(df.sparkSession, spec, lake_root=lake_root)
-    writer = (
-        df.select(*spec.schema.fieldNames())
-        .write.format("delta")
-        .mode("overwrite")
-        .option("partitionOverwriteMode", "dynamic")
+    _save(
+        df,
+        spec,
+        lake_root=lake_root,
+        mode="overwrite",
+        transaction=transaction,
+        options={"partitionOverwriteMode": "dynamic"},
     )
-    if transaction is not None:
-        writer = writer.option("txnAppId", transaction.app_id).option("txnVersion", transaction.version)
-    _write(lambda: writer.save(spec.location(lake_root)), spec)
 
 
 def merge_upsert(
@@ -159,6 +153,23 @@ def merge_upsert(
         )
 
     _write(run, spec)
+
+
+def _save(
+    df: DataFrame,
+    spec: TableSpec,
+    *,
+    lake_root: str,
+    mode: Literal["append", "overwrite"],
+    transaction: Transaction | None,
+    options: Mapping[str, str] | None = None,
+) -> None:
+    """Write ``df`` in the spec's column order, creating the table first if needed."""
+    ensure_table(df.sparkSession, spec, lake_root=lake_root)
+    writer = df.select(*spec.schema.fieldNames()).write.format("delta").mode(mode).options(**(options or {}))
+    if transaction is not None:
+        writer = writer.option("txnAppId", transaction.app_id).option("txnVersion", transaction.version)
+    _write(lambda: writer.save(spec.location(lake_root)), spec)
 
 
 def _write(operation: Callable[[], None], spec: TableSpec) -> None:

@@ -45,6 +45,7 @@ def run_checks(checks: Sequence[HealthCheck]) -> ReadinessReport:
     results = []
     for check in checks:
         started = time.perf_counter()
+        status: Status
         try:
             detail, status = check.probe() or "", "ok"
         except Exception as exc:  # a failing dependency is a result, not a crash

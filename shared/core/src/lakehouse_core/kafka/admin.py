@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError as ConfluentKafkaError
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
 from lakehouse_core.errors import KafkaError
 
@@ -23,7 +24,7 @@ class TopicSpec:
 def admin_client(bootstrap_servers: str, *, quiet: bool = False) -> AdminClient:
     """An admin client; ``quiet`` silences librdkafka's connection logs (for probes that
     expect the broker may be down)."""
-    config: dict[str, object] = {"bootstrap.servers": bootstrap_servers}
+    config: dict[str, str | int | float | bool] = {"bootstrap.servers": bootstrap_servers}
     if quiet:
         config["log_level"] = 0
     return AdminClient(config)
