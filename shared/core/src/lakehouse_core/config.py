@@ -2,7 +2,7 @@
 ``config/environments/<env>.yaml``, then environment variables, each layer winning over the last.
 
 Validation is pydantic's; an invalid value raises :class:`ConfigError` naming the key and the
-files read. Secrets (``SecretStr`` fields) are accepted only from the environment.
+files read. Secrets (see :func:`is_secret`) are accepted only from the environment.
 """
 
 from __future__ import annotations
@@ -92,13 +92,22 @@ class _YamlLayers(PydanticBaseSettingsSource):
         return self._data
 
 
+def is_secret(info: FieldInfo) -> bool:
+    """A field is secret when typed ``SecretStr`` (alone, optional or in a list) or marked
+    ``Field(json_schema_extra={"secret": True})`` (e.g. a mapping of API keys to roles)."""
+    extra = info.json_schema_extra
+    if isinstance(extra, dict) and extra.get("secret") is True:
+        return True
+    return info.annotation in (SecretStr, SecretStr | None, list[SecretStr])
+
+
 def _refuse_secrets_in_files(
     model: type[BaseModel], data: Mapping[str, Any], files: list[Path], prefix: str = ""
 ) -> None:
     for name, info in model.model_fields.items():
         if name not in data:
             continue
-        if info.annotation is SecretStr or info.annotation == SecretStr | None:
+        if is_secret(info):
             raise ConfigError(
                 f"{prefix}{name}: secrets are read from the environment only, "
                 f"remove it from {', '.join(map(str, files))}"

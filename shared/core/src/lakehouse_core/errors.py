@@ -48,5 +48,9 @@ class DeliveryError(KafkaError):
         self.total = total
 
 
+class JobError(LakehouseError):
+    """A pipeline job failed; the message names the job and the cause."""
+
+
 class QualityError(LakehouseError):
     """A data-quality expectation with the ``fail`` action was violated."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -51,9 +52,10 @@ def create_service_app(
     checks: Sequence[HealthCheck] = (),
     registry: CollectorRegistry | None = None,
     description: str = "",
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
 ) -> FastAPI:
     registry = registry or CollectorRegistry()
-    app = FastAPI(title=service, version=version, description=description)
+    app = FastAPI(title=service, version=version, description=description, lifespan=lifespan)
     app.state.registry = registry
     http = HttpMetrics.register(registry, namespace=service.replace("-", "_"))
 

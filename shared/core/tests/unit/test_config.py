@@ -1,7 +1,7 @@
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from lakehouse_core.config import ProductConfig, deep_merge, load_config
 from lakehouse_core.errors import ConfigError
@@ -11,6 +11,7 @@ pytestmark = pytest.mark.unit
 
 class DemoConfig(ProductConfig):
     api_key: SecretStr | None = None
+    api_keys: dict[str, list[str]] = Field(default_factory=dict, json_schema_extra={"secret": True})
     batch_size: int = 100
 
 
@@ -86,3 +87,13 @@ def test_missing_base_file_is_an_error(tmp_path: Path) -> None:
 def test_deep_merge_replaces_lists_and_merges_mappings() -> None:
     merged = deep_merge({"a": {"x": 1, "y": [1, 2]}, "b": 1}, {"a": {"y": [3]}, "c": 2})
     assert merged == {"a": {"x": 1, "y": [3]}, "b": 1, "c": 2}
+
+
+def test_field_marked_secret_is_refused_in_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    leaky = write_config(tmp_path / "leaky", BASE + "api_keys: {k1: [analyst]}\n")
+    with pytest.raises(ConfigError, match="api_keys: secrets are read from the environment only"):
+        load_config(DemoConfig, leaky, env_prefix="DEMO_", environment="dev")
+    clean = write_config(tmp_path / "clean", BASE)
+    monkeypatch.setenv("DEMO_API_KEYS", '{"k1": ["analyst", "user_reader"]}')
+    config = load_config(DemoConfig, clean, env_prefix="DEMO_", environment="dev")
+    assert config.api_keys == {"k1": ["analyst", "user_reader"]}

@@ -14,9 +14,10 @@ import random
 import socket
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -136,3 +137,12 @@ def lake_root(tmp_path: Path) -> str:
 def unique_topic(request: pytest.FixtureRequest) -> str:
     stem = "".join(c if c.isalnum() else "-" for c in request.node.name)[:40]
     return f"test.{stem}.{uuid.uuid4().hex[:8]}"
+
+
+@contextmanager
+def serve_in_thread(app: Any, *, port: int | None = None) -> Iterator[str]:
+    """A real uvicorn server for ``app`` on a free port; yields its base URL."""
+    from lakehouse_core.http_server import serve_in_thread as serve
+
+    with serve(app, port=port or free_port()) as url:
+        yield url

@@ -1,0 +1,168 @@
+"""The Segment HTTP Tracking API wire format: the contract of what tracking SDKs send.
+
+Web and mobile SDKs (Segment, RudderStack and compatible) post these messages; the collector
+validates them with these models and forwards a normalised envelope to Kafka. Unknown fields
+are kept (``extra="allow"``): SDKs add fields over time and nothing a client sent is lost.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MessageType = Literal["track", "page", "screen", "identify", "alias", "group"]
+MESSAGE_TYPES: tuple[MessageType, ...] = ("track", "page", "screen", "identify", "alias", "group")
+
+#: The spec's limits: one message and one batch request, in bytes.
+MAX_MESSAGE_BYTES = 32 * 1024
+MAX_BATCH_BYTES = 500 * 1024
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class PageContext(_Open):
+    path: str | None = None
+    referrer: str | None = None
+    search: str | None = None
+    title: str | None = None
+    url: str | None = None
+
+
+class Campaign(_Open):
+    name: str | None = None
+    source: str | None = None
+    medium: str | None = None
+    term: str | None = None
+    content: str | None = None
+
+
+class AppContext(_Open):
+    name: str | None = None
+    version: str | None = None
+    build: str | None = None
+    namespace: str | None = None
+
+
+class DeviceContext(_Open):
+    id: str | None = None
+    advertising_id: str | None = Field(default=None, alias="advertisingId")
+    manufacturer: str | None = None
+    model: str | None = None
+    name: str | None = None
+    type: str | None = None
+
+
+class OsContext(_Open):
+    name: str | None = None
+    version: str | None = None
+
+
+class NetworkContext(_Open):
+    bluetooth: bool | None = None
+    carrier: str | None = None
+    cellular: bool | None = None
+    wifi: bool | None = None
+
+
+class ScreenContext(_Open):
+    width: int | None = None
+    height: int | None = None
+    density: float | None = None
+
+
+class LocationContext(_Open):
+    city: str | None = None
+    country: str | None = None
+    region: str | None = None
+
+
+class Context(_Open):
+    ip: str | None = None
+    locale: str | None = None
+    timezone: str | None = None
+    user_agent: str | None = Field(default=None, alias="userAgent")
+    page: PageContext | None = None
+    campaign: Campaign | None = None
+    app: AppContext | None = None
+    device: DeviceContext | None = None
+    os: OsContext | None = None
+    network: NetworkContext | None = None
+    screen: ScreenContext | None = None
+    location: LocationContext | None = None
+    traits: dict[str, Any] | None = None
+
+
+class SegmentMessage(_Open):
+    """One call: ``track``, ``page``, ``screen``, ``identify``, ``alias`` or ``group``."""
+
+    type: MessageType
+    message_id: str | None = Field(default=None, alias="messageId", max_length=200)
+    anonymous_id: str | None = Field(default=None, alias="anonymousId", max_length=200)
+    user_id: str | None = Field(default=None, alias="userId", max_length=200)
+    timestamp: datetime | None = None
+    original_timestamp: datetime | None = Field(default=None, alias="originalTimestamp")
+    sent_at: datetime | None = Field(default=None, alias="sentAt")
+    event: str | None = None
+    name: str | None = None
+    category: str | None = None
+    properties: dict[str, Any] | None = None
+    traits: dict[str, Any] | None = None
+    context: Context | None = None
+    integrations: dict[str, Any] | None = None
+    group_id: str | None = Field(default=None, alias="groupId")
+    previous_id: str | None = Field(default=None, alias="previousId")
+
+    @model_validator(mode="after")
+    def _required_fields(self) -> SegmentMessage:
+        if not (self.user_id or self.anonymous_id):
+            raise ValueError("either userId or anonymousId is required")
+        if self.type == "track" and not self.event:
+            raise ValueError("track calls require an event name")
+        if self.type == "alias" and not self.previous_id:
+            raise ValueError("alias calls require previousId")
+        if self.type == "group" and not self.group_id:
+            raise ValueError("group calls require groupId")
+        return self
+
+
+class CollectedMessage(SegmentMessage):
+    """What the collector writes to Kafka: the message as sent, plus the collector's facts.
+
+    The batch's ``sentAt`` and ``context`` are folded into each message (the message's own
+    values win), ``context.ip`` falls back to the request's client address, a missing
+    ``messageId`` is generated, ``writeKey`` is dropped, and ``receivedAt`` is the collector's
+    clock. The Kafka key is ``userId``, else ``anonymousId``.
+    """
+
+    message_id: str = Field(alias="messageId", max_length=200)
+    received_at: datetime = Field(alias="receivedAt")
+
+
+class Batch(_Open):
+    batch: Annotated[list[dict[str, Any]], Field(min_length=1)]
+    sent_at: datetime | None = Field(default=None, alias="sentAt")
+    context: dict[str, Any] | None = None
+    write_key: str | None = Field(default=None, alias="writeKey")
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def corrected_timestamp(message: SegmentMessage, received_at: datetime) -> datetime:
+    """When the event happened, on the server's clock.
+
+    Devices' clocks drift, so Segment corrects by the skew seen at send time:
+    ``receivedAt - (sentAt - originalTimestamp)``. A message without ``sentAt`` keeps its own
+    ``timestamp`` (or ``originalTimestamp``); one without any time takes ``receivedAt``.
+    """
+    device_time = message.original_timestamp or message.timestamp
+    if message.sent_at is not None and device_time is not None:
+        return received_at - (_aware(message.sent_at) - _aware(device_time))
+    if device_time is not None:
+        return _aware(device_time)
+    return received_at

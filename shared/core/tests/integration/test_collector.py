@@ -1,0 +1,148 @@
+"""The collector against a real Kafka broker, over real HTTP (uvicorn on a local port)."""
+
+import gzip
+from collections.abc import Iterator
+
+import httpx
+import orjson
+import pytest
+
+from lakehouse_core.collector import CollectorConfig, create_collector_app
+from lakehouse_core.kafka.admin import TopicSpec, ensure_topics
+from lakehouse_core.kafka.consumer import build_consumer, consume_batches
+from lakehouse_core.kafka.producer import EventProducer
+from lakehouse_testing.plugin import KafkaFixture, free_port, serve_in_thread
+
+pytestmark = pytest.mark.integration
+
+WRITE_KEY = "wk-test"
+AUTH = (WRITE_KEY, "")
+
+
+def config(bootstrap: str, topic: str, **overrides: object) -> CollectorConfig:
+    values: dict[str, object] = {
+        "service": "test-collector",
+        "version": "0",
+        "bootstrap_servers": bootstrap,
+        "events_topic": topic,
+        "dead_letter_topic": f"{topic}.dlq",
+        "write_keys": [WRITE_KEY],
+        **overrides,
+    }
+    return CollectorConfig(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def collector(kafka_broker: KafkaFixture, unique_topic: str) -> Iterator[tuple[str, str]]:
+    bootstrap = kafka_broker.bootstrap_servers
+    ensure_topics(bootstrap, [TopicSpec(unique_topic, partitions=3), TopicSpec(f"{unique_topic}.dlq")])
+    with serve_in_thread(create_collector_app(config(bootstrap, unique_topic))) as url:
+        yield url, unique_topic
+
+
+def drain(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes, dict[str, bytes]]]:
+    consumer = build_consumer(bootstrap, group_id=f"check-{topic}", topics=[topic])
+    try:
+        return [
+            (m.key(), m.value(), dict(m.headers() or []))
+            for batch in consume_batches(consumer, idle_timeout=2, first_message_timeout=20)
+            for m in batch
+        ]
+    finally:
+        consumer.close()
+
+
+def test_a_gzipped_batch_lands_in_kafka_keyed_by_user(
+    collector: tuple[str, str], kafka_broker: KafkaFixture
+) -> None:
+    url, topic = collector
+    body = {
+        "batch": [
+            {"type": "page", "messageId": "p1", "anonymousId": "anon-1", "properties": {"path": "/"}},
+            {"type": "track", "messageId": "t1", "userId": "user-1", "event": "Signed Up"},
+            {"type": "identify", "messageId": "i1", "userId": "user-1", "traits": {"plan": "pro"}},
+            {"type": "track", "messageId": "bad", "anonymousId": "anon-2"},
+        ],
+        "sentAt": "2026-03-01T10:00:00Z",
+        "context": {"library": {"name": "analytics-python"}},
+    }
+    response = httpx.post(
+        f"{url}/v1/batch",
+        content=gzip.compress(orjson.dumps(body)),
+        headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+        auth=AUTH,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["accepted"] == 3
+    assert [r["index"] for r in response.json()["rejected"]] == [3]
+
+    events = drain(kafka_broker.bootstrap_servers, topic)
+    by_id = {(value := orjson.loads(raw))["messageId"]: (key, value) for key, raw, _ in events}
+    assert set(by_id) == {"p1", "t1", "i1"}
+    assert by_id["p1"][0] == b"anon-1"
+    assert by_id["t1"][0] == by_id["i1"][0] == b"user-1"
+    page = by_id["p1"][1]
+    assert page["sentAt"] == "2026-03-01T10:00:00Z"
+    assert page["context"] == {"library": {"name": "analytics-python"}, "ip": "127.0.0.1"}
+    assert "receivedAt" in page
+
+    dead = drain(kafka_broker.bootstrap_servers, f"{topic}.dlq")
+    assert len(dead) == 1
+    assert orjson.loads(dead[0][1])["messageId"] == "bad"
+    assert b"event name" in dead[0][2]["reason"]
+
+
+def test_single_call_endpoints(collector: tuple[str, str], kafka_broker: KafkaFixture) -> None:
+    url, topic = collector
+    ok = httpx.post(f"{url}/v1/track", json={"userId": "u", "event": "Clicked", "messageId": "s1"}, auth=AUTH)
+    bad = httpx.post(f"{url}/v1/track", json={"userId": "u"}, auth=AUTH)
+    wrong_type = httpx.post(f"{url}/v1/identify", json={"type": "page", "userId": "u"}, auth=AUTH)
+    assert ok.status_code == 200
+    assert (bad.status_code, wrong_type.status_code) == (400, 400)
+    assert "event name" in bad.json()["error"]
+    assert [orjson.loads(v)["messageId"] for _, v, _ in drain(kafka_broker.bootstrap_servers, topic)] == [
+        "s1"
+    ]
+    assert len(drain(kafka_broker.bootstrap_servers, f"{topic}.dlq")) == 2
+
+
+def test_write_keys(collector: tuple[str, str]) -> None:
+    url, _ = collector
+    message = {"type": "page", "anonymousId": "a"}
+    assert httpx.post(f"{url}/v1/page", json=message).status_code == 401
+    assert httpx.post(f"{url}/v1/page", json=message, auth=("wrong", "")).status_code == 401
+    assert httpx.post(f"{url}/v1/batch", json={"batch": [message], "writeKey": WRITE_KEY}).status_code == 200
+    assert httpx.post(f"{url}/v1/batch", json={"batch": [message], "writeKey": "nope"}).status_code == 401
+
+
+def test_size_limits_and_malformed_bodies(collector: tuple[str, str], kafka_broker: KafkaFixture) -> None:
+    url, topic = collector
+    huge_batch = {"batch": [{"type": "page", "anonymousId": "a", "properties": {"x": "y" * 20_000}}] * 30}
+    too_big_single = {"type": "page", "anonymousId": "a", "properties": {"x": "y" * 40_000}}
+    assert httpx.post(f"{url}/v1/batch", json=huge_batch, auth=AUTH).status_code == 413
+    assert httpx.post(f"{url}/v1/page", json=too_big_single, auth=AUTH).status_code == 413
+    invalid = httpx.post(f"{url}/v1/batch", content=b'{"batch": [', auth=AUTH)
+    assert invalid.status_code == 400
+    assert "not valid JSON" in invalid.json()["error"]
+    dead = drain(kafka_broker.bootstrap_servers, f"{topic}.dlq")
+    assert [(d[1], d[2]["reason"][:22]) for d in dead] == [(b'{"batch": [', b"body is not valid JSON")]
+
+
+def test_503_when_kafka_does_not_acknowledge(unique_topic: str) -> None:
+    nowhere = f"127.0.0.1:{free_port()}"
+    producer = EventProducer(nowhere, **{"delivery.timeout.ms": 1500, "message.timeout.ms": 1500})
+    app = create_collector_app(config(nowhere, unique_topic, ack_timeout_seconds=5.0), producer=producer)
+    try:
+        with serve_in_thread(app) as url:
+            response = httpx.post(
+                f"{url}/v1/page", json={"type": "page", "anonymousId": "a"}, auth=AUTH, timeout=20
+            )
+            ready = httpx.get(f"{url}/ready", timeout=20)
+            metrics = httpx.get(f"{url}/metrics").text
+    finally:
+        producer.close(timeout=1)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert "did not acknowledge" in response.json()["error"]
+    assert ready.status_code == 503
+    assert 'test_collector_collector_events_total{outcome="unavailable"} 1.0' in metrics
