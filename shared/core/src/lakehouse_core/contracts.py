@@ -11,12 +11,15 @@ import decimal
 import enum
 import types
 import typing
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 from pyspark.sql import types as T
 
 from lakehouse_core.errors import LakehouseError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
 
 _SCALARS: dict[type, T.DataType] = {
     str: T.StringType(),
@@ -75,3 +78,20 @@ def _spark_type(annotation: Any, *, where: str) -> tuple[T.DataType, bool]:  # n
             ):
                 return spark_type, False
     raise LakehouseError(f"{where}: no Spark type for {annotation!r}")
+
+
+def conform(df: DataFrame, model: type[BaseModel]) -> DataFrame:
+    """Exactly the model's columns, in its order and with its Spark types.
+
+    A ``list[X]`` field has non-null elements; Spark refuses to cast an array that may hold
+    nulls to one that may not, so such arrays drop their nulls first.
+    """
+    from pyspark.sql import functions as F
+
+    columns = []
+    for field in spark_schema(model).fields:
+        column = F.col(field.name)
+        if isinstance(field.dataType, T.ArrayType) and not field.dataType.containsNull:
+            column = F.array_compact(column)
+        columns.append(column.cast(field.dataType).alias(field.name))
+    return df.select(*columns)

@@ -1,5 +1,5 @@
 """Delta Lake tables through Spark: create, append (optionally idempotent), MERGE upsert,
-partition-scoped overwrite, time travel and history.
+insert-if-new, scoped replacement, partition-scoped overwrite, time travel and history.
 
 Writers retry on Delta's optimistic-concurrency conflicts (e.g. a compaction committing while a
 stream appends), so two writers on one table never corrupt it and a lost race is not a failure.
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from lakehouse_core.errors import SchemaMismatchError, TableError, TableNotFoundError
@@ -19,7 +19,7 @@ from lakehouse_core.tables import TableSpec
 
 if TYPE_CHECKING:
     from delta.tables import DeltaTable
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
 
@@ -109,22 +109,34 @@ def overwrite_partitions(
     *,
     lake_root: str,
     transaction: Transaction | None = None,
+    partitions: Collection[date | str | int] | None = None,
 ) -> None:
-    """Replace exactly the partitions present in ``df``; other partitions are untouched.
+    """Replace partitions of the table with ``df``; other partitions are untouched.
 
     This is how gold tables are recomputed incrementally: compute the affected dates only and
-    overwrite those. An empty ``df`` changes nothing.
+    overwrite those. Without ``partitions``, exactly the partitions present in ``df`` are
+    replaced (an empty ``df`` changes nothing). With ``partitions`` (values of the first
+    partition column), those are replaced even where ``df`` has no rows for them, so a day
+    that lost all its rows is emptied.
     """
     if not spec.partition_by:
         raise TableError("partition overwrite needs a partitioned table", table=spec.qualified_name)
-    _save(
-        df,
-        spec,
-        lake_root=lake_root,
-        mode="overwrite",
-        transaction=transaction,
-        options={"partitionOverwriteMode": "dynamic"},
-    )
+    if partitions is None:
+        options = {"partitionOverwriteMode": "dynamic"}
+    elif not partitions:
+        return
+    else:
+        values = ", ".join(_sql_literal(v) for v in sorted(partitions, key=str))
+        options = {"replaceWhere": f"`{spec.partition_by[0]}` IN ({values})"}
+    _save(df, spec, lake_root=lake_root, mode="overwrite", transaction=transaction, options=options)
+
+
+def _sql_literal(value: date | str | int) -> str:
+    if isinstance(value, date):
+        return f"DATE'{value.isoformat()}'"
+    if isinstance(value, int):
+        return str(value)
+    return "'" + value.replace("'", "''") + "'"
 
 
 def merge_upsert(
@@ -149,6 +161,105 @@ def merge_upsert(
             .merge(source.alias("s"), on)
             .whenMatchedUpdateAll(condition=update_condition)
             .whenNotMatchedInsertAll()
+            .execute()
+        )
+
+    _write(run, spec)
+
+
+def _on(keys: Sequence[str], prune: str | None) -> str:
+    condition = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+    return f"({condition}) AND ({prune})" if prune else condition
+
+
+def merge_insert_new(
+    df: DataFrame,
+    spec: TableSpec,
+    *,
+    lake_root: str,
+    keys: Sequence[str],
+    target_predicate: str | None = None,
+) -> None:
+    """Insert the rows whose ``keys`` are not in the table yet; existing rows stay untouched.
+
+    Replaying the same rows is a no-op, which makes a re-run batch idempotent.
+    ``target_predicate`` (on ``t``) limits which partitions are compared, e.g. a date window.
+    """
+    table = ensure_table(df.sparkSession, spec, lake_root=lake_root)
+    source = df.select(*spec.schema.fieldNames())
+
+    def run() -> None:
+        (
+            table.alias("t")
+            .merge(source.alias("s"), _on(keys, target_predicate))
+            .whenNotMatchedInsertAll()
+            .execute()
+        )
+
+    _write(run, spec)
+
+
+def merge_update_columns(
+    df: DataFrame,
+    spec: TableSpec,
+    *,
+    lake_root: str,
+    keys: Sequence[str],
+    columns: Sequence[str],
+    target_predicate: str | None = None,
+) -> None:
+    """Set ``columns`` from ``df`` on the rows matching ``keys`` where a value differs."""
+    table = ensure_table(df.sparkSession, spec, lake_root=lake_root)
+    changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in columns)
+    assignments: dict[str, str | Column] = {c: f"s.`{c}`" for c in columns}
+
+    def run() -> None:
+        (
+            table.alias("t")
+            .merge(df.select(*keys, *columns).alias("s"), _on(keys, target_predicate))
+            .whenMatchedUpdate(condition=changed, set=dict(assignments))
+            .execute()
+        )
+
+    _write(run, spec)
+
+
+def replace_rows(
+    new_rows: DataFrame,
+    old_rows: DataFrame,
+    spec: TableSpec,
+    *,
+    lake_root: str,
+    key: str,
+    target_predicate: str | None = None,
+) -> None:
+    """Make the table hold ``new_rows`` instead of ``old_rows``, in one atomic MERGE.
+
+    ``old_rows`` are the rows currently in the recomputed scope (e.g. some visitors' days):
+    those whose ``key`` is absent from ``new_rows`` are deleted, the others updated, and new
+    keys inserted. Rows outside the scope are untouched.
+    """
+    from pyspark.sql import functions as F
+
+    table = ensure_table(new_rows.sparkSession, spec, lake_root=lake_root)
+    columns = spec.schema.fieldNames()
+    upserts = new_rows.select(*columns).withColumn("_delete", F.lit(False))
+    deletes = (
+        old_rows.select(key)
+        .join(new_rows.select(key), on=key, how="left_anti")
+        .select(*[F.col(key) if c == key else F.lit(None).alias(c) for c in columns])
+        .withColumn("_delete", F.lit(True))
+    )
+    source = upserts.unionByName(deletes)
+    assignments: dict[str, str | Column] = {c: f"s.`{c}`" for c in columns}
+
+    def run() -> None:
+        (
+            table.alias("t")
+            .merge(source.alias("s"), _on([key], target_predicate))
+            .whenMatchedDelete(condition="s._delete")
+            .whenMatchedUpdate(set=assignments)
+            .whenNotMatchedInsert(condition="NOT s._delete", values=assignments)
             .execute()
         )
 

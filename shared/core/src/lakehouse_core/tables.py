@@ -57,3 +57,8 @@ class TableSpec:
 
     def table_properties(self) -> dict[str, str]:
         return {**DEFAULT_TABLE_PROPERTIES, **self.properties}
+
+
+def checkpoint_location(lake_root: str, product: str, job: str) -> str:
+    """Where a streaming job keeps its checkpoint: next to the tables, so it moves with them."""
+    return join_location(lake_root, "_checkpoints", product, job)

@@ -9,9 +9,12 @@ from lakehouse_core.delta import (
     Transaction,
     append,
     ensure_table,
+    merge_insert_new,
+    merge_update_columns,
     merge_upsert,
     overwrite_partitions,
     read_table,
+    replace_rows,
     table_history,
 )
 from lakehouse_core.delta_reader import DeltaReader, read_arrow
@@ -135,3 +138,54 @@ def test_missing_table_is_a_clear_error(spark: SparkSession, lake_root: str) -> 
         read_table(spark, DAILY, lake_root=lake_root)
     with pytest.raises(TableNotFoundError):
         read_arrow(DAILY.location(lake_root))
+
+
+def test_insert_new_ignores_keys_already_present(spark: SparkSession, lake_root: str) -> None:
+    first = [("2026-01-01", "/", 3), ("2026-01-01", "/a", 1)]
+    merge_insert_new(spark.createDataFrame(first, SCHEMA), DAILY, lake_root=lake_root, keys=["day", "page"])
+    again = [("2026-01-01", "/", 99), ("2026-01-02", "/", 5)]
+    merge_insert_new(
+        spark.createDataFrame(again, SCHEMA),
+        DAILY,
+        lake_root=lake_root,
+        keys=["day", "page"],
+        target_predicate="t.day IN ('2026-01-01', '2026-01-02')",
+    )
+    assert rows_in_spark(spark, lake_root) == [
+        ("2026-01-01", "/", 3),
+        ("2026-01-01", "/a", 1),
+        ("2026-01-02", "/", 5),
+    ]
+
+
+def test_update_columns_sets_only_changed_matching_rows(spark: SparkSession, lake_root: str) -> None:
+    append(spark.createDataFrame([("d1", "/", 1), ("d1", "/a", 2)], SCHEMA), DAILY, lake_root=lake_root)
+    before = table_history(spark, DAILY, lake_root=lake_root, limit=1)[0]["version"]
+    merge_update_columns(
+        spark.createDataFrame([("d1", "/", 10), ("d1", "/a", 2), ("d9", "/", 7)], SCHEMA),
+        DAILY,
+        lake_root=lake_root,
+        keys=["day", "page"],
+        columns=["views"],
+    )
+    assert rows_in_spark(spark, lake_root) == [("d1", "/", 10), ("d1", "/a", 2)]
+    latest = table_history(spark, DAILY, lake_root=lake_root, limit=1)[0]
+    assert latest["version"] == before + 1
+    assert latest["operationMetrics"]["numTargetRowsUpdated"] == "1"
+
+
+def test_replace_rows_swaps_a_scope_atomically(spark: SparkSession, lake_root: str) -> None:
+    keyed = T.StructType([T.StructField("id", T.StringType(), False), *SCHEMA.fields])
+    spec = TableSpec(name="keyed", layer=Layer.SILVER, product="demo", schema=keyed)
+    append(
+        spark.createDataFrame([("a", "d1", "/", 1), ("b", "d1", "/x", 2), ("c", "d2", "/", 3)], keyed),
+        spec,
+        lake_root=lake_root,
+    )
+    table = read_table(spark, spec, lake_root=lake_root)
+    old_scope = table.where("day = 'd1'")
+    new_rows = spark.createDataFrame([("a", "d1", "/", 5), ("n", "d1", "/new", 1)], keyed)
+    replace_rows(new_rows, old_scope, spec, lake_root=lake_root, key="id")
+    rows = sorted(tuple(r) for r in read_table(spark, spec, lake_root=lake_root).collect())
+    assert rows == [("a", "d1", "/", 5), ("c", "d2", "/", 3), ("n", "d1", "/new", 1)]
+    assert table_history(spark, spec, lake_root=lake_root, limit=1)[0]["operation"] == "MERGE"

@@ -76,3 +76,23 @@ def ensure_topics(bootstrap_servers: str, topics: Iterable[TopicSpec], *, timeou
             if exc.args[0].code() != ConfluentKafkaError.TOPIC_ALREADY_EXISTS:
                 raise KafkaError(f"cannot create topic {name}: {exc}") from exc
     return created
+
+
+def topic_record_count(bootstrap_servers: str, topic: str, *, timeout: float = 10.0) -> int:
+    """Records currently in the topic: the sum over partitions of high minus low watermark."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": f"watermarks-{topic}"})
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
+        if metadata is None or metadata.error is not None:
+            raise KafkaError(f"topic {topic} is not available at {bootstrap_servers}")
+        total = 0
+        for partition in metadata.partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
+            total += high - low
+        return total
+    except KafkaException as exc:
+        raise KafkaError(f"cannot read offsets of {topic}: {exc}") from exc
+    finally:
+        consumer.close()

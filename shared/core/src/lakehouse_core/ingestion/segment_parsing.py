@@ -1,0 +1,195 @@
+"""Bronze payloads → typed Segment messages, with the event time corrected for clock skew.
+
+Bronze keeps whatever a producer wrote, so parsing never fails a row: Spark's ``from_json``
+(PERMISSIVE) yields the fields it could read and keeps the raw text of a payload that did not
+fit the schema in a corrupt-record field. The expectation rules then name what is wrong, and
+the product sends those rows to quarantine.
+
+The reading schema is derived from :class:`~lakehouse_core.segment.CollectedMessage`, with two
+differences from :func:`~lakehouse_core.contracts.spark_schema`: every field is nullable (bronze
+promises nothing), and free-form objects (``dict[str, Any]``: properties, traits, ...) become
+strings holding the object's raw JSON text, which is what Spark's JSON reader returns for a
+string field.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
+
+from pydantic import BaseModel
+from pyspark.sql import types as T
+
+from lakehouse_core.contracts import _spark_type
+from lakehouse_core.quality.expectations import Expectation, expect, sql_literal
+from lakehouse_core.segment import MESSAGE_TYPES, CollectedMessage
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame
+
+MESSAGE = "message"
+"""The struct column holding the parsed message (camelCase wire names)."""
+IS_JSON_OBJECT = "value_is_json_object"
+"""True when the raw value is a JSON object at all."""
+MATCHES_SCHEMA = "value_matches_message_schema"
+"""True when every field the schema knows had the expected JSON type."""
+EVENT_TS = "event_ts"
+"""When the event happened on the server's clock; see :func:`corrected_event_time`."""
+
+_CORRUPT_RECORD = "_corrupt_record"
+
+#: Upper and lower bounds of a plausible event time, relative to when the collector received it.
+MAX_DAYS_AFTER_RECEIVED = 1
+MAX_DAYS_BEFORE_RECEIVED = 400
+
+
+def json_reader_schema(model: type[BaseModel]) -> T.StructType:
+    """The schema to read ``model`` from JSON with: all fields nullable, wire (alias) names,
+    ``dict`` fields as the raw JSON text of the object."""
+    hints = typing.get_type_hints(model, include_extras=True)
+    return T.StructType(
+        [
+            T.StructField(
+                info.alias or name, _reader_type(hints[name], where=f"{model.__name__}.{name}"), nullable=True
+            )
+            for name, info in model.model_fields.items()
+        ]
+    )
+
+
+def _reader_type(annotation: Any, *, where: str) -> T.DataType:
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _reader_type(get_args(annotation)[0], where=where)
+    if origin in (Union, types.UnionType):
+        members = [a for a in get_args(annotation) if a is not type(None)]
+        if len(members) == 1:
+            return _reader_type(members[0], where=where)
+    if origin is dict:
+        return T.StringType()
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return json_reader_schema(annotation)
+    return _spark_type(annotation, where=where)[0]
+
+
+MESSAGE_SCHEMA = json_reader_schema(CollectedMessage)
+
+
+def parse_messages(bronze: DataFrame, *, value_col: str = "value") -> DataFrame:
+    """Add :data:`MESSAGE`, :data:`IS_JSON_OBJECT`, :data:`MATCHES_SCHEMA` and
+    :data:`EVENT_TS` to ``bronze`` (pure; rows are never dropped)."""
+    from pyspark.sql import functions as F
+
+    with_corrupt = T.StructType([*MESSAGE_SCHEMA.fields, T.StructField(_CORRUPT_RECORD, T.StringType())])
+    parsed = F.from_json(
+        F.col(value_col),
+        with_corrupt,
+        {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT_RECORD},
+    )
+    return (
+        bronze.withColumn("_parsed", parsed)
+        .withColumn(IS_JSON_OBJECT, F.json_object_keys(F.col(value_col)).isNotNull())
+        .withColumn(MATCHES_SCHEMA, F.col(f"_parsed.{_CORRUPT_RECORD}").isNull())
+        .withColumn(MESSAGE, F.col("_parsed").dropFields(_CORRUPT_RECORD))
+        .drop("_parsed")
+        .withColumn(EVENT_TS, corrected_event_time(F.col(MESSAGE)))
+    )
+
+
+def corrected_event_time(message: Column) -> Column:
+    """``receivedAt - (sentAt - device time)`` when both are known, else the device time
+    (``originalTimestamp``, else ``timestamp``), else ``receivedAt``: the Spark twin of
+    :func:`lakehouse_core.segment.corrected_timestamp`."""
+    from pyspark.sql import functions as F
+
+    device_time = F.coalesce(message["originalTimestamp"], message["timestamp"])
+    received_at = message["receivedAt"]
+    sent_at = message["sentAt"]
+    skew_corrected = F.timestamp_micros(
+        F.unix_micros(received_at) - (F.unix_micros(sent_at) - F.unix_micros(device_time))
+    )
+    return (
+        F.when(sent_at.isNotNull() & device_time.isNotNull(), skew_corrected)
+        .when(device_time.isNotNull(), device_time)
+        .otherwise(received_at)
+    )
+
+
+def _present(field: str) -> str:
+    return f"nullif(trim({MESSAGE}.{field}), '') IS NOT NULL"
+
+
+def _for_readable(condition: str) -> str:
+    """Content rules judge only payloads that parsed, so a broken payload fails one rule
+    (``valid_json`` or ``matches_message_schema``) instead of all of them."""
+    return f"NOT ({IS_JSON_OBJECT} AND {MATCHES_SCHEMA}) OR ({condition})"
+
+
+_TYPES = ", ".join(sql_literal(t) for t in MESSAGE_TYPES)
+
+RULE_DESCRIPTIONS: dict[str, str] = {
+    "valid_json": "the value is not a JSON object",
+    "matches_message_schema": "a field has the wrong JSON type (e.g. an unreadable timestamp)",
+    "has_message_id": "messageId is missing or empty",
+    "has_user_or_anonymous_id": "neither userId nor anonymousId is set",
+    "known_type": f"type is not one of {', '.join(MESSAGE_TYPES)}",
+    "track_has_event_name": "a track call without an event name",
+    "alias_has_previous_id": "an alias call without previousId",
+    "group_has_group_id": "a group call without groupId",
+    "has_received_at": "receivedAt (the collector's clock) is missing",
+    "event_time_plausible": (
+        f"the event time is more than {MAX_DAYS_AFTER_RECEIVED} day after or more than "
+        f"{MAX_DAYS_BEFORE_RECEIVED} days before receivedAt"
+    ),
+}
+
+
+def message_expectations() -> list[Expectation]:
+    """The rules a parsed message (from :func:`parse_messages`) must pass to become silver;
+    all ``drop``. Descriptions are in :data:`RULE_DESCRIPTIONS`."""
+    received = f"{MESSAGE}.receivedAt"
+    rules = [
+        expect("valid_json", IS_JSON_OBJECT),
+        expect("matches_message_schema", f"NOT {IS_JSON_OBJECT} OR {MATCHES_SCHEMA}"),
+        expect("has_message_id", _for_readable(_present("messageId"))),
+        expect(
+            "has_user_or_anonymous_id",
+            _for_readable(f"{_present('userId')} OR {_present('anonymousId')}"),
+        ),
+        expect("known_type", _for_readable(f"{MESSAGE}.type IN ({_TYPES})")),
+        expect(
+            "track_has_event_name",
+            _for_readable(f"coalesce({MESSAGE}.type, '') <> 'track' OR {_present('event')}"),
+        ),
+        expect(
+            "alias_has_previous_id",
+            _for_readable(f"coalesce({MESSAGE}.type, '') <> 'alias' OR {_present('previousId')}"),
+        ),
+        expect(
+            "group_has_group_id",
+            _for_readable(f"coalesce({MESSAGE}.type, '') <> 'group' OR {_present('groupId')}"),
+        ),
+        expect("has_received_at", _for_readable(f"{received} IS NOT NULL")),
+        expect(
+            "event_time_plausible",
+            _for_readable(
+                f"{received} IS NULL OR ({EVENT_TS} <= {received} + INTERVAL {MAX_DAYS_AFTER_RECEIVED} DAYS"
+                f" AND {EVENT_TS} >= {received} - INTERVAL {MAX_DAYS_BEFORE_RECEIVED} DAYS)"
+            ),
+        ),
+    ]
+    return rules
+
+
+def describe_failures(failed_rules: Column) -> Column:
+    """A readable reason from an array of failed rule names: ``"rule: what is wrong; ..."``."""
+    from pyspark.sql import functions as F
+
+    descriptions = F.create_map(*[F.lit(x) for pair in RULE_DESCRIPTIONS.items() for x in pair])
+
+    def described(rule: Column) -> Column:
+        what = F.try_element_at(descriptions, rule)
+        return F.when(what.isNull(), rule).otherwise(F.concat(rule, F.lit(": "), what))
+
+    return F.array_join(F.transform(failed_rules, described), "; ")
