@@ -1,0 +1,86 @@
+"""API keys with roles, sent in the ``X-API-Key`` header.
+
+The keys and their roles are configuration (a mapping key → roles) installed on the app with
+:func:`install_api_keys`; :func:`require_role` builds the dependency that guards a route.
+Missing or unknown key: 401. A key without the role: 403. With no keys configured (local
+development), routes declared ``open_when_no_keys`` are open and every other route answers 403,
+so per-user data is never served without keys.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import FastAPI, HTTPException, Request, Security
+from fastapi.security import APIKeyHeader
+
+API_KEY_HEADER = "X-API-Key"
+
+_api_key_header = APIKeyHeader(
+    name=API_KEY_HEADER, auto_error=False, description="An API key; its roles decide what it may read."
+)
+
+
+@dataclass(frozen=True)
+class ApiKeys:
+    roles_by_key: Mapping[str, frozenset[str]]
+
+    @classmethod
+    def from_mapping(cls, keys: Mapping[str, Iterable[str]]) -> ApiKeys:
+        return cls({key: frozenset(roles) for key, roles in keys.items()})
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.roles_by_key)
+
+    def roles_of(self, presented: str) -> frozenset[str] | None:
+        """The roles of ``presented``, or None when it is not a known key (constant-time compare)."""
+        found: frozenset[str] | None = None
+        for key, roles in self.roles_by_key.items():
+            if hmac.compare_digest(key.encode(), presented.encode()):
+                found = roles
+        return found
+
+
+def install_api_keys(app: FastAPI, keys: Mapping[str, Iterable[str]]) -> None:
+    app.state.api_keys = ApiKeys.from_mapping(keys)
+
+
+def _installed_keys(app: FastAPI) -> ApiKeys:
+    keys = getattr(app.state, "api_keys", None)
+    if not isinstance(keys, ApiKeys):
+        raise RuntimeError("the app guards routes with require_role but install_api_keys was never called")
+    return keys
+
+
+def require_role(role: str, *, open_when_no_keys: bool = False) -> Callable[[Request, str | None], None]:
+    """A dependency that lets a request through only with a key holding ``role``.
+
+    ``open_when_no_keys`` opens the route when no keys are configured at all: right for
+    aggregates in local development, wrong for anything about a single person.
+    """
+
+    def guard(request: Request, api_key: Annotated[str | None, Security(_api_key_header)]) -> None:
+        keys = _installed_keys(request.app)
+        if not keys.configured:
+            if open_when_no_keys:
+                return
+            raise HTTPException(
+                403,
+                f"this endpoint requires role '{role}' and no API keys are configured; "
+                f"configure a key with role '{role}' to use it",
+            )
+        if not api_key:
+            raise HTTPException(
+                401, f"missing {API_KEY_HEADER} header", headers={"WWW-Authenticate": API_KEY_HEADER}
+            )
+        roles = keys.roles_of(api_key)
+        if roles is None:
+            raise HTTPException(401, "unknown API key", headers={"WWW-Authenticate": API_KEY_HEADER})
+        if role not in roles:
+            raise HTTPException(403, f"this API key does not have role '{role}'")
+
+    return guard

@@ -1,0 +1,84 @@
+"""Tables a service reads, and what a request gets when one does not exist yet.
+
+A gold table appears with the first successful run of the job that writes it. Until then a
+request that needs it answers ``503 Service Unavailable`` with a message saying so (and a
+``Retry-After``), never a 500: the service is healthy, the data is not there yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import TypeVar
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from lakehouse_core.delta_reader import DeltaReader
+from lakehouse_core.errors import TableNotFoundError
+from lakehouse_core.health import HealthCheck, delta_table_check
+from lakehouse_core.serving.cache import QueryCache
+
+T = TypeVar("T")
+
+RETRY_AFTER_SECONDS = 60
+
+
+class TableNotBuiltError(TableNotFoundError):
+    """A served table does not exist yet: the pipeline has not produced it."""
+
+    def __init__(self, table: str) -> None:
+        super().__init__("the pipeline has not produced this table yet", table=table)
+
+
+class ServedTable:
+    """One table a service reads: a long-lived :class:`DeltaReader` and a shared cache.
+
+    ``name`` is what users see in messages (e.g. the table's qualified name); ``location`` is
+    where it lives.
+    """
+
+    def __init__(self, name: str, location: str, cache: QueryCache) -> None:
+        self.name = name
+        self.location = location
+        self.reader = DeltaReader(location)
+        self._cache = cache
+
+    def version(self) -> int:
+        """The newest committed version; :class:`TableNotBuiltError` while the table is absent."""
+        try:
+            return self.reader.version()
+        except TableNotFoundError as exc:
+            raise TableNotBuiltError(self.name) from exc
+
+    def query(self, key: Hashable, compute: Callable[[DeltaReader], T]) -> T:
+        """``compute(reader)``, cached under the table's current version and ``key``.
+
+        ``key`` must identify the query completely (its name and every parameter). A commit that
+        lands between the version lookup and the scan is cached under the older version; the
+        next request sees the newer version and recomputes.
+        """
+        version = self.version()
+        return self._cache.get_or_compute(self.location, version, key, lambda: compute(self.reader))
+
+    def health_check(self) -> HealthCheck:
+        return delta_table_check(self.name, self.location)
+
+
+def table_not_built_response(table: str) -> JSONResponse:
+    return JSONResponse(
+        {
+            "detail": f"table {table} does not exist yet: the pipeline has not produced it. "
+            "It appears after the first successful run of the job that writes it."
+        },
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+async def _table_not_found(request: Request, exc: Exception) -> JSONResponse:
+    return table_not_built_response(exc.table if isinstance(exc, TableNotFoundError) else "requested")
+
+
+def install_table_errors(app: FastAPI) -> None:
+    """Answer 503 (not 500) whenever a request reads a table that does not exist yet."""
+    app.add_exception_handler(TableNotFoundError, _table_not_found)
