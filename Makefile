@@ -39,7 +39,8 @@ $(JARS)/.resolved: $(POM)
 	mvn -q -B -f $(POM) -Pkafka dependency:copy-dependencies
 	@touch $@
 
-run: setup stack-up smoke  ## Start the local stack and run the smoke pipeline through it
+run: setup stack-up  ## Start the local stack and run web-user-analytics end to end (a generated day → API)
+	$(MAKE) -C products/web-user-analytics run
 
 smoke:  ## Run the smoke pipeline (Kafka → Spark → Delta → delta-rs) against the running stack
 	$(BIN)/lakehouse smoke

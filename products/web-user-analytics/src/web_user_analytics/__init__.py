@@ -1,0 +1,4 @@
+"""web-user-analytics: web traffic from tracking SDKs to sessions, traffic, pages, acquisition,
+funnels and retention, served over REST."""
+
+PRODUCT = "web-user-analytics"

@@ -1,0 +1,50 @@
+"""web-user-analytics' configuration: ``config/product.yaml``, its environment overlay, and
+``WEB_*`` environment variables (which win). Secrets come only from the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+
+from lakehouse_core.config import ProductConfig, load_config
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+ENV_PREFIX = "WEB_"
+
+
+class FunnelConfig(BaseModel):
+    name: str
+    steps: list[str] = Field(min_length=2, description="Event names (track) or page paths, in order.")
+
+
+class SessionConfig(BaseModel):
+    inactivity_minutes: int = Field(default=30, ge=1)
+    late_event_watermark_hours: int = Field(default=48, ge=0)
+
+
+class CollectorConfig(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8100, ge=1, le=65535)
+    write_keys: list[SecretStr] = Field(
+        default_factory=list, description="From WEB_COLLECTOR__WRITE_KEYS only."
+    )
+
+
+class WebConfig(ProductConfig):
+    sessions: SessionConfig = Field(default_factory=SessionConfig)
+    funnels: list[FunnelConfig] = Field(default_factory=list)
+    collector: CollectorConfig = Field(default_factory=CollectorConfig)
+    pseudonymisation_key: SecretStr | None = Field(
+        default=None, description="HMAC key for user ids; from WEB_PSEUDONYMISATION_KEY only."
+    )
+    max_quarantine_fraction: float = Field(default=0.5, gt=0, le=1)
+    api_keys: dict[str, list[str]] = Field(
+        default_factory=dict,
+        json_schema_extra={"secret": True},
+        description="API key → roles ('analyst', 'user_reader'); from WEB_API_KEYS (JSON) only.",
+    )
+
+
+def load_web_config(config_dir: Path = CONFIG_DIR) -> WebConfig:
+    return load_config(WebConfig, config_dir, env_prefix=ENV_PREFIX)

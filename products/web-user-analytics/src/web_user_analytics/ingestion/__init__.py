@@ -1,0 +1,1 @@
+"""Getting events in: a seeded traffic generator that speaks the Segment tracking API."""

@@ -1,0 +1,1 @@
+"""Checks that the product's data adds up."""

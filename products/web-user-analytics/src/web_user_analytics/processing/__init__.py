@@ -1,0 +1,1 @@
+"""Bronze → silver transforms of web-user-analytics: parsing, enrichment, deduplication, sessions."""

@@ -1,0 +1,1 @@
+"""Where web-user-analytics keeps its tables."""

@@ -1,0 +1,295 @@
+import hashlib
+import hmac
+import json
+from datetime import date, datetime
+from typing import Any
+
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
+
+from lakehouse_core.contracts import spark_schema
+from lakehouse_core.errors import QualityError
+from lakehouse_core.ingestion.bronze import BRONZE_SCHEMA
+from lakehouse_core.ingestion.quarantine import QUARANTINE_SCHEMA
+from web_user_analytics.contracts import WebEvent
+from web_user_analytics.processing.silver import (
+    DUPLICATE_OF_OFFSET,
+    DUPLICATE_OF_PARTITION,
+    duplicates_to_quarantine,
+    split_duplicates,
+    to_silver,
+)
+
+pytestmark = pytest.mark.unit
+
+KEY = b"test-pseudonymisation-key"
+TOPIC = "web.events.v1"
+EMAIL = "ada.lovelace@example.com"
+USER_ID = "user-4711"
+ANONYMOUS_ID = "anon-9f3c"
+IP = "203.0.113.57"
+CHROME_MAC = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Safari/537.36"
+)
+
+TRACK = {
+    "type": "track",
+    "messageId": "m-track",
+    "userId": USER_ID,
+    "anonymousId": ANONYMOUS_ID,
+    "event": "Order Completed",
+    "properties": {"revenue": 42.5, "email": EMAIL, "currency": "EUR"},
+    "traits": {"email": EMAIL, "plan": "pro"},
+    "originalTimestamp": "2024-03-10T09:59:00Z",
+    "sentAt": "2024-03-10T10:00:00Z",
+    "receivedAt": "2024-03-10T10:00:30Z",
+    "context": {
+        "ip": IP,
+        "userAgent": CHROME_MAC,
+        "page": {
+            "url": "https://www.shop.example/checkout?utm_source=newsletter&utm_medium=email&utm_campaign=spring",
+            "referrer": "https://mail.google.com/",
+            "title": "Checkout",
+        },
+        "location": {"country": "FR"},
+    },
+}
+PAGE = {
+    "type": "page",
+    "messageId": "m-page",
+    "anonymousId": ANONYMOUS_ID,
+    "name": "Pricing",
+    "properties": {"path": "/pricing", "url": "https://shop.example/pricing", "referrer": ""},
+    "timestamp": "2024-03-09T23:59:59Z",
+    "receivedAt": "2024-03-10T00:00:01Z",
+    "context": {
+        "ip": "2001:db8:85a3::8a2e:370:7334",
+        "traits": {"first_name": "Ada", "company": "Analytical Engines"},
+        "campaign": {"source": "google", "medium": "cpc", "name": "brand"},
+    },
+}
+IDENTIFY = {
+    "type": "identify",
+    "messageId": "m-identify",
+    "userId": USER_ID,
+    "traits": {"Email": EMAIL, "LAST_NAME": "Lovelace", "plan": "pro"},
+    "receivedAt": "2024-03-10T10:01:00Z",
+}
+
+
+def bronze(spark: SparkSession, values: list[str]) -> DataFrame:
+    rows = [
+        (
+            None,
+            value,
+            TOPIC,
+            0,
+            offset,
+            datetime(2024, 3, 10, 10, 1),
+            datetime(2024, 3, 10, 10, 2),
+            date(2024, 3, 10),
+        )
+        for offset, value in enumerate(values)
+    ]
+    return spark.createDataFrame(rows, BRONZE_SCHEMA)
+
+
+def types_of(schema: StructType) -> list[tuple[str, str]]:
+    return [(f.name, f.dataType.simpleString()) for f in schema.fields]
+
+
+def with_(message: dict[str, Any], **changes: Any) -> str:
+    changed = {**message, **changes}
+    return json.dumps({k: v for k, v in changed.items() if v is not None})
+
+
+def pseudonym(clear: str) -> str:
+    return hmac.new(KEY, clear.encode(), hashlib.sha256).hexdigest()
+
+
+MALFORMED = [
+    ('{"type": "track", "messageId": ', ["valid_json"]),
+    (with_(TRACK, messageId="m-ids", userId=None, anonymousId=None), ["has_user_or_anonymous_id"]),
+    (with_(TRACK, messageId=None), ["has_message_id"]),
+    (with_(TRACK, messageId="m-type", type="purchase"), ["known_type"]),
+    (with_(TRACK, messageId="m-wrong", receivedAt=["not", "a", "time"]), ["matches_message_schema"]),
+    (
+        with_(TRACK, messageId="m-future", sentAt=None, originalTimestamp="2024-03-12T10:00:31Z"),
+        ["event_time_plausible"],
+    ),
+    (with_(TRACK, messageId="m-noname", event=None), ["track_has_event_name"]),
+]
+
+
+def test_valid_rows_become_pseudonymised_enriched_events(spark: SparkSession) -> None:
+    batch = to_silver(
+        bronze(spark, [json.dumps(TRACK), json.dumps(PAGE), json.dumps(IDENTIFY)]),
+        pseudonymisation_key=KEY,
+        max_quarantine_fraction=0.5,
+    )
+
+    assert types_of(batch.events.schema) == types_of(spark_schema(WebEvent))
+    events = {r.event_id: r.asDict() for r in batch.events.collect()}
+    track = events["m-track"]
+    assert json.loads(track.pop("properties_json")) == {"revenue": 42.5, "currency": "EUR"}
+    assert json.loads(track.pop("traits_json")) == {"plan": "pro"}
+    assert track == {
+        "event_id": "m-track",
+        "event_type": "track",
+        "event_name": "Order Completed",
+        "visitor_id": pseudonym(USER_ID),
+        "event_ts": datetime(2024, 3, 10, 9, 59, 30),
+        "received_at": datetime(2024, 3, 10, 10, 0, 30),
+        "event_date": date(2024, 3, 10),
+        "session_id": None,
+        "page_url": "https://www.shop.example/checkout?utm_source=newsletter&utm_medium=email&utm_campaign=spring",
+        "page_host": "shop.example",
+        "page_path": "/checkout",
+        "page_query": "utm_source=newsletter&utm_medium=email&utm_campaign=spring",
+        "page_title": "Checkout",
+        "referrer_host": "mail.google.com",
+        "referrer_class": "email",
+        "utm_source": "newsletter",
+        "utm_medium": "email",
+        "utm_campaign": "spring",
+        "utm_term": None,
+        "utm_content": None,
+        "browser": "Chrome",
+        "os": "macOS",
+        "device_type": "desktop",
+        "is_bot": False,
+        "ip_truncated": "203.0.113.0",
+        "country": "FR",
+        "source_partition": 0,
+        "source_offset": 0,
+    }
+    page = events["m-page"]
+    assert (page["event_name"], page["visitor_id"], page["event_ts"], page["event_date"]) == (
+        "Pricing",
+        pseudonym(ANONYMOUS_ID),
+        datetime(2024, 3, 9, 23, 59, 59),
+        date(2024, 3, 9),
+    )
+    assert (page["page_url"], page["page_host"], page["page_path"], page["referrer_class"]) == (
+        "https://shop.example/pricing",
+        "shop.example",
+        "/pricing",
+        "direct",
+    )
+    assert (page["utm_source"], page["utm_medium"], page["utm_campaign"]) == ("google", "cpc", "brand")
+    assert (page["ip_truncated"], page["device_type"], page["browser"], page["is_bot"]) == (
+        "2001:db8:85a3::",
+        "other",
+        None,
+        False,
+    )
+    assert json.loads(page["traits_json"]) == {"company": "Analytical Engines"}
+    identify = events["m-identify"]
+    assert (identify["event_name"], identify["visitor_id"], identify["page_path"]) == (
+        None,
+        pseudonym(USER_ID),
+        None,
+    )
+    assert json.loads(identify["traits_json"]) == {"plan": "pro"}
+    assert batch.quarantine.count() == 0
+
+
+def test_no_personal_data_reaches_silver_events(spark: SparkSession) -> None:
+    batch = to_silver(
+        bronze(spark, [json.dumps(TRACK), json.dumps(PAGE), json.dumps(IDENTIFY)]),
+        pseudonymisation_key=KEY,
+        max_quarantine_fraction=0.5,
+    )
+
+    cells = [str(value) for row in batch.events.collect() for value in row]
+    for secret in (EMAIL, USER_ID, ANONYMOUS_ID, IP, "Lovelace", 'Ada"'):
+        assert not [cell for cell in cells if secret in cell], secret
+
+
+def test_each_malformed_class_is_quarantined_with_its_rule(spark: SparkSession) -> None:
+    values = [with_(TRACK, messageId=f"ok-{i}") for i in range(8)] + [raw for raw, _ in MALFORMED]
+
+    batch = to_silver(bronze(spark, values), pseudonymisation_key=KEY, max_quarantine_fraction=0.5)
+
+    assert types_of(batch.quarantine.schema) == types_of(QUARANTINE_SCHEMA)
+    quarantined = {r.source_offset: r for r in batch.quarantine.collect()}
+    assert {offset: list(r.failed_rules) for offset, r in quarantined.items()} == {
+        8 + i: rules for i, (_, rules) in enumerate(MALFORMED)
+    }
+    assert all(r.raw_value == values[offset] and r.source_topic == TOPIC for offset, r in quarantined.items())
+    assert quarantined[8].event_id is None
+    assert quarantined[11].event_id == "m-type"
+    assert quarantined[8].reason == "web_events: valid_json: the value is not a JSON object"
+    assert quarantined[13].reason == (
+        "web_events: event_time_plausible: the event time is more than 1 day after or more than "
+        "400 days before receivedAt"
+    )
+    assert sorted(r.event_id for r in batch.events.collect()) == [f"ok-{i}" for i in range(8)]
+
+
+def test_systemic_breakage_raises_instead_of_quarantining(spark: SparkSession) -> None:
+    values = [json.dumps(TRACK), "garbage", "more garbage"]
+
+    with pytest.raises(QualityError, match="2 of 3 rows quarantined"):
+        to_silver(bronze(spark, values), pseudonymisation_key=KEY, max_quarantine_fraction=0.5)
+
+
+EVENT_COLUMNS = "event_id string, source_partition long, source_offset long, note string"
+
+
+def test_split_duplicates_within_batch_against_stored_and_replays(spark: SparkSession) -> None:
+    stored = spark.createDataFrame([("a", 0, 5, "stored"), ("r", 1, 7, "stored")], EVENT_COLUMNS)
+    batch = spark.createDataFrame(
+        [
+            ("a", 2, 1, "same id as a stored event, other record"),
+            ("r", 1, 7, "replay of a stored record"),
+            ("b", 1, 9, "second of b in the batch"),
+            ("b", 0, 30, "first of b in the batch"),
+            ("b", 0, 30, "first of b, delivered twice"),
+            ("c", 3, 3, "new"),
+        ],
+        EVENT_COLUMNS,
+    )
+
+    new, duplicates = split_duplicates(batch, stored)
+
+    assert new.columns == batch.columns
+    assert sorted((r.event_id, r.source_partition, r.source_offset) for r in new.collect()) == [
+        ("b", 0, 30),
+        ("c", 3, 3),
+    ]
+    assert sorted(
+        (r.event_id, r.source_partition, r.source_offset, r[DUPLICATE_OF_PARTITION], r[DUPLICATE_OF_OFFSET])
+        for r in duplicates.collect()
+    ) == [("a", 2, 1, 0, 5), ("b", 1, 9, 0, 30)]
+
+
+def test_duplicates_become_quarantine_rows_naming_the_earlier_record(spark: SparkSession) -> None:
+    raw = with_(TRACK, messageId="a")
+    records = spark.createDataFrame(
+        [(None, raw, TOPIC, 2, 1, datetime(2024, 3, 10), datetime(2024, 3, 10), date(2024, 3, 10))],
+        BRONZE_SCHEMA,
+    )
+    duplicates = spark.createDataFrame(
+        [("a", 2, 1, "dup", 0, 5)],
+        f"{EVENT_COLUMNS}, {DUPLICATE_OF_PARTITION} long, {DUPLICATE_OF_OFFSET} long",
+    )
+
+    rows = duplicates_to_quarantine(duplicates, records).collect()
+
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row.source_topic, row.source_partition, row.source_offset, row.event_id, row.raw_value) == (
+        TOPIC,
+        2,
+        1,
+        "a",
+        raw,
+    )
+    assert list(row.failed_rules) == ["unique_message_id"]
+    assert (
+        row.reason
+        == "web_events: failed unique_message_id: messageId a was already seen at partition 0, offset 5"
+    )
