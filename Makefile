@@ -12,7 +12,7 @@ POM := infrastructure/jvm/pom.xml
 MEMBERS_PYPROJECT := $(wildcard shared/*/pyproject.toml products/*/pyproject.toml)
 PYTEST_ARGS ?=
 
-.PHONY: help setup tools run smoke test lint format stack-up stack-down stack-status clean
+.PHONY: help setup tools run smoke test bench lint format stack-up stack-down stack-status clean
 
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ stack-down:  ## Stop the local Kafka broker
 
 stack-status:  ## Show what runs and where
 	$(BIN)/lakehouse stack status
+
+bench: setup  ## Benchmarks: results as JSON under tests/performance/results/
+	$(BIN)/python tests/performance/bench_web_ingestion.py
 
 lint:  ## ruff (lint + format check), the import contracts, and mypy (strict) on shared/
 	$(BIN)/ruff check .
