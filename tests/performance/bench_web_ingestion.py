@@ -36,14 +36,14 @@ from lakehouse_core.kafka.consumer import build_consumer, consume_batches
 from lakehouse_core.kafka.producer import EventProducer, OutgoingMessage
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.spark import build_spark_session
+from lakehouse_platform.event_products import collector_app, topic_specs
 from lakehouse_platform.orchestrator import run_pipeline
 from lakehouse_platform.stack.kafka_broker import BrokerConfig, LocalKafkaBroker
 from lakehouse_testing.plugin import free_port
-from web_user_analytics.cli import collector_app
 from web_user_analytics.config import load_web_config
 from web_user_analytics.ingestion.bronze_job import run_bronze
 from web_user_analytics.ingestion.generator import generate_day
-from web_user_analytics.pipeline import build_pipeline, topic_specs
+from web_user_analytics.pipeline import build_pipeline
 from web_user_analytics.serving.app import create_app
 
 RESULTS = Path(__file__).parent / "results" / "web_ingestion.json"
@@ -164,7 +164,7 @@ def main() -> None:
     )
     try:
         config, settings = load_web_config(), LakehouseSettings()
-        ensure_topics(bootstrap, [*topic_specs(config), TopicSpec("bench.raw.v1", partitions=6)])
+        ensure_topics(bootstrap, [*topic_specs(config.topics), TopicSpec("bench.raw.v1", partitions=6)])
         day = date(2026, 3, 2)
         messages = generate_day(day, visitors=VISITORS, seed=7)
         values = [orjson.dumps(m) for m in messages]

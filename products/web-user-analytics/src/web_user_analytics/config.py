@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr
 
-from lakehouse_core.config import ProductConfig, load_config
+from lakehouse_core.config import CollectorSettings, ProductConfig, load_config
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 ENV_PREFIX = "WEB_"
@@ -34,7 +34,7 @@ class CollectorConfig(BaseModel):
 class WebConfig(ProductConfig):
     sessions: SessionConfig = Field(default_factory=SessionConfig)
     funnels: list[FunnelConfig] = Field(default_factory=list)
-    collector: CollectorConfig = Field(default_factory=CollectorConfig)
+    collector: CollectorSettings = Field(default_factory=CollectorSettings)
     pseudonymisation_key: SecretStr | None = Field(
         default=None, description="HMAC key for user ids; from WEB_PSEUDONYMISATION_KEY only."
     )

@@ -1,67 +1,50 @@
-"""The product's task graph, handed to the platform orchestrator:
-topics → bronze (Kafka → Delta) → silver → gold."""
+"""web-user-analytics as an event product: its own jobs, API and generator, handed to the
+platform's task graph (topics → bronze → silver → gold) and command line."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from datetime import date
+from typing import TYPE_CHECKING
 
-from lakehouse_core.kafka.admin import TopicSpec, ensure_topics
-from lakehouse_platform.orchestrator import Pipeline, RunContext, Task
+from lakehouse_platform.event_products import EventProduct, SparkProvider, event_pipeline
 from web_user_analytics import PRODUCT
-from web_user_analytics.config import WebConfig
+from web_user_analytics.config import WebConfig, load_web_config
 from web_user_analytics.ingestion.bronze_job import run_bronze
+from web_user_analytics.ingestion.generator import generate_day
+from web_user_analytics.monitoring.reconciliation import reconcile
 from web_user_analytics.processing.gold_job import run_gold
 from web_user_analytics.processing.silver_job import run_silver
+from web_user_analytics.serving.app import create_app
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
-
-STEPS = ("topics", "bronze", "silver", "gold")
+    from lakehouse_platform.orchestrator import Pipeline
 
 
-def topic_specs(config: WebConfig) -> list[TopicSpec]:
+def _example_queries(day: date) -> list[str]:
     return [
-        TopicSpec(
-            t.name,
-            partitions=t.partitions,
-            config={"retention.ms": str(t.retention_ms)} if t.retention_ms else {},
-        )
-        for t in config.topics.values()
+        f"/v1/traffic?start={day}&end={day}",
+        f"/v1/pages/top?start={day}&end={day}",
+        f"/v1/funnels/signup?start={day}&end={day}",
     ]
 
 
+WEB = EventProduct(
+    name=PRODUCT,
+    description="web traffic to sessions, traffic, pages, acquisition, funnels and retention.",
+    load_config=load_web_config,
+    run_bronze=lambda spark, config, bootstrap, lake: run_bronze(
+        spark, config, bootstrap_servers=bootstrap, lake_root=lake
+    ),
+    run_silver=lambda spark, config, lake: run_silver(spark, config, lake_root=lake),
+    run_gold=lambda spark, config, lake: run_gold(spark, config, lake_root=lake),
+    create_api=lambda config, lake: create_app(config, lake_root=lake),
+    generate=lambda day, size, seed: generate_day(day, visitors=size, seed=seed),
+    reconcile=lambda config, bootstrap, lake: reconcile(config, bootstrap_servers=bootstrap, lake_root=lake),
+    example_queries=_example_queries,
+)
+
+
 def build_pipeline(
-    config: WebConfig,
-    *,
-    spark: Callable[[], SparkSession],
-    bootstrap_servers: str,
-    lake_root: str,
+    config: WebConfig, *, spark: SparkProvider, bootstrap_servers: str, lake_root: str
 ) -> Pipeline:
-    """``spark`` is called when a Spark step first runs, so the topics step needs no JVM."""
-
-    def topics(_: RunContext) -> Mapping[str, Any]:
-        return {"created": ensure_topics(bootstrap_servers, topic_specs(config))}
-
-    def bronze(_: RunContext) -> Mapping[str, Any]:
-        return {
-            "records": run_bronze(spark(), config, bootstrap_servers=bootstrap_servers, lake_root=lake_root)
-        }
-
-    def silver(_: RunContext) -> Mapping[str, Any]:
-        run = run_silver(spark(), config, lake_root=lake_root)
-        return {"bronze_rows_read": run.input_rows, "batches": run.batches}
-
-    def gold(_: RunContext) -> Mapping[str, Any]:
-        run = run_gold(spark(), config, lake_root=lake_root)
-        return {"session_changes_read": run.input_rows, "batches": run.batches}
-
-    return Pipeline(
-        PRODUCT,
-        [
-            Task("topics", topics),
-            Task("bronze", bronze, depends_on=("topics",)),
-            Task("silver", silver, depends_on=("bronze",)),
-            Task("gold", gold, depends_on=("silver",)),
-        ],
-    )
+    return event_pipeline(WEB, config, spark=spark, bootstrap_servers=bootstrap_servers, lake_root=lake_root)

@@ -30,12 +30,12 @@ from lakehouse_core.delta_reader import read_arrow
 from lakehouse_core.kafka.admin import ensure_topics
 from lakehouse_core.kafka.producer import EventProducer
 from lakehouse_core.settings import LakehouseSettings
+from lakehouse_platform.event_products import collector_app, topic_specs
 from lakehouse_platform.orchestrator import run_pipeline
 from lakehouse_testing.plugin import KafkaFixture, serve_in_thread
-from web_user_analytics.cli import collector_app
 from web_user_analytics.config import WebConfig, load_web_config
 from web_user_analytics.monitoring.reconciliation import reconcile
-from web_user_analytics.pipeline import build_pipeline, topic_specs
+from web_user_analytics.pipeline import build_pipeline
 from web_user_analytics.serving.app import create_app
 from web_user_analytics.storage.tables import QUARANTINE_EVENTS, SILVER_EVENTS, SILVER_SESSIONS
 
@@ -116,7 +116,7 @@ def product(
     monkeypatch.setenv("WEB_TOPICS__DEAD_LETTER__NAME", f"{unique_topic}.dlq")
     config = load_web_config()
     settings = LakehouseSettings(kafka_bootstrap_servers=kafka_broker.bootstrap_servers, lake_root=lake_root)
-    ensure_topics(kafka_broker.bootstrap_servers, topic_specs(config))
+    ensure_topics(kafka_broker.bootstrap_servers, topic_specs(config.topics))
     with serve_in_thread(collector_app(config, settings)) as collector_url:
         yield config, settings, collector_url
 

@@ -19,13 +19,13 @@ from lakehouse_core.delta_reader import read_arrow
 from lakehouse_core.kafka.admin import ensure_topics
 from lakehouse_core.segment_client import SegmentClient
 from lakehouse_core.settings import LakehouseSettings
+from lakehouse_platform.event_products import collector_app, topic_specs
 from lakehouse_platform.orchestrator import run_pipeline
 from lakehouse_testing.plugin import KafkaFixture, serve_in_thread
-from web_user_analytics.cli import collector_app
 from web_user_analytics.config import load_web_config
 from web_user_analytics.ingestion.generator import generate_day
 from web_user_analytics.monitoring.reconciliation import reconcile
-from web_user_analytics.pipeline import build_pipeline, topic_specs
+from web_user_analytics.pipeline import build_pipeline
 from web_user_analytics.storage.tables import SILVER_EVENTS
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
@@ -56,8 +56,11 @@ def test_a_pipeline_killed_mid_silver_resumes_without_loss_or_duplicates(
         monkeypatch.setenv(name, value)
     config = load_web_config()
     settings = LakehouseSettings()
-    ensure_topics(kafka_broker.bootstrap_servers, topic_specs(config))
-    with serve_in_thread(collector_app(config, settings)) as url, SegmentClient(url, WRITE_KEY) as client:
+    ensure_topics(kafka_broker.bootstrap_servers, topic_specs(config.topics))
+    with (
+        serve_in_thread(collector_app(config, settings)) as url,
+        SegmentClient(url, WRITE_KEY) as client,
+    ):
         sent = client.send(generate_day(date(2026, 3, 2), visitors=300, seed=11))
 
     silver_started = Path(lake_root) / "_checkpoints" / "web-user-analytics" / "silver"

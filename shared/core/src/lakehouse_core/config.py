@@ -36,6 +36,15 @@ class ServingConfig(BaseModel):
     port: int = Field(default=8000, ge=1, le=65535)
 
 
+class CollectorSettings(BaseModel):
+    """Where a product's event collector listens, and the write keys it accepts (from the
+    environment only, e.g. ``WEB_COLLECTOR__WRITE_KEYS='["key"]'``)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8100, ge=1, le=65535)
+    write_keys: list[SecretStr] = Field(default_factory=list)
+
+
 class ProductConfig(BaseSettings):
     """What every product's ``product.yaml`` declares; products subclass it with their own
     sections (quality rules, schedules, funnels...)."""

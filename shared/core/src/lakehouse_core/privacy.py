@@ -12,6 +12,10 @@ import hashlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from pydantic import SecretStr
+
+from lakehouse_core.errors import ConfigError
+
 if TYPE_CHECKING:
     from pyspark.sql import Column
 
@@ -122,3 +126,13 @@ def drop_json_keys(json_column: Column, keys: Iterable[str] = PII_KEYS) -> Colum
         parsed, lambda k, _: ~F.array_contains(dropped, F.regexp_replace(F.lower(k), "[_-]", ""))
     )
     return F.to_json(kept)
+
+
+def pseudonymisation_key(secret: SecretStr | None, *, variable: str) -> bytes:
+    """The HMAC key as bytes; a clear error naming ``variable`` when it is not configured."""
+    if secret is None or not secret.get_secret_value():
+        raise ConfigError(
+            f"{variable} is not set: silver stores identifiers only as a keyed hash, "
+            "so the key must come from the environment"
+        )
+    return secret.get_secret_value().encode()

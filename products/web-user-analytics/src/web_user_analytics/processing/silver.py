@@ -1,27 +1,26 @@
-"""Bronze → silver events: parse, validate (bad rows to quarantine), pseudonymise, enrich,
-and split off duplicates.
+"""Bronze → silver web events: parse, validate (bad rows to quarantine), pseudonymise, enrich.
 
 :func:`to_silver` is one batch's pure transform, apart from the quality runner's counting pass
 (which is what lets it refuse a batch that is mostly broken). Deduplication against what silver
-already holds is a separate step, :func:`split_duplicates`, because it needs the stored table.
+already holds, and sessionisation, happen in the shared job
+(:mod:`lakehouse_core.ingestion.refinement`), because they need the stored tables.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lakehouse_core.contracts import conform
-from lakehouse_core.ingestion.quarantine import QuarantinedRecord
+from lakehouse_core.ingestion.refinement import SilverBatch
 from lakehouse_core.ingestion.segment_parsing import (
     EVENT_TS,
     MESSAGE,
-    describe_failures,
     message_expectations,
     parse_messages,
+    quarantine_records,
 )
 from lakehouse_core.privacy import drop_json_keys, hmac_sha256, truncate_ip
-from lakehouse_core.quality.runner import FAILED_RULES, ExpectationSuite, apply_suite
+from lakehouse_core.quality.runner import ExpectationSuite, apply_suite
 from web_user_analytics.contracts import WebEvent
 from web_user_analytics.processing import enrichment
 
@@ -29,10 +28,6 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
 SUITE_NAME = "web_events"
-DUPLICATE_RULE = "unique_message_id"
-DUPLICATE_OF_PARTITION = "duplicate_of_partition"
-DUPLICATE_OF_OFFSET = "duplicate_of_offset"
-_LOCATION = ["source_partition", "source_offset"]
 #: ``context.campaign`` field → silver ``utm_*`` suffix.
 _UTM_FIELDS = (
     ("source", "source"),
@@ -41,12 +36,6 @@ _UTM_FIELDS = (
     ("term", "term"),
     ("content", "content"),
 )
-
-
-@dataclass(frozen=True)
-class SilverBatch:
-    events: DataFrame
-    quarantine: DataFrame
 
 
 def to_silver(
@@ -66,7 +55,7 @@ def to_silver(
     outcome = apply_suite(parse_messages(bronze), suite)
     return SilverBatch(
         events=conform(_web_events(outcome.valid, pseudonymisation_key), WebEvent),
-        quarantine=_quarantined(outcome.quarantine),
+        quarantine=quarantine_records(outcome.quarantine, suite=SUITE_NAME),
     )
 
 
@@ -131,87 +120,4 @@ def _web_events(valid: DataFrame, key: bytes) -> DataFrame:
             ),
         )
         .drop("_referrer")
-    )
-
-
-def _quarantined(rejected: DataFrame) -> DataFrame:
-    from pyspark.sql import functions as F
-
-    return conform(
-        rejected.select(
-            F.col("topic").alias("source_topic"),
-            F.col("partition").alias("source_partition"),
-            F.col("offset").alias("source_offset"),
-            F.col(MESSAGE)["messageId"].alias("event_id"),
-            F.col("value").alias("raw_value"),
-            F.col(FAILED_RULES).alias("failed_rules"),
-            F.concat(F.lit(f"{SUITE_NAME}: "), describe_failures(F.col(FAILED_RULES))).alias("reason"),
-            F.current_timestamp().alias("quarantined_at"),
-        ),
-        QuarantinedRecord,
-    )
-
-
-def split_duplicates(batch_events: DataFrame, stored_events: DataFrame) -> tuple[DataFrame, DataFrame]:
-    """(new, duplicates) of a batch of silver events against the events already stored.
-
-    An event is identified by ``event_id`` and located by its bronze record
-    (``source_partition``, ``source_offset``). A batch row whose id *and* location are stored
-    is a replay of a record already processed and appears in neither output. Otherwise the row
-    is a duplicate when its id is stored (from another record) or when a row of the batch with
-    the same id has a lower (partition, offset); the duplicates carry the location of the
-    record they repeat in :data:`DUPLICATE_OF_PARTITION` and :data:`DUPLICATE_OF_OFFSET`.
-    """
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
-    identity = ["event_id", *_LOCATION]
-    stored = stored_events.select(*identity)
-    first_stored = stored.groupBy("event_id").agg(F.min(F.struct(*_LOCATION)).alias("_first_stored"))
-    by_location = Window.partitionBy("event_id").orderBy(*_LOCATION)
-    candidates = (
-        batch_events.dropDuplicates(identity)
-        .join(stored, identity, "left_anti")
-        .withColumn("_rank", F.row_number().over(by_location))
-        .withColumn("_first_in_batch", F.first(F.struct(*_LOCATION)).over(by_location))
-        .join(first_stored, "event_id", "left")
-    )
-    is_duplicate = F.col("_first_stored").isNotNull() | (F.col("_rank") > 1)
-    original = F.coalesce(F.col("_first_stored"), F.col("_first_in_batch"))
-    new = candidates.filter(~is_duplicate).select(*batch_events.columns)
-    duplicates = candidates.filter(is_duplicate).select(
-        *batch_events.columns,
-        original["source_partition"].alias(DUPLICATE_OF_PARTITION),
-        original["source_offset"].alias(DUPLICATE_OF_OFFSET),
-    )
-    return new, duplicates
-
-
-def duplicates_to_quarantine(duplicates: DataFrame, bronze: DataFrame) -> DataFrame:
-    """Quarantine rows (rule :data:`DUPLICATE_RULE`) for the duplicates of
-    :func:`split_duplicates`, with the raw payload taken back from ``bronze``."""
-    from pyspark.sql import functions as F
-
-    records = bronze.select(
-        F.col("topic").alias("source_topic"),
-        F.col("partition").alias("source_partition"),
-        F.col("offset").alias("source_offset"),
-        F.get_json_object(F.col("value"), "$.messageId").alias("event_id"),
-        F.col("value").alias("raw_value"),
-    )
-    reason = F.format_string(
-        "%s: failed %s: messageId %s was already seen at partition %d, offset %d",
-        F.lit(SUITE_NAME),
-        F.lit(DUPLICATE_RULE),
-        F.col("event_id"),
-        F.col(DUPLICATE_OF_PARTITION),
-        F.col(DUPLICATE_OF_OFFSET),
-    )
-    return conform(
-        duplicates.select("event_id", *_LOCATION, DUPLICATE_OF_PARTITION, DUPLICATE_OF_OFFSET)
-        .join(records, ["event_id", *_LOCATION])
-        .withColumn("failed_rules", F.array(F.lit(DUPLICATE_RULE)))
-        .withColumn("reason", reason)
-        .withColumn("quarantined_at", F.current_timestamp()),
-        QuarantinedRecord,
     )

@@ -36,6 +36,8 @@ from lakehouse_core.collector.envelope import (
     decode_body,
     parse_json_object,
 )
+from lakehouse_core.config import CollectorSettings, ProductConfig
+from lakehouse_core.errors import ConfigError
 from lakehouse_core.health import kafka_check
 from lakehouse_core.kafka.producer import EventProducer
 from lakehouse_core.segment import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, MESSAGE_TYPES, MessageType
@@ -249,3 +251,29 @@ def _add_single_route(app: FastAPI, message_type: MessageType, collector: Collec
 
     single.__doc__ = f"One ``{message_type}`` call, at most 32 KB."
     app.add_api_route(f"/v1/{message_type}", single, methods=["POST"], tags=["tracking"], name=message_type)
+
+
+def product_collector_app(
+    config: ProductConfig, settings: CollectorSettings, *, bootstrap_servers: str
+) -> FastAPI:
+    """The collector of a product whose ``topics`` name ``events`` and ``dead_letter``."""
+    from importlib.metadata import version
+
+    keys = [k.get_secret_value() for k in settings.write_keys if k.get_secret_value()]
+    if not keys:
+        raise ConfigError(
+            f"{config.name}: no collector write keys; set <PRODUCT>_COLLECTOR__WRITE_KEYS (a JSON list)"
+        )
+    missing = {"events", "dead_letter"} - set(config.topics)
+    if missing:
+        raise ConfigError(f"{config.name}: topics {sorted(missing)} must be configured for the collector")
+    return create_collector_app(
+        CollectorConfig(
+            service=f"{config.name}-collector",
+            version=version(config.name),
+            bootstrap_servers=bootstrap_servers,
+            events_topic=config.topics["events"].name,
+            dead_letter_topic=config.topics["dead_letter"].name,
+            write_keys=keys,
+        )
+    )

@@ -1,0 +1,45 @@
+"""mobile-user-analytics' configuration: ``config/product.yaml``, its environment overlay, and
+``MOBILE_*`` environment variables (which win). Secrets come only from the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+
+from lakehouse_core.config import CollectorSettings, ProductConfig, load_config
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+ENV_PREFIX = "MOBILE_"
+
+
+class SessionConfig(BaseModel):
+    inactivity_minutes: int = Field(
+        default=30, ge=1, description="Inactivity or background time that ends a session."
+    )
+
+
+class CollectorConfig(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8200, ge=1, le=65535)
+    write_keys: list[SecretStr] = Field(
+        default_factory=list, description="From MOBILE_COLLECTOR__WRITE_KEYS only."
+    )
+
+
+class MobileConfig(ProductConfig):
+    sessions: SessionConfig = Field(default_factory=SessionConfig)
+    collector: CollectorSettings = Field(default_factory=CollectorSettings)
+    pseudonymisation_key: SecretStr | None = Field(
+        default=None, description="HMAC key for device and user ids; from MOBILE_PSEUDONYMISATION_KEY only."
+    )
+    max_quarantine_fraction: float = Field(default=0.5, gt=0, le=1)
+    api_keys: dict[str, list[str]] = Field(
+        default_factory=dict,
+        json_schema_extra={"secret": True},
+        description="API key → roles ('analyst', 'device_reader'); from MOBILE_API_KEYS (JSON) only.",
+    )
+
+
+def load_mobile_config(config_dir: Path = CONFIG_DIR) -> MobileConfig:
+    return load_config(MobileConfig, config_dir, env_prefix=ENV_PREFIX)

@@ -1,0 +1,1 @@
+"""Table definitions of mobile-user-analytics."""

@@ -1,0 +1,259 @@
+"""What every event product runs, written once: its task graph and its command line.
+
+An event product (tracking SDKs → collector → Kafka → bronze → silver → gold → REST) describes
+itself as an :class:`EventProduct`; :func:`event_pipeline` builds its orchestrated task graph
+and :func:`product_cli` its command line (``collector``, ``api``, ``pipeline``, ``generate``,
+``reconcile``, ``demo``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import cache
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from lakehouse_core.collector import product_collector_app
+from lakehouse_core.config import CollectorSettings, ProductConfig, ServingConfig, TopicConfig
+from lakehouse_core.errors import LakehouseError
+from lakehouse_core.http_server import serve_in_thread
+from lakehouse_core.kafka.admin import TopicSpec, ensure_topics
+from lakehouse_core.segment_client import SegmentClient
+from lakehouse_core.settings import LakehouseSettings
+from lakehouse_core.structured_logging import configure_logging
+from lakehouse_platform.orchestrator import JsonLinesRecorder, Pipeline, RunContext, Task, run_pipeline
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from pyspark.sql import SparkSession
+
+    from lakehouse_core.incremental import IncrementalRun
+    from lakehouse_core.reconciliation import Reconciliation
+
+STEPS = ("topics", "bronze", "silver", "gold")
+
+
+class EventProductConfig(Protocol):
+    """The parts of a product's configuration the shared machinery reads."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def topics(self) -> dict[str, TopicConfig]: ...
+    @property
+    def collector(self) -> CollectorSettings: ...
+    @property
+    def serving(self) -> ServingConfig: ...
+
+
+SparkProvider = Callable[[], "SparkSession"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventProduct:
+    """A product's own pieces; everything else is shared."""
+
+    name: str
+    description: str
+    load_config: Callable[[], Any]
+    run_bronze: Callable[[SparkSession, Any, str, str], int]
+    run_silver: Callable[[SparkSession, Any, str], IncrementalRun]
+    run_gold: Callable[[SparkSession, Any, str], IncrementalRun]
+    create_api: Callable[[Any, str], FastAPI]
+    generate: Callable[[date, int, int], list[dict[str, Any]]]
+    reconcile: Callable[[Any, str, str], Reconciliation]
+    example_queries: Callable[[date], list[str]]
+    default_size: int = 2000
+
+
+def topic_specs(topics: Mapping[str, TopicConfig]) -> list[TopicSpec]:
+    return [
+        TopicSpec(
+            t.name,
+            partitions=t.partitions,
+            config={"retention.ms": str(t.retention_ms)} if t.retention_ms else {},
+        )
+        for t in topics.values()
+    ]
+
+
+def event_pipeline(
+    product: EventProduct,
+    config: ProductConfig,
+    *,
+    spark: SparkProvider,
+    bootstrap_servers: str,
+    lake_root: str,
+) -> Pipeline:
+    """topics → bronze → silver → gold. ``spark`` is called when a Spark step first runs, so
+    the topics step needs no JVM."""
+
+    def topics(_: RunContext) -> Mapping[str, Any]:
+        return {"created": ensure_topics(bootstrap_servers, topic_specs(config.topics))}
+
+    def bronze(_: RunContext) -> Mapping[str, Any]:
+        return {"records": product.run_bronze(spark(), config, bootstrap_servers, lake_root)}
+
+    def silver(_: RunContext) -> Mapping[str, Any]:
+        run = product.run_silver(spark(), config, lake_root)
+        return {"bronze_rows_read": run.input_rows, "batches": run.batches}
+
+    def gold(_: RunContext) -> Mapping[str, Any]:
+        run = product.run_gold(spark(), config, lake_root)
+        return {"changes_read": run.input_rows, "batches": run.batches}
+
+    return Pipeline(
+        product.name,
+        [
+            Task("topics", topics),
+            Task("bronze", bronze, depends_on=("topics",)),
+            Task("silver", silver, depends_on=("bronze",)),
+            Task("gold", gold, depends_on=("silver",)),
+        ],
+    )
+
+
+console = Console()
+errors = Console(stderr=True)
+
+
+@cache
+def _spark(name: str) -> SparkSession:
+    from lakehouse_core.spark import build_spark_session
+
+    return build_spark_session(name, settings=LakehouseSettings())
+
+
+def collector_app(config: Any, settings: LakehouseSettings) -> FastAPI:
+    """The product's collector, from its configuration (``topics``, ``collector``)."""
+    return product_collector_app(config, config.collector, bootstrap_servers=settings.kafka_bootstrap_servers)
+
+
+def run_steps(
+    product: EventProduct, config: Any, settings: LakehouseSettings, only: list[str] | None
+) -> bool:
+    """Run (some of) the product's pipeline, print each task's outcome, record the run."""
+    pipeline = event_pipeline(
+        product,
+        config,
+        spark=lambda: _spark(product.name),
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        lake_root=settings.lake_root,
+    )
+    recorder = JsonLinesRecorder(settings.state_dir / "pipeline_runs" / f"{product.name}.jsonl")
+    run = run_pipeline(pipeline, only=only, recorder=recorder)
+    for task in run.tasks:
+        colour = {"succeeded": "green", "failed": "red"}.get(task.status, "yellow")
+        detail = json.dumps(task.outputs) if task.outputs else (task.error or "")
+        console.print(f"  [{colour}]{task.status:>9}[/] {task.name:<7} {detail}")
+    return run.status == "succeeded"
+
+
+def send_generated_day(
+    product: EventProduct, config: Any, url: str, *, day: date, size: int, seed: int
+) -> int:
+    keys = config.collector.write_keys
+    if not keys:
+        raise LakehouseError(f"no write key: set the {product.name} collector's WRITE_KEYS variable")
+    with SegmentClient(url, keys[0].get_secret_value()) as client:
+        report = client.send(product.generate(day, size, seed))
+    console.print(f"collector {url} accepted {report.messages} events of {day} ({report.batches} batches)")
+    return int(report.messages)
+
+
+def _serve_api(product: EventProduct, config: Any, settings: LakehouseSettings) -> None:
+    uvicorn.run(
+        product.create_api(config, settings.lake_root), host=config.serving.host, port=config.serving.port
+    )
+
+
+StepOption = Annotated[list[str] | None, typer.Option(help=f"Run only these steps: {', '.join(STEPS)}.")]
+
+
+def product_cli(product: EventProduct) -> typer.Typer:  # noqa: PLR0915 - one nested function per command
+    """The product's command line; its console script points at the returned app."""
+    app = typer.Typer(help=f"{product.name}: {product.description}")
+
+    @app.command()
+    def collector() -> None:
+        """Serve the Segment-compatible collector (POST /v1/batch, /v1/track, ...)."""
+        configure_logging(product.name)
+        config, settings = product.load_config(), LakehouseSettings()
+        uvicorn.run(collector_app(config, settings), host=config.collector.host, port=config.collector.port)
+
+    @app.command()
+    def api() -> None:
+        """Serve the REST API over gold (OpenAPI docs at /docs)."""
+        configure_logging(product.name)
+        _serve_api(product, product.load_config(), LakehouseSettings())
+
+    @app.command("pipeline")
+    def pipeline_command(step: StepOption = None) -> None:
+        """Run topics → bronze → silver → gold once, incrementally (only new data is processed)."""
+        configure_logging(product.name)
+        if not run_steps(product, product.load_config(), LakehouseSettings(), step):
+            raise typer.Exit(1)
+
+    @app.command()
+    def generate(
+        day: Annotated[str, typer.Option(help="UTC day to generate, YYYY-MM-DD (default: yesterday).")] = "",
+        size: Annotated[int, typer.Option(min=1, help="Visitors or devices.")] = product.default_size,
+        seed: Annotated[int, typer.Option()] = 7,
+        url: Annotated[str, typer.Option(help="Collector base URL (default: the configured one).")] = "",
+    ) -> None:
+        """Send a generated, seeded day of realistic traffic through the collector."""
+        config = product.load_config()
+        when = date.fromisoformat(day) if day else date.today() - timedelta(days=1)
+        target = url or f"http://{config.collector.host}:{config.collector.port}"
+        try:
+            send_generated_day(product, config, target, day=when, size=size, seed=seed)
+        except LakehouseError as exc:
+            errors.print(f"[red]{exc}[/]")
+            raise typer.Exit(1) from exc
+
+    @app.command("reconcile")
+    def reconcile_command() -> None:
+        """Check that Kafka, bronze, silver and quarantine counts add up."""
+        settings = LakehouseSettings()
+        config = product.load_config()
+        counts = product.reconcile(config, settings.kafka_bootstrap_servers, settings.lake_root)
+        console.print_json(counts.model_dump_json())
+        if not counts.balanced:
+            errors.print("[red]counts do not reconcile:[/] kafka = bronze = silver + quarantine fails")
+            raise typer.Exit(1)
+
+    @app.command()
+    def demo(
+        size: Annotated[int, typer.Option(min=1, help="Visitors or devices.")] = product.default_size,
+        seed: Annotated[int, typer.Option()] = 7,
+        serve: Annotated[bool, typer.Option(help="Start the API afterwards and keep it running.")] = True,
+    ) -> None:
+        """A generated day through collector → Kafka → bronze → silver → gold, then the API."""
+        configure_logging(product.name)
+        config, settings = product.load_config(), LakehouseSettings()
+        day = date.today() - timedelta(days=1)
+        if not run_steps(product, config, settings, ["topics"]):
+            raise typer.Exit(1)
+        collector_service = collector_app(config, settings)
+        with serve_in_thread(
+            collector_service, host=config.collector.host, port=config.collector.port
+        ) as url:
+            send_generated_day(product, config, url, day=day, size=size, seed=seed)
+            ok = run_steps(product, config, settings, None)
+        counts = product.reconcile(config, settings.kafka_bootstrap_servers, settings.lake_root)
+        console.print(f"counts: {counts.model_dump()}")
+        if not ok:
+            raise typer.Exit(1)
+        if serve:
+            base = f"http://{config.serving.host}:{config.serving.port}"
+            links = [f"{base}/docs", *(base + q for q in product.example_queries(day)), f"{base}/metrics"]
+            console.print("\n".join(f"  {link}" for link in links))
+            _serve_api(product, config, settings)
+
+    return app
