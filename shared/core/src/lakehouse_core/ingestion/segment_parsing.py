@@ -21,8 +21,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel
 from pyspark.sql import types as T
 
-from lakehouse_core.contracts import _spark_type
+from lakehouse_core.contracts import _spark_type, conform
+from lakehouse_core.ingestion.quarantine import QuarantinedRecord
 from lakehouse_core.quality.expectations import Expectation, expect, sql_literal
+from lakehouse_core.quality.runner import FAILED_RULES
 from lakehouse_core.segment import MESSAGE_TYPES, CollectedMessage
 
 if TYPE_CHECKING:
@@ -193,3 +195,24 @@ def describe_failures(failed_rules: Column) -> Column:
         return F.when(what.isNull(), rule).otherwise(F.concat(rule, F.lit(": "), what))
 
     return F.array_join(F.transform(failed_rules, described), "; ")
+
+
+def quarantine_records(rejected: DataFrame, *, suite: str) -> DataFrame:
+    """:class:`~lakehouse_core.ingestion.quarantine.QuarantinedRecord` rows for the bronze rows
+    a suite of :func:`message_expectations` rejected (its runner's quarantine output), with the
+    reason ``"<suite>: <rule>: <what is wrong>; ..."``."""
+    from pyspark.sql import functions as F
+
+    return conform(
+        rejected.select(
+            F.col("topic").alias("source_topic"),
+            F.col("partition").alias("source_partition"),
+            F.col("offset").alias("source_offset"),
+            F.col(MESSAGE)["messageId"].alias("event_id"),
+            F.col("value").alias("raw_value"),
+            F.col(FAILED_RULES).alias("failed_rules"),
+            F.concat(F.lit(f"{suite}: "), describe_failures(F.col(FAILED_RULES))).alias("reason"),
+            F.current_timestamp().alias("quarantined_at"),
+        ),
+        QuarantinedRecord,
+    )
