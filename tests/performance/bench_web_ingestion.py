@@ -31,19 +31,20 @@ import httpx
 import orjson
 
 from lakehouse_core.http_server import serve_in_thread
+from lakehouse_core.ingestion.bronze import run_bronze_ingestion
 from lakehouse_core.kafka.admin import TopicSpec, ensure_topics
 from lakehouse_core.kafka.consumer import build_consumer, consume_batches
 from lakehouse_core.kafka.producer import EventProducer, OutgoingMessage
+from lakehouse_core.segment_client import as_replay
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.spark import build_spark_session
-from lakehouse_platform.event_products import collector_app, topic_specs
+from lakehouse_platform.event_products import bronze_job, collector_app, topic_specs
 from lakehouse_platform.orchestrator import run_pipeline
 from lakehouse_platform.stack.kafka_broker import BrokerConfig, LocalKafkaBroker
 from lakehouse_testing.plugin import free_port
 from web_user_analytics.config import load_web_config
-from web_user_analytics.ingestion.bronze_job import run_bronze
 from web_user_analytics.ingestion.generator import generate_day
-from web_user_analytics.pipeline import build_pipeline
+from web_user_analytics.pipeline import WEB, build_pipeline
 from web_user_analytics.serving.app import create_app
 
 RESULTS = Path(__file__).parent / "results" / "web_ingestion.json"
@@ -166,7 +167,7 @@ def main() -> None:
         config, settings = load_web_config(), LakehouseSettings()
         ensure_topics(bootstrap, [*topic_specs(config.topics), TopicSpec("bench.raw.v1", partitions=6)])
         day = date(2026, 3, 2)
-        messages = generate_day(day, visitors=VISITORS, seed=7)
+        messages = [as_replay(m) for m in generate_day(day, visitors=VISITORS, seed=7)]
         values = [orjson.dumps(m) for m in messages]
         keys = [str(m.get("userId") or m["anonymousId"]).encode() for m in messages]
         chunks = [messages[i : i + BATCH] for i in range(0, len(messages), BATCH)]
@@ -181,7 +182,9 @@ def main() -> None:
 
         spark = build_spark_session("bench-web", settings=settings)
         bronze_rows, bronze_seconds = timed(
-            lambda: run_bronze(spark, config, bootstrap_servers=bootstrap, lake_root=settings.lake_root)
+            lambda: run_bronze_ingestion(
+                spark, bronze_job(WEB, config, bootstrap_servers=bootstrap, lake_root=settings.lake_root)
+            )
         )
         pipeline = build_pipeline(
             config, spark=lambda: spark, bootstrap_servers=bootstrap, lake_root=settings.lake_root

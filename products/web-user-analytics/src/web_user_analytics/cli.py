@@ -1,4 +1,4 @@
-"""``web-user-analytics``: collector, api, pipeline, generate, reconcile and demo commands."""
+"""``web-user-analytics``: collector, ingest, api, pipeline, generate, reconcile and demo commands."""
 
 from lakehouse_platform.event_products import product_cli
 from web_user_analytics.pipeline import WEB

@@ -9,12 +9,11 @@ from typing import TYPE_CHECKING
 from lakehouse_platform.event_products import EventProduct, SparkProvider, event_pipeline
 from web_user_analytics import PRODUCT
 from web_user_analytics.config import WebConfig, load_web_config
-from web_user_analytics.ingestion.bronze_job import run_bronze
 from web_user_analytics.ingestion.generator import generate_day
-from web_user_analytics.monitoring.reconciliation import reconcile
 from web_user_analytics.processing.gold_job import run_gold
 from web_user_analytics.processing.silver_job import run_silver
 from web_user_analytics.serving.app import create_app
+from web_user_analytics.storage.tables import BRONZE_EVENTS, QUARANTINE_EVENTS, SILVER_EVENTS, SILVER_SESSIONS
 
 if TYPE_CHECKING:
     from lakehouse_platform.orchestrator import Pipeline
@@ -32,14 +31,14 @@ WEB = EventProduct(
     name=PRODUCT,
     description="web traffic to sessions, traffic, pages, acquisition, funnels and retention.",
     load_config=load_web_config,
-    run_bronze=lambda spark, config, bootstrap, lake: run_bronze(
-        spark, config, bootstrap_servers=bootstrap, lake_root=lake
-    ),
+    bronze=BRONZE_EVENTS,
+    quarantine=QUARANTINE_EVENTS,
+    events=SILVER_EVENTS,
+    sessions=SILVER_SESSIONS,
     run_silver=lambda spark, config, lake: run_silver(spark, config, lake_root=lake),
     run_gold=lambda spark, config, lake: run_gold(spark, config, lake_root=lake),
     create_api=lambda config, lake: create_app(config, lake_root=lake),
     generate=lambda day, size, seed: generate_day(day, visitors=size, seed=seed),
-    reconcile=lambda config, bootstrap, lake: reconcile(config, bootstrap_servers=bootstrap, lake_root=lake),
     example_queries=_example_queries,
 )
 

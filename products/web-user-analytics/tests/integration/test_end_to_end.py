@@ -30,12 +30,11 @@ from lakehouse_core.delta_reader import read_arrow
 from lakehouse_core.kafka.admin import ensure_topics
 from lakehouse_core.kafka.producer import EventProducer
 from lakehouse_core.settings import LakehouseSettings
-from lakehouse_platform.event_products import collector_app, topic_specs
-from lakehouse_platform.orchestrator import run_pipeline
+from lakehouse_platform.event_products import collector_app, reconcile_product, topic_specs
+from lakehouse_platform.orchestrator import PipelineRun, run_pipeline
 from lakehouse_testing.plugin import KafkaFixture, serve_in_thread
 from web_user_analytics.config import WebConfig, load_web_config
-from web_user_analytics.monitoring.reconciliation import reconcile
-from web_user_analytics.pipeline import build_pipeline
+from web_user_analytics.pipeline import WEB, build_pipeline
 from web_user_analytics.serving.app import create_app
 from web_user_analytics.storage.tables import QUARANTINE_EVENTS, SILVER_EVENTS, SILVER_SESSIONS
 
@@ -129,7 +128,7 @@ def post_batch(url: str, messages: list[dict[str, object]]) -> dict[str, object]
     return response.json()  # type: ignore[no-any-return]
 
 
-def run(config: WebConfig, settings: LakehouseSettings, spark: SparkSession) -> None:
+def run(config: WebConfig, settings: LakehouseSettings, spark: SparkSession) -> PipelineRun:
     pipeline = build_pipeline(
         config,
         spark=lambda: spark,
@@ -138,6 +137,7 @@ def run(config: WebConfig, settings: LakehouseSettings, spark: SparkSession) -> 
     )
     result = run_pipeline(pipeline)
     assert result.status == "succeeded", [t.error for t in result.tasks]
+    return result
 
 
 def rows(location: str) -> list[dict[str, object]]:
@@ -157,9 +157,13 @@ def test_known_day_through_every_layer_and_the_api(
     with EventProducer(settings.kafka_bootstrap_servers) as producer:
         producer.send(config.topics["events"].name, b"{not json", key=b"x").result(timeout=30)
 
-    run(config, settings, spark)
+    first_run = run(config, settings, spark)
+    assert first_run.task("bronze").outputs == {"records": 12}
+    assert first_run.task("silver").outputs["bronze_rows_read"] == 12
 
-    counts = reconcile(config, bootstrap_servers=settings.kafka_bootstrap_servers, lake_root=lake)
+    counts = reconcile_product(
+        WEB, config, bootstrap_servers=settings.kafka_bootstrap_servers, lake_root=lake
+    )
     assert (counts.kafka, counts.bronze, counts.silver, counts.quarantine) == (12, 12, 10, 2)
     assert counts.balanced
     quarantine = rows(QUARANTINE_EVENTS.location(lake))
@@ -180,7 +184,9 @@ def test_known_day_through_every_layer_and_the_api(
     post_batch(collector_url, LATE)
     run(config, settings, spark)
 
-    counts = reconcile(config, bootstrap_servers=settings.kafka_bootstrap_servers, lake_root=lake)
+    counts = reconcile_product(
+        WEB, config, bootstrap_servers=settings.kafka_bootstrap_servers, lake_root=lake
+    )
     assert (counts.kafka, counts.bronze, counts.silver, counts.quarantine) == (13, 13, 11, 2)
     sessions = [s for s in rows(SILVER_SESSIONS.location(lake)) if s["device_type"] != "bot"]
     assert len(sessions) == 3

@@ -17,15 +17,14 @@ from pyspark.sql import SparkSession
 
 from lakehouse_core.delta_reader import read_arrow
 from lakehouse_core.kafka.admin import ensure_topics
-from lakehouse_core.segment_client import SegmentClient
+from lakehouse_core.segment_client import SegmentClient, as_replay
 from lakehouse_core.settings import LakehouseSettings
-from lakehouse_platform.event_products import collector_app, topic_specs
+from lakehouse_platform.event_products import collector_app, reconcile_product, topic_specs
 from lakehouse_platform.orchestrator import run_pipeline
 from lakehouse_testing.plugin import KafkaFixture, serve_in_thread
 from web_user_analytics.config import load_web_config
 from web_user_analytics.ingestion.generator import generate_day
-from web_user_analytics.monitoring.reconciliation import reconcile
-from web_user_analytics.pipeline import build_pipeline
+from web_user_analytics.pipeline import WEB, build_pipeline
 from web_user_analytics.storage.tables import SILVER_EVENTS
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
@@ -61,7 +60,7 @@ def test_a_pipeline_killed_mid_silver_resumes_without_loss_or_duplicates(
         serve_in_thread(collector_app(config, settings)) as url,
         SegmentClient(url, WRITE_KEY) as client,
     ):
-        sent = client.send(generate_day(date(2026, 3, 2), visitors=300, seed=11))
+        sent = client.send(as_replay(m) for m in generate_day(date(2026, 3, 2), visitors=300, seed=11))
 
     silver_started = Path(lake_root) / "_checkpoints" / "web-user-analytics" / "silver"
     job = subprocess.Popen(
@@ -81,7 +80,9 @@ def test_a_pipeline_killed_mid_silver_resumes_without_loss_or_duplicates(
     finally:
         os.killpg(job.pid, signal.SIGKILL)
         job.wait(timeout=30)
-    interrupted = reconcile(config, bootstrap_servers=kafka_broker.bootstrap_servers, lake_root=lake_root)
+    interrupted = reconcile_product(
+        WEB, config, bootstrap_servers=kafka_broker.bootstrap_servers, lake_root=lake_root
+    )
     assert interrupted.kafka == sent.messages
     assert interrupted.silver < sent.messages
 
@@ -90,7 +91,9 @@ def test_a_pipeline_killed_mid_silver_resumes_without_loss_or_duplicates(
     )
     assert run_pipeline(pipeline).status == "succeeded"
 
-    counts = reconcile(config, bootstrap_servers=kafka_broker.bootstrap_servers, lake_root=lake_root)
+    counts = reconcile_product(
+        WEB, config, bootstrap_servers=kafka_broker.bootstrap_servers, lake_root=lake_root
+    )
     assert counts.kafka == counts.bronze == sent.messages
     assert counts.silver + counts.quarantine == counts.bronze
     ids = read_arrow(SILVER_EVENTS.location(lake_root), columns=["event_id"])["event_id"].to_pylist()

@@ -10,11 +10,12 @@ restart; batch functions must therefore be idempotent (MERGE on keys, partition 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lakehouse_core.errors import JobError
+from lakehouse_core.tables import TableSpec, checkpoint_location
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -88,3 +89,37 @@ def run_incrementally(
     )
     log.info("incremental run finished", extra={"job": name, "batches": run.batches, "rows": run.input_rows})
     return run
+
+
+def run_on_changes(
+    spark: SparkSession,
+    process: BatchFunction,
+    *,
+    product: str,
+    job: str,
+    changes_of: TableSpec,
+    tables: Iterable[TableSpec],
+    lake_root: str,
+    continuous: bool = False,
+    trigger_seconds: float = 10.0,
+) -> IncrementalRun:
+    """Feed the change data feed of ``changes_of`` to ``process``, with the checkpoint at
+    ``<lake>/_checkpoints/<product>/<job>``; ``tables`` (inputs and outputs) are created first
+    when missing, so a first run on an empty lake works."""
+    from lakehouse_core.delta import ensure_table
+
+    for spec in (changes_of, *tables):
+        ensure_table(spark, spec, lake_root=lake_root)
+    source = IncrementalSource(
+        location=changes_of.location(lake_root),
+        checkpoint=checkpoint_location(lake_root, product, job),
+        change_feed=True,
+    )
+    return run_incrementally(
+        spark,
+        source,
+        process,
+        name=f"{product}-{job}",
+        continuous=continuous,
+        trigger_seconds=trigger_seconds,
+    )

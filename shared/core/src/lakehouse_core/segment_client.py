@@ -219,3 +219,14 @@ class SegmentClient:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def as_replay(message: Mapping[str, Any]) -> dict[str, Any]:
+    """The message without its own ``sentAt``, for sending recorded or generated events later.
+
+    The collector corrects device clocks with ``receivedAt - (sentAt - originalTimestamp)``;
+    a message replayed days after its SDK sent it would be shifted to the replay day. Without
+    its own ``sentAt``, the batch's (the moment of the replay) applies and the event keeps its
+    ``originalTimestamp``.
+    """
+    return {key: value for key, value in message.items() if key != "sentAt"}

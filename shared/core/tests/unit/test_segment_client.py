@@ -77,3 +77,16 @@ def test_the_body_is_the_batch_with_its_sent_at() -> None:
 def test_reports_add_up() -> None:
     total = SendReport(100, 1, 2, 5000, 900) + SendReport(50, 1, 0, 2500, 400)
     assert total == SendReport(messages=150, batches=2, retries=2, payload_bytes=7500, bytes_sent=1300)
+
+
+def test_a_replayed_message_loses_only_its_own_sent_at() -> None:
+    from lakehouse_core.segment_client import as_replay
+
+    message = {
+        "type": "page",
+        "anonymousId": "a",
+        "sentAt": "2026-03-02T10:00:01Z",
+        "timestamp": "2026-03-02T10:00:00Z",
+    }
+    assert as_replay(message) == {"type": "page", "anonymousId": "a", "timestamp": "2026-03-02T10:00:00Z"}
+    assert message["sentAt"] == "2026-03-02T10:00:01Z"

@@ -23,10 +23,18 @@ from lakehouse_core.collector import product_collector_app
 from lakehouse_core.config import CollectorSettings, ProductConfig, ServingConfig, TopicConfig
 from lakehouse_core.errors import LakehouseError
 from lakehouse_core.http_server import serve_in_thread
+from lakehouse_core.ingestion.bronze import (
+    BronzeIngestion,
+    product_bronze,
+    run_bronze_ingestion,
+    start_bronze_stream,
+)
 from lakehouse_core.kafka.admin import TopicSpec, ensure_topics
-from lakehouse_core.segment_client import SegmentClient
+from lakehouse_core.reconciliation import Reconciliation, reconcile
+from lakehouse_core.segment_client import SegmentClient, as_replay
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.structured_logging import configure_logging
+from lakehouse_core.tables import TableSpec
 from lakehouse_platform.orchestrator import JsonLinesRecorder, Pipeline, RunContext, Task, run_pipeline
 
 if TYPE_CHECKING:
@@ -34,7 +42,6 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from lakehouse_core.incremental import IncrementalRun
-    from lakehouse_core.reconciliation import Reconciliation
 
 STEPS = ("topics", "bronze", "silver", "gold")
 
@@ -62,12 +69,14 @@ class EventProduct:
     name: str
     description: str
     load_config: Callable[[], Any]
-    run_bronze: Callable[[SparkSession, Any, str, str], int]
+    bronze: TableSpec
+    quarantine: TableSpec
+    events: TableSpec
+    sessions: TableSpec
     run_silver: Callable[[SparkSession, Any, str], IncrementalRun]
     run_gold: Callable[[SparkSession, Any, str], IncrementalRun]
     create_api: Callable[[Any, str], FastAPI]
     generate: Callable[[date, int, int], list[dict[str, Any]]]
-    reconcile: Callable[[Any, str, str], Reconciliation]
     example_queries: Callable[[date], list[str]]
     default_size: int = 2000
 
@@ -81,6 +90,33 @@ def topic_specs(topics: Mapping[str, TopicConfig]) -> list[TopicSpec]:
         )
         for t in topics.values()
     ]
+
+
+def bronze_job(
+    product: EventProduct, config: Any, *, bootstrap_servers: str, lake_root: str
+) -> BronzeIngestion:
+    return product_bronze(
+        product.name,
+        topic=config.topics["events"].name,
+        table=product.bronze,
+        bootstrap_servers=bootstrap_servers,
+        lake_root=lake_root,
+    )
+
+
+def reconcile_product(
+    product: EventProduct, config: Any, *, bootstrap_servers: str, lake_root: str
+) -> Reconciliation:
+    """Kafka records = bronze rows = silver events + quarantined rows, for this product."""
+    return reconcile(
+        topic=config.topics["events"].name,
+        bronze=product.bronze,
+        silver=product.events,
+        quarantine=product.quarantine,
+        sessions=product.sessions,
+        bootstrap_servers=bootstrap_servers,
+        lake_root=lake_root,
+    )
 
 
 def event_pipeline(
@@ -98,7 +134,8 @@ def event_pipeline(
         return {"created": ensure_topics(bootstrap_servers, topic_specs(config.topics))}
 
     def bronze(_: RunContext) -> Mapping[str, Any]:
-        return {"records": product.run_bronze(spark(), config, bootstrap_servers, lake_root)}
+        job = bronze_job(product, config, bootstrap_servers=bootstrap_servers, lake_root=lake_root)
+        return {"records": run_bronze_ingestion(spark(), job)}
 
     def silver(_: RunContext) -> Mapping[str, Any]:
         run = product.run_silver(spark(), config, lake_root)
@@ -162,7 +199,7 @@ def send_generated_day(
     if not keys:
         raise LakehouseError(f"no write key: set the {product.name} collector's WRITE_KEYS variable")
     with SegmentClient(url, keys[0].get_secret_value()) as client:
-        report = client.send(product.generate(day, size, seed))
+        report = client.send(as_replay(m) for m in product.generate(day, size, seed))
     console.print(f"collector {url} accepted {report.messages} events of {day} ({report.batches} batches)")
     return int(report.messages)
 
@@ -201,6 +238,23 @@ def product_cli(product: EventProduct) -> typer.Typer:  # noqa: PLR0915 - one ne
             raise typer.Exit(1)
 
     @app.command()
+    def ingest(
+        trigger_seconds: Annotated[float, typer.Option(min=0.1, help="Micro-batch interval.")] = 10.0,
+    ) -> None:
+        """Stream Kafka → bronze continuously (the pipeline's bronze step drains and stops)."""
+        configure_logging(product.name)
+        config, settings = product.load_config(), LakehouseSettings()
+        ensure_topics(settings.kafka_bootstrap_servers, topic_specs(config.topics))
+        job = bronze_job(
+            product, config, bootstrap_servers=settings.kafka_bootstrap_servers, lake_root=settings.lake_root
+        )
+        query = start_bronze_stream(
+            _spark(product.name), job, continuous=True, trigger_seconds=trigger_seconds
+        )
+        console.print(f"streaming {job.topics[0]} → {job.table.qualified_name} every {trigger_seconds}s")
+        query.awaitTermination()
+
+    @app.command()
     def generate(
         day: Annotated[str, typer.Option(help="UTC day to generate, YYYY-MM-DD (default: yesterday).")] = "",
         size: Annotated[int, typer.Option(min=1, help="Visitors or devices.")] = product.default_size,
@@ -222,7 +276,9 @@ def product_cli(product: EventProduct) -> typer.Typer:  # noqa: PLR0915 - one ne
         """Check that Kafka, bronze, silver and quarantine counts add up."""
         settings = LakehouseSettings()
         config = product.load_config()
-        counts = product.reconcile(config, settings.kafka_bootstrap_servers, settings.lake_root)
+        counts = reconcile_product(
+            product, config, bootstrap_servers=settings.kafka_bootstrap_servers, lake_root=settings.lake_root
+        )
         console.print_json(counts.model_dump_json())
         if not counts.balanced:
             errors.print("[red]counts do not reconcile:[/] kafka = bronze = silver + quarantine fails")
@@ -246,7 +302,9 @@ def product_cli(product: EventProduct) -> typer.Typer:  # noqa: PLR0915 - one ne
         ) as url:
             send_generated_day(product, config, url, day=day, size=size, seed=seed)
             ok = run_steps(product, config, settings, None)
-        counts = product.reconcile(config, settings.kafka_bootstrap_servers, settings.lake_root)
+        counts = reconcile_product(
+            product, config, bootstrap_servers=settings.kafka_bootstrap_servers, lake_root=settings.lake_root
+        )
         console.print(f"counts: {counts.model_dump()}")
         if not ok:
             raise typer.Exit(1)

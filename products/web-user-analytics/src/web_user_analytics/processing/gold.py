@@ -12,13 +12,14 @@ empty input explicitly, so each output column has the contract's nullability as 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, timedelta
 from functools import reduce
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from lakehouse_core.aggregation import expand_dates, on_days, ratio, with_all
 from lakehouse_core.contracts import conform, spark_schema
 from web_user_analytics.contracts import (
     Acquisition,
@@ -29,7 +30,6 @@ from web_user_analytics.contracts import (
     UserDimension,
 )
 
-ALL = "all"
 UNKNOWN_COUNTRY = "unknown"
 NO_REFERRER = "(none)"
 NO_PAGE_PATH = "(not set)"
@@ -54,31 +54,35 @@ def affected_dates(changed_dates: Collection[date]) -> set[date]:
     last page view of the day before gets its time on page and exit from it, and the first page
     view of the day after can stop being an entrance.
     """
-    return _around(changed_dates, CONTEXT_DAYS)
+    return expand_dates(changed_dates, before=CONTEXT_DAYS, after=CONTEXT_DAYS)
 
 
 def context_dates(dates: Collection[date]) -> set[date]:
     """Input days to read to compute the gold rows of ``dates``: one day either side."""
-    return _around(dates, CONTEXT_DAYS)
+    return expand_dates(dates, before=CONTEXT_DAYS, after=CONTEXT_DAYS)
 
 
 def daily_traffic(sessions: DataFrame, dates: Collection[date] | None = None) -> DataFrame:
     """Sessions per start day by device type and country, with ``'all'`` rollups of both."""
-    started = _on_days(_human_sessions(sessions), "session_date", dates)
-    cells = started.select(
-        F.col("session_date").alias("date"),
-        F.explode(F.array(F.col("device_type"), F.lit(ALL))).alias("device_type"),
-        F.explode(F.array(F.coalesce(F.col("country"), F.lit(UNKNOWN_COUNTRY)), F.lit(ALL))).alias("country"),
-        "visitor_id",
-        "page_views",
-        "is_bounce",
-        "duration_seconds",
+    started = on_days(_human_sessions(sessions), "session_date", dates)
+    cells = with_all(
+        started.select(
+            F.col("session_date").alias("date"),
+            "device_type",
+            F.coalesce(F.col("country"), F.lit(UNKNOWN_COUNTRY)).alias("country"),
+            "visitor_id",
+            "page_views",
+            "is_bounce",
+            "duration_seconds",
+        ),
+        "device_type",
+        "country",
     )
     traffic = cells.groupBy("date", "device_type", "country").agg(
         F.count_distinct("visitor_id").alias("visitors"),
         F.count(F.lit(1)).alias("sessions"),
         F.coalesce(F.sum("page_views"), F.lit(0)).alias("page_views"),
-        _ratio(F.count_if("is_bounce"), F.count(F.lit(1))).alias("bounce_rate"),
+        ratio(F.count_if("is_bounce"), F.count(F.lit(1))).alias("bounce_rate"),
         F.coalesce(F.avg("duration_seconds"), F.lit(0.0)).alias("avg_session_duration_seconds"),
     )
     return conform(traffic, DailyTraffic)
@@ -103,7 +107,7 @@ def page_stats(events: DataFrame, dates: Collection[date] | None = None) -> Data
         (next_view_at.cast("double") - F.col("event_ts").cast("double")).alias("time_on_page"),
     )
     stats = (
-        _on_days(placed, "event_date", dates)
+        on_days(placed, "event_date", dates)
         .groupBy(F.col("event_date").alias("date"), "page_path")
         .agg(
             F.count(F.lit(1)).alias("views"),
@@ -118,7 +122,7 @@ def page_stats(events: DataFrame, dates: Collection[date] | None = None) -> Data
 
 def acquisition(sessions: DataFrame, dates: Collection[date] | None = None) -> DataFrame:
     """Sessions per start day by source, medium, campaign and referrer host."""
-    started = _on_days(_human_sessions(sessions), "session_date", dates)
+    started = on_days(_human_sessions(sessions), "session_date", dates)
     by_source = started.groupBy(
         F.col("session_date").alias("date"),
         "source",
@@ -129,7 +133,7 @@ def acquisition(sessions: DataFrame, dates: Collection[date] | None = None) -> D
         F.count(F.lit(1)).alias("sessions"),
         F.count_distinct("visitor_id").alias("visitors"),
         F.coalesce(F.sum("page_views"), F.lit(0)).alias("page_views"),
-        _ratio(F.count_if("is_bounce"), F.count(F.lit(1))).alias("bounce_rate"),
+        ratio(F.count_if("is_bounce"), F.count(F.lit(1))).alias("bounce_rate"),
     )
     return conform(by_source, Acquisition)
 
@@ -147,7 +151,7 @@ def funnel_steps(
     earliest time it reached step k-1; that earliest time is carried from step to step, so steps
     done out of order do not count.
     """
-    started = _on_days(_human_sessions(sessions), "session_date", dates).select("session_id", "session_date")
+    started = on_days(_human_sessions(sessions), "session_date", dates).select("session_id", "session_date")
     session_events = _human_events(events).join(started.select("session_id"), "session_id")
     days = started.select(F.col("session_date").alias("date")).distinct()
     counts = [
@@ -161,8 +165,8 @@ def funnel_steps(
     previous_count = F.coalesce(F.lag("sessions").over(in_funnel.orderBy("step_index")), F.col("sessions"))
     converted = reached.withColumns(
         {
-            "conversion_from_start": _ratio(F.col("sessions"), started_count),
-            "conversion_from_previous": _ratio(F.col("sessions"), previous_count),
+            "conversion_from_start": ratio(F.col("sessions"), started_count),
+            "conversion_from_previous": ratio(F.col("sessions"), previous_count),
         }
     )
     return conform(converted, FunnelStep)
@@ -209,7 +213,7 @@ def retention_cohorts(sessions: DataFrame, cohort_weeks: Collection[date] | None
         offsets.join(sizes, "cohort_week")
         .join(retained, ["cohort_week", "week_offset"], "left")
         .withColumn("retained_visitors", F.coalesce(F.col("retained_visitors"), F.lit(0)))
-        .withColumn("retention_rate", _ratio(F.col("retained_visitors"), F.col("cohort_size")))
+        .withColumn("retention_rate", ratio(F.col("retained_visitors"), F.col("cohort_size")))
     )
     return conform(table, RetentionCohort)
 
@@ -309,18 +313,3 @@ def _human_events(events: DataFrame) -> DataFrame:
 
 def _human_sessions(sessions: DataFrame) -> DataFrame:
     return sessions.where(F.col("device_type") != BOT_DEVICE_TYPE)
-
-
-def _on_days(df: DataFrame, column: str, dates: Collection[date] | None) -> DataFrame:
-    if dates is None:
-        return df
-    return df.where(F.col(column).isin(sorted(dates)))
-
-
-def _ratio(numerator: Column, denominator: Column) -> Column:
-    """``numerator / denominator`` as a double; 0.0 when the denominator is 0 or missing."""
-    return F.coalesce(F.try_divide(numerator.cast("double"), denominator), F.lit(0.0))
-
-
-def _around(days: Iterable[date], radius: int) -> set[date]:
-    return {day + timedelta(days=shift) for day in days for shift in range(-radius, radius + 1)}

@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
 
-from lakehouse_core.delta import ensure_table, merge_upsert, overwrite_partitions, read_table
-from lakehouse_core.incremental import IncrementalRun, IncrementalSource, run_incrementally
-from lakehouse_core.tables import checkpoint_location
+from lakehouse_core.delta import merge_upsert, overwrite_partitions, read_table
+from lakehouse_core.incremental import IncrementalRun, run_on_changes
 from web_user_analytics import PRODUCT
 from web_user_analytics.config import WebConfig
 from web_user_analytics.processing.gold import (
@@ -117,19 +116,14 @@ def run_gold(
     trigger_seconds: float = 10.0,
 ) -> IncrementalRun:
     """Recompute the gold rows that the silver changes since the last run affect."""
-    ensure_table(spark, SILVER_SESSIONS, lake_root=lake_root)
-    for spec in GOLD_TABLES:
-        ensure_table(spark, spec, lake_root=lake_root)
-    source = IncrementalSource(
-        location=SILVER_SESSIONS.location(lake_root),
-        checkpoint=checkpoint_location(lake_root, PRODUCT, "gold"),
-        change_feed=True,
-    )
-    return run_incrementally(
+    return run_on_changes(
         spark,
-        source,
         GoldStep(config, lake_root),
-        name=f"{PRODUCT}-gold",
+        product=PRODUCT,
+        job="gold",
+        changes_of=SILVER_SESSIONS,
+        tables=(SILVER_EVENTS, *GOLD_TABLES),
+        lake_root=lake_root,
         continuous=continuous,
         trigger_seconds=trigger_seconds,
     )

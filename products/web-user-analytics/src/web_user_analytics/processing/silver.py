@@ -8,19 +8,16 @@ already holds, and sessionisation, happen in the shared job
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
-from lakehouse_core.contracts import conform
 from lakehouse_core.ingestion.refinement import SilverBatch
 from lakehouse_core.ingestion.segment_parsing import (
     EVENT_TS,
     MESSAGE,
-    message_expectations,
-    parse_messages,
-    quarantine_records,
+    refine_segment_batch,
 )
 from lakehouse_core.privacy import drop_json_keys, hmac_sha256, truncate_ip
-from lakehouse_core.quality.runner import ExpectationSuite, apply_suite
 from web_user_analytics.contracts import WebEvent
 from web_user_analytics.processing import enrichment
 
@@ -41,21 +38,14 @@ _UTM_FIELDS = (
 def to_silver(
     bronze: DataFrame, *, pseudonymisation_key: bytes, max_quarantine_fraction: float
 ) -> SilverBatch:
-    """Bronze rows → silver :class:`WebEvent` rows and :class:`QuarantinedRecord` rows.
-
-    Raises :class:`~lakehouse_core.errors.QualityError` when more than
-    ``max_quarantine_fraction`` of the rows fail validation: that is a broken producer, not
-    bad rows, and should stop the pipeline rather than fill the quarantine.
-    """
-    suite = ExpectationSuite(
-        name=SUITE_NAME,
-        expectations=message_expectations(),
+    """Bronze rows → silver :class:`WebEvent` rows and quarantine rows (see
+    :func:`~lakehouse_core.ingestion.segment_parsing.refine_segment_batch`)."""
+    return refine_segment_batch(
+        bronze,
+        suite=SUITE_NAME,
         max_quarantine_fraction=max_quarantine_fraction,
-    )
-    outcome = apply_suite(parse_messages(bronze), suite)
-    return SilverBatch(
-        events=conform(_web_events(outcome.valid, pseudonymisation_key), WebEvent),
-        quarantine=quarantine_records(outcome.quarantine, suite=SUITE_NAME),
+        to_events=partial(_web_events, key=pseudonymisation_key),
+        model=WebEvent,
     )
 
 

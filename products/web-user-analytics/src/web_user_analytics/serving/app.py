@@ -12,12 +12,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query
 
-from lakehouse_core.health import delta_table_check
-from lakehouse_core.service import create_service_app
-from lakehouse_core.serving.auth import install_api_keys, require_role
+from lakehouse_core.serving.api import create_table_api, served_table
+from lakehouse_core.serving.auth import require_role
 from lakehouse_core.serving.cache import QueryCache
 from lakehouse_core.serving.params import DateRangeQuery, Page, PaginationQuery
-from lakehouse_core.serving.tables import ServedTable, install_table_errors
+from lakehouse_core.serving.tables import ServedTable
 from lakehouse_core.settings import get_settings
 from lakehouse_core.tables import TableSpec
 from web_user_analytics import PRODUCT
@@ -58,7 +57,7 @@ class ServedTables:
     @classmethod
     def open(cls, lake_root: str, cache: QueryCache) -> ServedTables:
         def served(spec: TableSpec) -> ServedTable:
-            return ServedTable(spec.qualified_name, spec.location(lake_root), cache)
+            return served_table(spec, lake_root, cache)
 
         return cls(
             traffic=served(GOLD_DAILY_TRAFFIC),
@@ -75,16 +74,15 @@ def create_app(config: WebConfig, *, lake_root: str, cache: QueryCache | None = 
     silver sessions can be opened."""
     cache = cache or QueryCache()
     tables = ServedTables.open(lake_root, cache)
-    readiness = [delta_table_check(spec.qualified_name, spec.location(lake_root)) for spec in SERVED_SPECS]
-    app = create_service_app(
+    app = create_table_api(
         service=PRODUCT,
         version=version(PRODUCT),
-        checks=readiness,
         description=config.description,
+        served=SERVED_SPECS,
+        lake_root=lake_root,
+        api_keys=config.api_keys,
+        cache=cache,
     )
-    app.state.query_cache = cache
-    install_api_keys(app, config.api_keys)
-    install_table_errors(app)
     app.include_router(analytics_router(config, tables))
     app.include_router(visitors_router(tables))
     return app

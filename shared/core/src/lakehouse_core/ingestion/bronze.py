@@ -18,7 +18,7 @@ from lakehouse_core.contracts import spark_schema
 from lakehouse_core.delta import ensure_table
 from lakehouse_core.incremental import await_query
 from lakehouse_core.kafka.spark_source import kafka_source_options
-from lakehouse_core.tables import Layer, TableSpec
+from lakehouse_core.tables import Layer, TableSpec, checkpoint_location
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -77,6 +77,20 @@ class BronzeIngestion:
     lake_root: str
     checkpoint: str
     max_offsets_per_trigger: int | None = None
+
+
+def product_bronze(
+    product: str, *, topic: str, table: TableSpec, bootstrap_servers: str, lake_root: str
+) -> BronzeIngestion:
+    """A product's Kafka → bronze job: its events topic into its bronze table, checkpointed
+    next to the lake under the product's name."""
+    return BronzeIngestion(
+        bootstrap_servers=bootstrap_servers,
+        topics=(topic,),
+        table=table,
+        lake_root=lake_root,
+        checkpoint=checkpoint_location(lake_root, product, "bronze"),
+    )
 
 
 def start_bronze_stream(

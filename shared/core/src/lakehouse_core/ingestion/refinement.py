@@ -90,12 +90,15 @@ class RefinementStep:
     lake_root: str
 
     def __call__(self, bronze: DataFrame, batch_id: int) -> None:
+        """Cached, the batch is read from bronze once (and counted once in the run's progress)."""
+        bronze = bronze.persist()
         batch = self.refinement.to_silver(bronze)
         events = batch.events.persist()
         try:
             self._write(bronze, events, batch.quarantine)
         finally:
             events.unpersist()
+            bronze.unpersist()
 
     def _write(self, bronze: DataFrame, events: DataFrame, quarantine: DataFrame) -> None:
         r = self.refinement

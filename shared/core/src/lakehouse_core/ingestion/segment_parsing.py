@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
@@ -23,8 +24,9 @@ from pyspark.sql import types as T
 
 from lakehouse_core.contracts import _spark_type, conform
 from lakehouse_core.ingestion.quarantine import QuarantinedRecord
+from lakehouse_core.ingestion.refinement import SilverBatch
 from lakehouse_core.quality.expectations import Expectation, expect, sql_literal
-from lakehouse_core.quality.runner import FAILED_RULES
+from lakehouse_core.quality.runner import FAILED_RULES, ExpectationSuite, apply_suite
 from lakehouse_core.segment import MESSAGE_TYPES, CollectedMessage
 
 if TYPE_CHECKING:
@@ -215,4 +217,30 @@ def quarantine_records(rejected: DataFrame, *, suite: str) -> DataFrame:
             F.current_timestamp().alias("quarantined_at"),
         ),
         QuarantinedRecord,
+    )
+
+
+def refine_segment_batch(
+    bronze: DataFrame,
+    *,
+    suite: str,
+    max_quarantine_fraction: float,
+    to_events: Callable[[DataFrame], DataFrame],
+    model: type[BaseModel],
+) -> SilverBatch:
+    """One bronze batch of Segment messages → a product's silver events and quarantine rows.
+
+    Parses, applies :func:`message_expectations` as the suite ``suite`` and hands the valid
+    rows to the product's ``to_events``; the result gets exactly ``model``'s columns. Raises
+    :class:`~lakehouse_core.errors.QualityError` when more than ``max_quarantine_fraction`` of
+    the rows fail: that is a broken producer, not bad rows, and should stop the pipeline rather
+    than fill the quarantine.
+    """
+    rules = ExpectationSuite(
+        name=suite, expectations=message_expectations(), max_quarantine_fraction=max_quarantine_fraction
+    )
+    outcome = apply_suite(parse_messages(bronze), rules)
+    return SilverBatch(
+        events=conform(to_events(outcome.valid), model),
+        quarantine=quarantine_records(outcome.quarantine, suite=suite),
     )

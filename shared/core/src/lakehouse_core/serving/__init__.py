@@ -7,6 +7,8 @@
 - :mod:`~lakehouse_core.serving.params`: the date range and pagination query parameters and the
   page response model.
 - :mod:`~lakehouse_core.serving.auth`: API keys with roles (``X-API-Key``).
+- :mod:`~lakehouse_core.serving.arrow`: pyarrow filters, sums, weighted means and rows to
+  response models, for the queries behind the routes.
 - :mod:`~lakehouse_core.serving.contracts`: Arrow schemas and API response models derived from a
   product's pydantic contracts.
 """

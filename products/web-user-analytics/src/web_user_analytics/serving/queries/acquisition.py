@@ -7,10 +7,10 @@ from typing import Literal
 from pydantic import BaseModel
 
 from lakehouse_core.delta_reader import DeltaReader
+from lakehouse_core.serving.arrow import between, ratio, weighted_by
 from lakehouse_core.serving.params import DateRange
 from lakehouse_core.serving.tables import ServedTable
 from web_user_analytics.serving.models import AcquisitionGroup
-from web_user_analytics.serving.queries.arrow import between, ratio, weighted_by
 
 AcquisitionDimension = Literal["source", "medium", "campaign", "referrer_host"]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pyarrow.compute as pc
 
 from lakehouse_core.delta_reader import DeltaReader
+from lakehouse_core.serving.arrow import between, ratio
 from lakehouse_core.serving.params import DateRange
 from lakehouse_core.serving.tables import ServedTable
 from web_user_analytics.config import FunnelConfig
 from web_user_analytics.serving.models import FunnelReport, FunnelStepTotal
-from web_user_analytics.serving.queries.arrow import between, ratio
 
 
 def funnel_report(table: ServedTable, funnel: FunnelConfig, dates: DateRange) -> FunnelReport:

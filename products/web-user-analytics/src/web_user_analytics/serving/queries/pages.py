@@ -7,10 +7,10 @@ from typing import Literal
 from pydantic import BaseModel
 
 from lakehouse_core.delta_reader import DeltaReader
+from lakehouse_core.serving.arrow import between, weighted_by
 from lakehouse_core.serving.params import DateRange
 from lakehouse_core.serving.tables import ServedTable
 from web_user_analytics.serving.models import PageSummary
-from web_user_analytics.serving.queries.arrow import between, weighted_by
 
 PageOrder = Literal["views", "unique_visitors", "entrances", "exits"]
 

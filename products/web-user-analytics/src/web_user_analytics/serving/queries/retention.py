@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from lakehouse_core.delta_reader import DeltaReader
+from lakehouse_core.serving.arrow import between
 from lakehouse_core.serving.tables import ServedTable
 from web_user_analytics.contracts import RetentionCohort
 from web_user_analytics.serving.params import WeekRange
-from web_user_analytics.serving.queries.arrow import between
 
 
 def cohorts(table: ServedTable, weeks: WeekRange) -> list[RetentionCohort]:

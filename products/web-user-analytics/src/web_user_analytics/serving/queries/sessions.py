@@ -5,10 +5,10 @@ from __future__ import annotations
 import pyarrow.compute as pc
 
 from lakehouse_core.delta_reader import DeltaReader
+from lakehouse_core.serving.arrow import between
 from lakehouse_core.serving.params import DateRange
 from lakehouse_core.serving.tables import ServedTable
 from web_user_analytics.contracts import WebSession
-from web_user_analytics.serving.queries.arrow import between
 
 
 def visitor_sessions(table: ServedTable, visitor_id: str, dates: DateRange) -> list[WebSession]:

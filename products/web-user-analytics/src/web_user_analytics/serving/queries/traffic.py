@@ -9,11 +9,11 @@ import pyarrow.compute as pc
 from pydantic import BaseModel
 
 from lakehouse_core.delta_reader import DeltaReader
+from lakehouse_core.serving.arrow import between, ratio, weighted_by
 from lakehouse_core.serving.params import DateRange
 from lakehouse_core.serving.tables import ServedTable
 from web_user_analytics.contracts import DailyTraffic
 from web_user_analytics.serving.models import TrafficPeriod
-from web_user_analytics.serving.queries.arrow import between, ratio, weighted_by
 
 Granularity = Literal["day", "week", "month"]
 

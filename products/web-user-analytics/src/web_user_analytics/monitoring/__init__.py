@@ -1,1 +1,0 @@
-"""Checks that the product's data adds up."""
