@@ -1,0 +1,1 @@
+"""Getting app events in: a seeded traffic generator in the Segment mobile SDKs' wire format."""

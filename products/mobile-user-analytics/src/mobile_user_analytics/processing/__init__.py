@@ -1,0 +1,1 @@
+"""Bronze → silver for mobile-user-analytics: parsing, pseudonymisation, sessions, screen views."""

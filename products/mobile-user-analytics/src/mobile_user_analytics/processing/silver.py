@@ -1,0 +1,115 @@
+"""Bronze → silver mobile events: parse, validate (bad rows to quarantine), pseudonymise.
+
+:func:`to_silver` is one batch's pure transform, apart from the quality runner's counting pass
+(which is what lets it refuse a batch that is mostly broken). Deduplication against what silver
+already holds, sessions and screen views happen in the shared job
+(:mod:`lakehouse_core.ingestion.refinement`), because they need the stored tables.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+from lakehouse_core.ingestion.refinement import SilverBatch
+from lakehouse_core.ingestion.segment_parsing import (
+    EVENT_TS,
+    MESSAGE,
+    refine_segment_batch,
+)
+from lakehouse_core.privacy import drop_json_keys, hmac_sha256
+from mobile_user_analytics.contracts import LIFECYCLE_EVENTS, MobileEvent
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame
+
+SUITE_NAME = "mobile_events"
+#: Lower-cased ``context.os.name`` → platform; any other OS is ``other``.
+PLATFORMS = {"ios": "ios", "ipados": "ios", "android": "android"}
+OTHER_PLATFORM = "other"
+
+
+def to_silver(
+    bronze: DataFrame, *, pseudonymisation_key: bytes, max_quarantine_fraction: float
+) -> SilverBatch:
+    """Bronze rows → silver :class:`MobileEvent` rows and quarantine rows (see
+    :func:`~lakehouse_core.ingestion.segment_parsing.refine_segment_batch`)."""
+    return refine_segment_batch(
+        bronze,
+        suite=SUITE_NAME,
+        max_quarantine_fraction=max_quarantine_fraction,
+        to_events=partial(_mobile_events, key=pseudonymisation_key),
+        model=MobileEvent,
+    )
+
+
+def _present(text: Column) -> Column:
+    from pyspark.sql import functions as F
+
+    return F.nullif(F.trim(text), F.lit(""))
+
+
+def _lookup(mapping: dict[str, str], key: Column) -> Column:
+    from pyspark.sql import functions as F
+
+    return F.try_element_at(F.create_map(*[F.lit(x) for pair in mapping.items() for x in pair]), key)
+
+
+def platform(os_name: Column) -> Column:
+    """``ios`` for iOS and iPadOS, ``android`` for Android, ``other`` for anything else."""
+    from pyspark.sql import functions as F
+
+    return F.coalesce(_lookup(PLATFORMS, F.lower(F.trim(os_name))), F.lit(OTHER_PLATFORM))
+
+
+def _mobile_events(valid: DataFrame, key: bytes) -> DataFrame:
+    """The device is the app install: ``context.device.id`` when the SDK sends one, else the
+    SDK's anonymous id, else the user id (the core rules guarantee one of the last two)."""
+    from pyspark.sql import functions as F
+
+    message = F.col(MESSAGE)
+    context = message["context"]
+    device = context["device"]
+    app = context["app"]
+    event_type = message["type"]
+    is_track = event_type == "track"
+    is_screen = event_type == "screen"
+    lifecycle = F.when(is_track, _lookup(LIFECYCLE_EVENTS, message["event"]))
+    user = _present(message["userId"])
+    return valid.select(
+        message["messageId"].alias("event_id"),
+        event_type.alias("event_type"),
+        F.when(is_track, message["event"]).when(is_screen, message["name"]).alias("event_name"),
+        hmac_sha256(F.coalesce(_present(device["id"]), _present(message["anonymousId"]), user), key).alias(
+            "device_key"
+        ),
+        hmac_sha256(user, key).alias("user_key"),
+        F.col(EVENT_TS).alias("event_ts"),
+        message["receivedAt"].alias("received_at"),
+        F.to_date(F.col(EVENT_TS)).alias("event_date"),
+        F.lit(None).cast("string").alias("session_id"),
+        lifecycle.alias("lifecycle"),
+        F.when(is_screen, message["name"]).alias("screen_name"),
+        app["name"].alias("app_name"),
+        app["version"].alias("app_version"),
+        app["build"].alias("app_build"),
+        F.when(
+            lifecycle == LIFECYCLE_EVENTS["Application Updated"],
+            F.get_json_object(message["properties"], "$.previous_version"),
+        ).alias("previous_app_version"),
+        platform(context["os"]["name"]).alias("platform"),
+        context["os"]["version"].alias("os_version"),
+        device["manufacturer"].alias("device_manufacturer"),
+        device["model"].alias("device_model"),
+        device["type"].alias("device_type"),
+        context["network"]["wifi"].alias("network_wifi"),
+        context["network"]["carrier"].alias("network_carrier"),
+        context["screen"]["width"].alias("screen_width"),
+        context["screen"]["height"].alias("screen_height"),
+        context["locale"].alias("locale"),
+        context["timezone"].alias("timezone"),
+        context["location"]["country"].alias("country"),
+        drop_json_keys(message["properties"]).alias("properties_json"),
+        F.col("partition").alias("source_partition"),
+        F.col("offset").alias("source_offset"),
+    )

@@ -1,0 +1,68 @@
+"""Bronze → silver for mobile events: the shared refinement job with this product's transforms
+(parsing in :mod:`.silver`, app sessions and screen views in :mod:`.sessions`)."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+from lakehouse_core.incremental import IncrementalRun
+from lakehouse_core.ingestion.refinement import DerivedTable, Refinement, run_refinement
+from lakehouse_core.privacy import pseudonymisation_key
+from mobile_user_analytics import PRODUCT
+from mobile_user_analytics.config import MobileConfig
+from mobile_user_analytics.processing.sessions import screen_views, sessionise, summarise_sessions
+from mobile_user_analytics.processing.silver import SUITE_NAME, to_silver
+from mobile_user_analytics.storage.tables import (
+    BRONZE_EVENTS,
+    QUARANTINE_EVENTS,
+    SILVER_EVENTS,
+    SILVER_SCREEN_VIEWS,
+    SILVER_SESSIONS,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+def mobile_refinement(config: MobileConfig) -> Refinement:
+    key = pseudonymisation_key(config.pseudonymisation_key, variable="MOBILE_PSEUDONYMISATION_KEY")
+    return Refinement(
+        product=PRODUCT,
+        suite=SUITE_NAME,
+        bronze=BRONZE_EVENTS,
+        quarantine=QUARANTINE_EVENTS,
+        events=SILVER_EVENTS,
+        sessions=SILVER_SESSIONS,
+        actor="device_key",
+        to_silver=partial(
+            to_silver,
+            pseudonymisation_key=key,
+            max_quarantine_fraction=config.max_quarantine_fraction,
+        ),
+        sessionise=partial(sessionise, inactivity_minutes=config.sessions.inactivity_minutes),
+        summarise_sessions=summarise_sessions,
+        derived=(
+            DerivedTable(
+                spec=SILVER_SCREEN_VIEWS, derive=screen_views, key="event_id", date_column="event_date"
+            ),
+        ),
+    )
+
+
+def run_silver(
+    spark: SparkSession,
+    config: MobileConfig,
+    *,
+    lake_root: str,
+    continuous: bool = False,
+    trigger_seconds: float = 10.0,
+) -> IncrementalRun:
+    """Refine the bronze records not yet processed; returns how many were read."""
+    return run_refinement(
+        spark,
+        mobile_refinement(config),
+        lake_root=lake_root,
+        continuous=continuous,
+        trigger_seconds=trigger_seconds,
+    )

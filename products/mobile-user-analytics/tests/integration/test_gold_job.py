@@ -1,0 +1,232 @@
+"""The gold job on real Delta tables: a first run over a small silver, then one changed session.
+
+Silver (D1 = 2024-05-01):
+
+- ``a`` (ios) installs on D1 (session sa1, app 1.0, 60 s, screen Home), returns on D2 (sa2,
+  30 s, Home → Feed) and on D8 with app 1.1 (sa8, 40 s).
+- ``b`` (android) installs on D1 (sb1, app 2.0, 120 s, screen Home) and crashes on D2 (sb2,
+  10 s).
+
+Then silver corrects sb2 to not crashed: the second run must rewrite the D2 partitions of the
+session tables and leave D1 and D8 alone.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from delta.tables import DeltaTable
+from pyspark.sql import SparkSession
+
+from lakehouse_core.delta import append
+from lakehouse_core.delta_reader import open_table, read_arrow
+from lakehouse_core.tables import TableSpec
+from mobile_user_analytics.config import load_mobile_config
+from mobile_user_analytics.processing.gold_job import run_gold
+from mobile_user_analytics.storage.tables import (
+    GOLD_ACTIVE_USERS,
+    GOLD_CRASH_FREE,
+    GOLD_DEVICES,
+    GOLD_INSTALL_COHORTS,
+    GOLD_SCREEN_TRANSITIONS,
+    GOLD_SESSION_STATS,
+    GOLD_VERSION_ADOPTION,
+    SILVER_EVENTS,
+    SILVER_SCREEN_VIEWS,
+    SILVER_SESSIONS,
+)
+
+pytestmark = pytest.mark.integration
+
+D1, D2, D8 = date(2024, 5, 1), date(2024, 5, 2), date(2024, 5, 8)
+PLATFORMS = {"a": "ios", "b": "android"}
+
+
+def ts(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
+
+
+def with_defaults(spec: TableSpec, values: dict[str, Any]) -> tuple[Any, ...]:
+    """A row of the table: ``values``, and None for every other column."""
+    return tuple(values.get(name) for name in spec.schema.fieldNames())
+
+
+def silver_event(
+    event_id: str, device: str, session_id: str, at: datetime, version: str, lifecycle: str | None = None
+) -> tuple[Any, ...]:
+    return with_defaults(
+        SILVER_EVENTS,
+        {
+            "event_id": event_id,
+            "event_type": "track",
+            "device_key": device,
+            "event_ts": at,
+            "received_at": at,
+            "event_date": at.date(),
+            "session_id": session_id,
+            "lifecycle": lifecycle,
+            "app_version": version,
+            "platform": PLATFORMS[device],
+            "os_version": "17.4" if device == "a" else "14",
+            "source_partition": 0,
+            "source_offset": 0,
+        },
+    )
+
+
+def silver_session(
+    session_id: str, device: str, at: datetime, seconds: float, version: str, *, crashed: bool = False
+) -> tuple[Any, ...]:
+    return with_defaults(
+        SILVER_SESSIONS,
+        {
+            "session_id": session_id,
+            "device_key": device,
+            "session_date": at.date(),
+            "started_at": at,
+            "ended_at": at + timedelta(seconds=seconds),
+            "duration_seconds": seconds,
+            "events": 2,
+            "screen_views": 1,
+            "app_version": version,
+            "platform": PLATFORMS[device],
+            "crashed": crashed,
+        },
+    )
+
+
+def silver_view(
+    event_id: str, session_id: str, device: str, at: datetime, screen: str, previous: str | None
+) -> tuple[Any, ...]:
+    return with_defaults(
+        SILVER_SCREEN_VIEWS,
+        {
+            "event_id": event_id,
+            "session_id": session_id,
+            "device_key": device,
+            "event_date": at.date(),
+            "viewed_at": at,
+            "screen_name": screen,
+            "previous_screen": previous,
+            "platform": PLATFORMS[device],
+        },
+    )
+
+
+def write_silver(spark: SparkSession, lake_root: str) -> None:
+    events = [
+        silver_event("e1", "a", "sa1", ts(D1, 10), "1.0", "installed"),
+        silver_event("e2", "a", "sa1", ts(D1, 10, 1), "1.0"),
+        silver_event("e3", "b", "sb1", ts(D1, 11), "2.0", "installed"),
+        silver_event("e4", "a", "sa2", ts(D2, 9), "1.0"),
+        silver_event("e5", "b", "sb2", ts(D2, 12), "2.0", "crashed"),
+        silver_event("e6", "a", "sa8", ts(D8, 8), "1.1"),
+    ]
+    sessions = [
+        silver_session("sa1", "a", ts(D1, 10), 60.0, "1.0"),
+        silver_session("sb1", "b", ts(D1, 11), 120.0, "2.0"),
+        silver_session("sa2", "a", ts(D2, 9), 30.0, "1.0"),
+        silver_session("sb2", "b", ts(D2, 12), 10.0, "2.0", crashed=True),
+        silver_session("sa8", "a", ts(D8, 8), 40.0, "1.1"),
+    ]
+    views = [
+        silver_view("v1", "sa1", "a", ts(D1, 10, 1), "Home", None),
+        silver_view("v2", "sb1", "b", ts(D1, 11), "Home", None),
+        silver_view("v3", "sa2", "a", ts(D2, 9), "Home", None),
+        silver_view("v4", "sa2", "a", ts(D2, 9, 1), "Feed", "Home"),
+    ]
+    for spec, rows in ((SILVER_EVENTS, events), (SILVER_SESSIONS, sessions), (SILVER_SCREEN_VIEWS, views)):
+        append(spark.createDataFrame(rows, spec.schema), spec, lake_root=lake_root)
+
+
+def gold(spec: TableSpec, lake_root: str, *columns: str) -> list[tuple[Any, ...]]:
+    table = read_arrow(spec.location(lake_root), columns=list(columns)).to_pylist()
+    return sorted((tuple(row[c] for c in columns) for row in table), key=repr)
+
+
+def partition_files(spec: TableSpec, lake_root: str, day: date) -> set[str]:
+    column = spec.partition_by[0]
+    return set(open_table(spec.location(lake_root)).file_uris(file_pruning_predicate=[(column, "=", day)]))
+
+
+def unchanged_partitions(lake_root: str) -> dict[tuple[str, date], set[str]]:
+    """The files of the partitions a change of D2's sessions must not rewrite: the session
+    tables' D1 and D8, and active users' D1 (D2's activity counts in the windows of D2-D8)."""
+    days = ((GOLD_CRASH_FREE, (D1, D8)), (GOLD_SESSION_STATS, (D1, D8)), (GOLD_ACTIVE_USERS, (D1,)))
+    return {(spec.name, day): partition_files(spec, lake_root, day) for spec, ds in days for day in ds}
+
+
+def test_gold_job_computes_gold_then_rewrites_only_affected_partitions(
+    spark: SparkSession, lake_root: str
+) -> None:
+    config = load_mobile_config()
+    write_silver(spark, lake_root)
+
+    first = run_gold(spark, config, lake_root=lake_root)
+
+    assert first.batches == 1
+    crashes = ("date", "platform", "app_version", "sessions", "crashed_sessions", "crash_free_sessions")
+    assert gold(GOLD_CRASH_FREE, lake_root, *crashes) == [
+        (D1, "android", "2.0", 1, 0, 1.0),
+        (D1, "ios", "1.0", 1, 0, 1.0),
+        (D2, "android", "2.0", 1, 1, 0.0),
+        (D2, "ios", "1.0", 1, 0, 1.0),
+        (D8, "ios", "1.1", 1, 0, 1.0),
+    ]
+    active = gold(GOLD_ACTIVE_USERS, lake_root, "date", "platform", "dau", "wau", "mau", "stickiness")
+    assert {r[0] for r in active} == {D1 + timedelta(days=n) for n in range(8)}
+    assert [r for r in active if r[0] in (D1, D8) and r[1] == "all"] == [
+        (D1, "all", 2, 2, 2, 1.0),
+        (D8, "all", 1, 2, 2, 0.5),
+    ]
+    cohorts = ("install_date", "platform", "installs", "retained_d1", "retained_d7", "retained_d30")
+    assert gold(GOLD_INSTALL_COHORTS, lake_root, *cohorts) == [
+        (D1, "android", 1, 1, 0, 0),
+        (D1, "ios", 1, 1, 1, 0),
+    ]
+    assert gold(GOLD_SCREEN_TRANSITIONS, lake_root, "date", "from_screen", "to_screen", "transitions") == [
+        (D2, "Home", "Feed", 1)
+    ]
+    assert gold(GOLD_VERSION_ADOPTION, lake_root, "date", "platform", "app_version", "devices", "share") == [
+        (D1, "android", "2.0", 1, 1.0),
+        (D1, "ios", "1.0", 1, 1.0),
+        (D2, "android", "2.0", 1, 1.0),
+        (D2, "ios", "1.0", 1, 1.0),
+        (D8, "ios", "1.1", 1, 1.0),
+    ]
+    device_columns = (
+        "device_key",
+        "platform",
+        "app_version",
+        "install_date",
+        "sessions",
+        "events",
+        "crashes",
+    )
+    assert gold(GOLD_DEVICES, lake_root, *device_columns) == [
+        ("a", "ios", "1.1", D1, 3, 4, 0),
+        ("b", "android", "2.0", D1, 2, 2, 1),
+    ]
+
+    untouched = unchanged_partitions(lake_root)
+    assert all(untouched.values())
+    rewritten = partition_files(GOLD_CRASH_FREE, lake_root, D2)
+    DeltaTable.forPath(spark, SILVER_SESSIONS.location(lake_root)).update(
+        "session_id = 'sb2'", {"crashed": "false"}
+    )
+
+    second = run_gold(spark, config, lake_root=lake_root)
+
+    assert second.batches == 1
+    assert gold(GOLD_CRASH_FREE, lake_root, *crashes) == [
+        (D1, "android", "2.0", 1, 0, 1.0),
+        (D1, "ios", "1.0", 1, 0, 1.0),
+        (D2, "android", "2.0", 1, 0, 1.0),
+        (D2, "ios", "1.0", 1, 0, 1.0),
+        (D8, "ios", "1.1", 1, 0, 1.0),
+    ]
+    assert partition_files(GOLD_CRASH_FREE, lake_root, D2).isdisjoint(rewritten)
+    assert unchanged_partitions(lake_root) == untouched
+    assert run_gold(spark, config, lake_root=lake_root).batches == 0
