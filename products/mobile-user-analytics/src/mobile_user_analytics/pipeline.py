@@ -10,8 +10,8 @@ from lakehouse_platform.event_products import EventProduct, SparkProvider, event
 from mobile_user_analytics import PRODUCT
 from mobile_user_analytics.config import MobileConfig, load_mobile_config
 from mobile_user_analytics.ingestion.generator import generate_day
-from mobile_user_analytics.processing.gold_job import run_gold
-from mobile_user_analytics.processing.silver_job import run_silver
+from mobile_user_analytics.processing.gold_job import GOLD_INPUTS_AND_OUTPUTS, GoldStep
+from mobile_user_analytics.processing.silver_job import mobile_refinement
 from mobile_user_analytics.serving.app import create_app
 from mobile_user_analytics.storage.tables import (
     BRONZE_EVENTS,
@@ -41,8 +41,9 @@ MOBILE = EventProduct(
     quarantine=QUARANTINE_EVENTS,
     events=SILVER_EVENTS,
     sessions=SILVER_SESSIONS,
-    run_silver=lambda spark, config, lake: run_silver(spark, config, lake_root=lake),
-    run_gold=lambda spark, config, lake: run_gold(spark, config, lake_root=lake),
+    refinement=mobile_refinement,
+    gold_step=lambda config, lake: GoldStep(lake),
+    gold_tables=GOLD_INPUTS_AND_OUTPUTS,
     create_api=lambda config, lake: create_app(config, lake_root=lake),
     generate=lambda day, size, seed: generate_day(day, devices=size, seed=seed),
     example_queries=_example_queries,

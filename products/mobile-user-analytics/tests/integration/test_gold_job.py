@@ -23,8 +23,9 @@ from pyspark.sql import SparkSession
 from lakehouse_core.delta import append
 from lakehouse_core.delta_reader import open_table, read_arrow
 from lakehouse_core.tables import TableSpec
+from lakehouse_platform.event_products import run_gold
 from mobile_user_analytics.config import load_mobile_config
-from mobile_user_analytics.processing.gold_job import run_gold
+from mobile_user_analytics.pipeline import MOBILE
 from mobile_user_analytics.storage.tables import (
     GOLD_ACTIVE_USERS,
     GOLD_CRASH_FREE,
@@ -164,7 +165,7 @@ def test_gold_job_computes_gold_then_rewrites_only_affected_partitions(
     config = load_mobile_config()
     write_silver(spark, lake_root)
 
-    first = run_gold(spark, config, lake_root=lake_root)
+    first = run_gold(MOBILE, spark, config, lake_root=lake_root)
 
     assert first.batches == 1
     crashes = ("date", "platform", "app_version", "sessions", "crashed_sessions", "crash_free_sessions")
@@ -217,7 +218,7 @@ def test_gold_job_computes_gold_then_rewrites_only_affected_partitions(
         "session_id = 'sb2'", {"crashed": "false"}
     )
 
-    second = run_gold(spark, config, lake_root=lake_root)
+    second = run_gold(MOBILE, spark, config, lake_root=lake_root)
 
     assert second.batches == 1
     assert gold(GOLD_CRASH_FREE, lake_root, *crashes) == [
@@ -229,4 +230,4 @@ def test_gold_job_computes_gold_then_rewrites_only_affected_partitions(
     ]
     assert partition_files(GOLD_CRASH_FREE, lake_root, D2).isdisjoint(rewritten)
     assert unchanged_partitions(lake_root) == untouched
-    assert run_gold(spark, config, lake_root=lake_root).batches == 0
+    assert run_gold(MOBILE, spark, config, lake_root=lake_root).batches == 0

@@ -14,8 +14,9 @@ from pyspark.sql import SparkSession
 
 from lakehouse_core.delta import append, read_table
 from lakehouse_core.ingestion.bronze import BRONZE_SCHEMA
+from lakehouse_platform.event_products import run_silver
 from mobile_user_analytics.config import load_mobile_config
-from mobile_user_analytics.processing.silver_job import run_silver
+from mobile_user_analytics.pipeline import MOBILE
 from mobile_user_analytics.storage.tables import (
     BRONZE_EVENTS,
     QUARANTINE_EVENTS,
@@ -130,7 +131,7 @@ def test_silver_job_refines_bronze_and_a_late_event_changes_only_its_device(
     config = load_mobile_config()
     append_bronze(spark, lake_root, FIRST_BATCH, offset=0)
 
-    first = run_silver(spark, config, lake_root=lake_root)
+    first = run_silver(MOBILE, spark, config, lake_root=lake_root)
 
     assert first.batches == 1
     events = read_table(spark, SILVER_EVENTS, lake_root=lake_root).collect()
@@ -163,7 +164,7 @@ def test_silver_job_refines_bronze_and_a_late_event_changes_only_its_device(
     }
 
     append_bronze(spark, lake_root, [LATE_SETTINGS], offset=11)
-    second = run_silver(spark, config, lake_root=lake_root)
+    second = run_silver(MOBILE, spark, config, lake_root=lake_root)
 
     assert second.batches == 1
     late = read_table(spark, SILVER_EVENTS, lake_root=lake_root).where("event_id = 'a-settings'").collect()

@@ -10,8 +10,8 @@ from lakehouse_platform.event_products import EventProduct, SparkProvider, event
 from web_user_analytics import PRODUCT
 from web_user_analytics.config import WebConfig, load_web_config
 from web_user_analytics.ingestion.generator import generate_day
-from web_user_analytics.processing.gold_job import run_gold
-from web_user_analytics.processing.silver_job import run_silver
+from web_user_analytics.processing.gold_job import GOLD_INPUTS_AND_OUTPUTS, GoldStep
+from web_user_analytics.processing.silver_job import web_refinement
 from web_user_analytics.serving.app import create_app
 from web_user_analytics.storage.tables import BRONZE_EVENTS, QUARANTINE_EVENTS, SILVER_EVENTS, SILVER_SESSIONS
 
@@ -35,8 +35,9 @@ WEB = EventProduct(
     quarantine=QUARANTINE_EVENTS,
     events=SILVER_EVENTS,
     sessions=SILVER_SESSIONS,
-    run_silver=lambda spark, config, lake: run_silver(spark, config, lake_root=lake),
-    run_gold=lambda spark, config, lake: run_gold(spark, config, lake_root=lake),
+    refinement=web_refinement,
+    gold_step=GoldStep,
+    gold_tables=GOLD_INPUTS_AND_OUTPUTS,
     create_api=lambda config, lake: create_app(config, lake_root=lake),
     generate=lambda day, size, seed: generate_day(day, visitors=size, seed=seed),
     example_queries=_example_queries,

@@ -23,12 +23,14 @@ from lakehouse_core.collector import product_collector_app
 from lakehouse_core.config import CollectorSettings, ProductConfig, ServingConfig, TopicConfig
 from lakehouse_core.errors import LakehouseError
 from lakehouse_core.http_server import serve_in_thread
+from lakehouse_core.incremental import BatchFunction, IncrementalRun, run_on_changes
 from lakehouse_core.ingestion.bronze import (
     BronzeIngestion,
     product_bronze,
     run_bronze_ingestion,
     start_bronze_stream,
 )
+from lakehouse_core.ingestion.refinement import Refinement, run_refinement
 from lakehouse_core.kafka.admin import TopicSpec, ensure_topics
 from lakehouse_core.reconciliation import Reconciliation, reconcile
 from lakehouse_core.segment_client import SegmentClient, as_replay
@@ -41,7 +43,6 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
     from pyspark.sql import SparkSession
 
-    from lakehouse_core.incremental import IncrementalRun
 
 STEPS = ("topics", "bronze", "silver", "gold")
 
@@ -73,8 +74,9 @@ class EventProduct:
     quarantine: TableSpec
     events: TableSpec
     sessions: TableSpec
-    run_silver: Callable[[SparkSession, Any, str], IncrementalRun]
-    run_gold: Callable[[SparkSession, Any, str], IncrementalRun]
+    refinement: Callable[[Any], Refinement]
+    gold_step: Callable[[Any, str], BatchFunction]
+    gold_tables: tuple[TableSpec, ...]
     create_api: Callable[[Any, str], FastAPI]
     generate: Callable[[date, int, int], list[dict[str, Any]]]
     example_queries: Callable[[date], list[str]]
@@ -119,6 +121,24 @@ def reconcile_product(
     )
 
 
+def run_silver(product: EventProduct, spark: SparkSession, config: Any, *, lake_root: str) -> IncrementalRun:
+    """Refine the bronze records not yet processed (the shared refinement job)."""
+    return run_refinement(spark, product.refinement(config), lake_root=lake_root)
+
+
+def run_gold(product: EventProduct, spark: SparkSession, config: Any, *, lake_root: str) -> IncrementalRun:
+    """Recompute the gold rows that silver sessions' changes since the last run affect."""
+    return run_on_changes(
+        spark,
+        product.gold_step(config, lake_root),
+        product=product.name,
+        job="gold",
+        changes_of=product.sessions,
+        tables=product.gold_tables,
+        lake_root=lake_root,
+    )
+
+
 def event_pipeline(
     product: EventProduct,
     config: ProductConfig,
@@ -138,11 +158,11 @@ def event_pipeline(
         return {"records": run_bronze_ingestion(spark(), job)}
 
     def silver(_: RunContext) -> Mapping[str, Any]:
-        run = product.run_silver(spark(), config, lake_root)
+        run = run_silver(product, spark(), config, lake_root=lake_root)
         return {"bronze_rows_read": run.input_rows, "batches": run.batches}
 
     def gold(_: RunContext) -> Mapping[str, Any]:
-        run = product.run_gold(spark(), config, lake_root)
+        run = run_gold(product, spark(), config, lake_root=lake_root)
         return {"changes_read": run.input_rows, "batches": run.batches}
 
     return Pipeline(

@@ -29,9 +29,6 @@ from pyspark.sql import functions as F
 
 from lakehouse_core.aggregation import expand_dates
 from lakehouse_core.delta import merge_upsert, overwrite_partitions, read_table
-from lakehouse_core.incremental import IncrementalRun, run_on_changes
-from mobile_user_analytics import PRODUCT
-from mobile_user_analytics.config import MobileConfig
 from mobile_user_analytics.processing.gold import (
     INSTALLED,
     active_users,
@@ -67,6 +64,10 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
     from lakehouse_core.tables import TableSpec
+
+
+#: What the gold job reads and writes; created when missing, so a first run on an empty lake works.
+GOLD_INPUTS_AND_OUTPUTS = (SILVER_EVENTS, SILVER_SCREEN_VIEWS, *GOLD_TABLES)
 
 
 @dataclass(frozen=True)
@@ -140,25 +141,3 @@ class GoldStep:
 
     def _overwrite(self, rows: DataFrame, spec: TableSpec, days: set[date]) -> None:
         overwrite_partitions(rows, spec, lake_root=self.lake_root, partitions=days)
-
-
-def run_gold(
-    spark: SparkSession,
-    config: MobileConfig,
-    *,
-    lake_root: str,
-    continuous: bool = False,
-    trigger_seconds: float = 10.0,
-) -> IncrementalRun:
-    """Recompute the gold rows that the silver changes since the last run affect."""
-    return run_on_changes(
-        spark,
-        GoldStep(lake_root),
-        product=PRODUCT,
-        job="gold",
-        changes_of=SILVER_SESSIONS,
-        tables=(SILVER_EVENTS, SILVER_SCREEN_VIEWS, *GOLD_TABLES),
-        lake_root=lake_root,
-        continuous=continuous,
-        trigger_seconds=trigger_seconds,
-    )

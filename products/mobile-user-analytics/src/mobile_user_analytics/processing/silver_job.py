@@ -4,10 +4,8 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
 
-from lakehouse_core.incremental import IncrementalRun
-from lakehouse_core.ingestion.refinement import DerivedTable, Refinement, run_refinement
+from lakehouse_core.ingestion.refinement import DerivedTable, Refinement
 from lakehouse_core.privacy import pseudonymisation_key
 from mobile_user_analytics import PRODUCT
 from mobile_user_analytics.config import MobileConfig
@@ -20,9 +18,6 @@ from mobile_user_analytics.storage.tables import (
     SILVER_SCREEN_VIEWS,
     SILVER_SESSIONS,
 )
-
-if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
 
 
 def mobile_refinement(config: MobileConfig) -> Refinement:
@@ -47,22 +42,4 @@ def mobile_refinement(config: MobileConfig) -> Refinement:
                 spec=SILVER_SCREEN_VIEWS, derive=screen_views, key="event_id", date_column="event_date"
             ),
         ),
-    )
-
-
-def run_silver(
-    spark: SparkSession,
-    config: MobileConfig,
-    *,
-    lake_root: str,
-    continuous: bool = False,
-    trigger_seconds: float = 10.0,
-) -> IncrementalRun:
-    """Refine the bronze records not yet processed; returns how many were read."""
-    return run_refinement(
-        spark,
-        mobile_refinement(config),
-        lake_root=lake_root,
-        continuous=continuous,
-        trigger_seconds=trigger_seconds,
     )

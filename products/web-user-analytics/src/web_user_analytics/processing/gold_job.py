@@ -17,8 +17,6 @@ from typing import TYPE_CHECKING
 from pyspark.sql import functions as F
 
 from lakehouse_core.delta import merge_upsert, overwrite_partitions, read_table
-from lakehouse_core.incremental import IncrementalRun, run_on_changes
-from web_user_analytics import PRODUCT
 from web_user_analytics.config import WebConfig
 from web_user_analytics.processing.gold import (
     acquisition,
@@ -44,7 +42,11 @@ from web_user_analytics.storage.tables import (
 )
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import DataFrame
+
+
+#: What the gold job reads and writes; created when missing, so a first run on an empty lake works.
+GOLD_INPUTS_AND_OUTPUTS = (SILVER_EVENTS, *GOLD_TABLES)
 
 
 @dataclass(frozen=True)
@@ -105,25 +107,3 @@ class GoldStep:
         merge_upsert(
             user_dimension(events, sessions), GOLD_USERS, lake_root=self.lake_root, keys=("visitor_id",)
         )
-
-
-def run_gold(
-    spark: SparkSession,
-    config: WebConfig,
-    *,
-    lake_root: str,
-    continuous: bool = False,
-    trigger_seconds: float = 10.0,
-) -> IncrementalRun:
-    """Recompute the gold rows that the silver changes since the last run affect."""
-    return run_on_changes(
-        spark,
-        GoldStep(config, lake_root),
-        product=PRODUCT,
-        job="gold",
-        changes_of=SILVER_SESSIONS,
-        tables=(SILVER_EVENTS, *GOLD_TABLES),
-        lake_root=lake_root,
-        continuous=continuous,
-        trigger_seconds=trigger_seconds,
-    )

@@ -4,19 +4,14 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
 
-from lakehouse_core.incremental import IncrementalRun
-from lakehouse_core.ingestion.refinement import Refinement, run_refinement
+from lakehouse_core.ingestion.refinement import Refinement
 from lakehouse_core.privacy import pseudonymisation_key
 from web_user_analytics import PRODUCT
 from web_user_analytics.config import WebConfig
 from web_user_analytics.processing.sessions import sessionise, summarise_sessions
 from web_user_analytics.processing.silver import SUITE_NAME, to_silver
 from web_user_analytics.storage.tables import BRONZE_EVENTS, QUARANTINE_EVENTS, SILVER_EVENTS, SILVER_SESSIONS
-
-if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
 
 
 def web_refinement(config: WebConfig) -> Refinement:
@@ -36,22 +31,4 @@ def web_refinement(config: WebConfig) -> Refinement:
         ),
         sessionise=partial(sessionise, inactivity_minutes=config.sessions.inactivity_minutes),
         summarise_sessions=summarise_sessions,
-    )
-
-
-def run_silver(
-    spark: SparkSession,
-    config: WebConfig,
-    *,
-    lake_root: str,
-    continuous: bool = False,
-    trigger_seconds: float = 10.0,
-) -> IncrementalRun:
-    """Refine the bronze records not yet processed; returns how many were read."""
-    return run_refinement(
-        spark,
-        web_refinement(config),
-        lake_root=lake_root,
-        continuous=continuous,
-        trigger_seconds=trigger_seconds,
     )
