@@ -72,5 +72,5 @@ def configure_logging(service: str, *, level: str = "INFO", stream: TextIO | Non
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
-    for noisy in ("py4j", "urllib3"):
+    for noisy in ("py4j", "urllib3", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
