@@ -1,5 +1,5 @@
 """Delta Lake tables through Spark: create, append (optionally idempotent), MERGE upsert,
-insert-if-new, scoped replacement, partition-scoped overwrite, time travel and history.
+insert-if-new, scoped replacement, partition-scoped overwrite, compaction, time travel and history.
 
 Writers retry on Delta's optimistic-concurrency conflicts (e.g. a compaction committing while a
 stream appends), so two writers on one table never corrupt it and a lost race is not a failure.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -35,16 +35,36 @@ class Transaction:
     version: int
 
 
+def _conflict_exceptions() -> tuple[type[Exception], ...]:
+    """Delta's commit-conflict exceptions as PySpark raises them.
+
+    In Delta's JVM they all extend ``DeltaConcurrentModificationException``, but the Python
+    classes in ``delta.exceptions`` are siblings: catching the base alone misses
+    ``ConcurrentAppendException`` and the rest, which are the conflicts that actually happen.
+    """
+    from delta import exceptions as delta_errors
+
+    return (
+        delta_errors.DeltaConcurrentModificationException,
+        delta_errors.ConcurrentWriteException,
+        delta_errors.MetadataChangedException,
+        delta_errors.ProtocolChangedException,
+        delta_errors.ConcurrentAppendException,
+        delta_errors.ConcurrentDeleteReadException,
+        delta_errors.ConcurrentDeleteDeleteException,
+        delta_errors.ConcurrentTransactionException,
+    )
+
+
 def with_conflict_retry(
     operation: Callable[[], T], *, table: str, attempts: int = 5, backoff_seconds: float = 0.2
 ) -> T:
     """Run ``operation``, retrying on Delta concurrent-modification conflicts with backoff."""
-    from delta.exceptions import DeltaConcurrentModificationException
-
+    conflicts = _conflict_exceptions()
     for attempt in range(1, attempts + 1):
         try:
             return operation()
-        except DeltaConcurrentModificationException as exc:
+        except conflicts as exc:
             if attempt == attempts:
                 raise TableError(f"gave up after {attempts} conflicting commits", table=table) from exc
             log.warning(
@@ -325,3 +345,59 @@ def table_history(
     frame = table.history(limit) if limit else table.history()
     columns = ["version", "timestamp", "operation", "operationParameters", "operationMetrics"]
     return [row.asDict(recursive=True) for row in frame.select(*columns).collect()]
+
+
+@dataclass(frozen=True)
+class Compaction:
+    """What one compaction did, from Delta's OPTIMIZE metrics. Nothing to do is all zeros."""
+
+    files_removed: int
+    files_added: int
+    bytes_removed: int
+    bytes_added: int
+    partitions_optimized: int
+
+    @property
+    def changed(self) -> bool:
+        """True when a commit rewrote files; False when every partition was already compact."""
+        return self.files_removed > 0
+
+
+def compact(spark: SparkSession, spec: TableSpec, *, lake_root: str, where: str | None = None) -> Compaction:
+    """Bin-pack the table's small files into fewer large ones (Delta OPTIMIZE); rows are unchanged.
+
+    ``where`` limits it to some partitions: a predicate on partition columns only, e.g.
+    ``"ingest_date = '2026-03-02'"``. Safe while a stream appends to the table (a blind append
+    never conflicts with it); a conflict with a writer that removed the same files (a MERGE,
+    DELETE or another compaction) is retried on a fresh snapshot.
+    """
+    from delta.tables import DeltaTable
+    from pyspark.errors import AnalysisException
+
+    location = spec.location(lake_root)
+    if not table_exists(spark, location):
+        raise TableNotFoundError(f"no Delta table at {location}", table=spec.qualified_name)
+
+    def run() -> Any:
+        builder = DeltaTable.forPath(spark, location).optimize()
+        if where:
+            builder = builder.where(where)
+        return builder.executeCompaction().select("metrics").first()
+
+    try:
+        row = with_conflict_retry(run, table=spec.qualified_name)
+    except AnalysisException as exc:
+        message = f"cannot compact where {where!r}: {str(exc).splitlines()[0]}"
+        raise TableError(message, table=spec.qualified_name) from exc
+    metrics = row["metrics"] if row is not None else None
+    if metrics is None:
+        return Compaction(0, 0, 0, 0, 0)
+    result = Compaction(
+        files_removed=int(metrics["numFilesRemoved"]),
+        files_added=int(metrics["numFilesAdded"]),
+        bytes_removed=int(metrics["filesRemoved"]["totalSize"]),
+        bytes_added=int(metrics["filesAdded"]["totalSize"]),
+        partitions_optimized=int(metrics["partitionsOptimized"]),
+    )
+    log.info("delta table compacted", extra={"table": spec.qualified_name, **asdict(result)})
+    return result

@@ -2,12 +2,14 @@
 
 import pyarrow.compute as pc
 import pytest
+from delta import exceptions as delta_errors
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
 from lakehouse_core.delta import (
     Transaction,
     append,
+    compact,
     ensure_table,
     merge_insert_new,
     merge_update_columns,
@@ -16,6 +18,7 @@ from lakehouse_core.delta import (
     read_table,
     replace_rows,
     table_history,
+    with_conflict_retry,
 )
 from lakehouse_core.delta_reader import DeltaReader, read_arrow
 from lakehouse_core.errors import SchemaMismatchError, TableError, TableNotFoundError
@@ -189,3 +192,82 @@ def test_replace_rows_swaps_a_scope_atomically(spark: SparkSession, lake_root: s
     rows = sorted(tuple(r) for r in read_table(spark, spec, lake_root=lake_root).collect())
     assert rows == [("a", "d1", "/", 5), ("c", "d2", "/", 3), ("n", "d1", "/new", 1)]
     assert table_history(spark, spec, lake_root=lake_root, limit=1)[0]["operation"] == "MERGE"
+
+
+def files_per_day(lake_root: str) -> dict[str, int]:
+    """Live data files of each partition, as delta-rs sees the log (not Spark's metrics)."""
+    from deltalake import DeltaTable
+
+    counts: dict[str, int] = {}
+    for uri in DeltaTable(DAILY.location(lake_root)).file_uris():
+        day = uri.split("day=")[1].split("/")[0]
+        counts[day] = counts.get(day, 0) + 1
+    return counts
+
+
+def test_compaction_packs_small_files_into_fewer_with_the_same_rows(
+    spark: SparkSession, lake_root: str
+) -> None:
+    data = [(day, f"/p{i}", i) for day in ("2026-01-01", "2026-01-02") for i in range(6)]
+    for day in ("2026-01-01", "2026-01-02"):
+        for i in range(6):
+            append(spark.createDataFrame([(day, f"/p{i}", i)], SCHEMA), DAILY, lake_root=lake_root)
+    assert files_per_day(lake_root) == {"2026-01-01": 6, "2026-01-02": 6}
+
+    only_first_day = compact(spark, DAILY, lake_root=lake_root, where="day = '2026-01-01'")
+    assert (only_first_day.files_removed, only_first_day.files_added) == (6, 1)
+    assert only_first_day.partitions_optimized == 1
+    assert only_first_day.bytes_added > 0
+    assert files_per_day(lake_root) == {"2026-01-01": 1, "2026-01-02": 6}
+
+    rest = compact(spark, DAILY, lake_root=lake_root)
+    assert (rest.files_removed, rest.files_added, rest.changed) == (6, 1, True)
+    assert files_per_day(lake_root) == {"2026-01-01": 1, "2026-01-02": 1}
+    assert rows_in_spark(spark, lake_root) == sorted(data)
+    assert rows_in_delta_rs(lake_root) == sorted(data)
+    assert table_history(spark, DAILY, lake_root=lake_root, limit=1)[0]["operation"] == "OPTIMIZE"
+
+    again = compact(spark, DAILY, lake_root=lake_root)
+    assert (again.files_removed, again.files_added, again.changed) == (0, 0, False)
+
+
+def test_compaction_refuses_a_predicate_on_data_columns_and_a_missing_table(
+    spark: SparkSession, lake_root: str
+) -> None:
+    with pytest.raises(TableNotFoundError, match="no Delta table"):
+        compact(spark, DAILY, lake_root=lake_root)
+    append(spark.createDataFrame([("2026-01-01", "/", 1)], SCHEMA), DAILY, lake_root=lake_root)
+    with pytest.raises(
+        TableError, match=r"demo\.gold\.page_views: cannot compact where 'views > 0': .*non-partition column"
+    ):
+        compact(spark, DAILY, lake_root=lake_root, where="views > 0")
+
+
+@pytest.mark.parametrize(
+    "conflict",
+    [
+        delta_errors.ConcurrentAppendException,
+        delta_errors.ConcurrentDeleteReadException,
+        delta_errors.ConcurrentDeleteDeleteException,
+        delta_errors.DeltaConcurrentModificationException,
+    ],
+)
+def test_every_delta_commit_conflict_is_retried(conflict: type[Exception]) -> None:
+    """PySpark raises Delta's conflicts as sibling classes, not subclasses of
+    ``DeltaConcurrentModificationException``; each must be retried, then given up on."""
+    calls: list[int] = []
+
+    def lose_once() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise conflict(message="lost the commit race")  # type: ignore[call-arg]
+        return "committed"
+
+    assert with_conflict_retry(lose_once, table="demo.gold.t", backoff_seconds=0) == "committed"
+    assert len(calls) == 2
+
+    def always_lose() -> None:
+        raise conflict(message="lost the commit race")  # type: ignore[call-arg]
+
+    with pytest.raises(TableError, match=r"demo\.gold\.t: gave up after 2 conflicting commits"):
+        with_conflict_retry(always_lose, table="demo.gold.t", attempts=2, backoff_seconds=0)

@@ -2,8 +2,8 @@
 
 An event product (tracking SDKs → collector → Kafka → bronze → silver → gold → REST) describes
 itself as an :class:`EventProduct`; :func:`event_pipeline` builds its orchestrated task graph
-and :func:`product_cli` its command line (``collector``, ``api``, ``pipeline``, ``generate``,
-``reconcile``, ``demo``).
+and :func:`product_cli` its command line (``collector``, ``api``, ``pipeline``, ``ingest``,
+``generate``, ``reconcile``, ``compact``, ``demo``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from rich.console import Console
 
 from lakehouse_core.collector import product_collector_app
 from lakehouse_core.config import CollectorSettings, ProductConfig, ServingConfig, TopicConfig
+from lakehouse_core.delta import compact as compact_table
 from lakehouse_core.errors import LakehouseError
 from lakehouse_core.http_server import serve_in_thread
 from lakehouse_core.incremental import BatchFunction, IncrementalRun, run_on_changes
@@ -303,6 +304,20 @@ def product_cli(product: EventProduct) -> typer.Typer:  # noqa: PLR0915 - one ne
         if not counts.balanced:
             errors.print("[red]counts do not reconcile:[/] kafka = bronze = silver + quarantine fails")
             raise typer.Exit(1)
+
+    @app.command()
+    def compact() -> None:
+        """Bin-pack the small files of bronze and silver (Delta OPTIMIZE); safe while they are written."""
+        configure_logging(product.name)
+        settings = LakehouseSettings()
+        spark = _spark(product.name)
+        for spec in (product.bronze, product.quarantine, product.events, product.sessions):
+            try:
+                done = compact_table(spark, spec, lake_root=settings.lake_root)
+            except LakehouseError as exc:
+                errors.print(f"[yellow]{spec.qualified_name}: {exc}[/]")
+                continue
+            console.print(f"{spec.qualified_name}: {done.files_removed} files → {done.files_added}")
 
     @app.command()
     def demo(
