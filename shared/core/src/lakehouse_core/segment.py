@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MessageType = Literal["track", "page", "screen", "identify", "alias", "group"]
 MESSAGE_TYPES: tuple[MessageType, ...] = ("track", "page", "screen", "identify", "alias", "group")
@@ -22,6 +22,14 @@ MAX_BATCH_BYTES = 500 * 1024
 
 class _Open(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+def _iso_8601_only(value: object) -> object:
+    """The spec's timestamps are ISO-8601 strings. A number is refused rather than guessed at:
+    pydantic would read it as seconds or milliseconds by its size, Spark always as seconds."""
+    if value is not None and not isinstance(value, (str, datetime)):
+        raise ValueError(f"must be an ISO-8601 date-time string, got {type(value).__name__} {value!r}")
+    return value
 
 
 class PageContext(_Open):
@@ -116,6 +124,10 @@ class SegmentMessage(_Open):
     group_id: str | None = Field(default=None, alias="groupId")
     previous_id: str | None = Field(default=None, alias="previousId")
 
+    _timestamps_are_strings = field_validator("timestamp", "original_timestamp", "sent_at", mode="before")(
+        _iso_8601_only
+    )
+
     @model_validator(mode="after")
     def _required_fields(self) -> SegmentMessage:
         if not (self.user_id or self.anonymous_id):
@@ -147,6 +159,8 @@ class Batch(_Open):
     sent_at: datetime | None = Field(default=None, alias="sentAt")
     context: dict[str, Any] | None = None
     write_key: str | None = Field(default=None, alias="writeKey")
+
+    _sent_at_is_a_string = field_validator("sent_at", mode="before")(_iso_8601_only)
 
 
 def _aware(value: datetime) -> datetime:

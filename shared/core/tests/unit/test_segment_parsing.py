@@ -122,6 +122,7 @@ QUARANTINE_CASES = [
     (json.dumps(message(messageId=None)), ["has_message_id"]),
     (json.dumps(message(messageId="  ")), ["has_message_id"]),
     (json.dumps(message(anonymousId=None)), ["has_user_or_anonymous_id"]),
+    (json.dumps(message(anonymousId="caf\ufffd"), ensure_ascii=False), ["valid_utf8"]),
     (json.dumps(message(type="purchase")), ["known_type"]),
     (json.dumps(message(event=None)), ["track_has_event_name"]),
     (json.dumps(message(type="alias", event=None, userId="u-1")), ["alias_has_previous_id"]),

@@ -29,7 +29,10 @@ class BronzeRecord(BaseModel):
     """Bronze: one Kafka record as it arrived. Append-only; never rewritten."""
 
     key: str | None
-    value: str = Field(description="The raw payload, decoded as UTF-8 (invalid bytes replaced).")
+    value: str = Field(
+        description="The raw payload decoded as UTF-8; bytes that are not UTF-8 become U+FFFD "
+        "(Arrow readers refuse invalid UTF-8; the original bytes stay in Kafka at topic/partition/offset)."
+    )
     topic: str
     partition: int
     offset: int
@@ -58,8 +61,8 @@ def to_bronze(kafka_records: DataFrame) -> DataFrame:
 
     ingested_at = F.current_timestamp()
     return kafka_records.select(
-        F.col("key").cast("string").alias("key"),
-        F.col("value").cast("string").alias("value"),
+        F.make_valid_utf8(F.col("key").cast("string")).alias("key"),
+        F.make_valid_utf8(F.col("value").cast("string")).alias("value"),
         F.col("topic"),
         F.col("partition").cast("long").alias("partition"),
         F.col("offset").cast("long").alias("offset"),

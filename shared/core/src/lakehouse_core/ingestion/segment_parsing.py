@@ -38,6 +38,11 @@ IS_JSON_OBJECT = "value_is_json_object"
 """True when the raw value is a JSON object at all."""
 MATCHES_SCHEMA = "value_matches_message_schema"
 """True when every field the schema knows had the expected JSON type."""
+IS_VALID_UTF8 = "value_is_valid_utf8"
+"""False when the value holds U+FFFD: bronze put it in place of bytes that were not UTF-8, so the
+text is not what the producer meant (the collector refuses such bodies; a record written to
+Kafka by anything else may still carry them)."""
+REPLACEMENT_CHARACTER = "\ufffd"
 EVENT_TS = "event_ts"
 """When the event happened on the server's clock; see :func:`corrected_event_time`."""
 
@@ -81,8 +86,8 @@ MESSAGE_SCHEMA = json_reader_schema(CollectedMessage)
 
 
 def parse_messages(bronze: DataFrame, *, value_col: str = "value") -> DataFrame:
-    """Add :data:`MESSAGE`, :data:`IS_JSON_OBJECT`, :data:`MATCHES_SCHEMA` and
-    :data:`EVENT_TS` to ``bronze`` (pure; rows are never dropped)."""
+    """Add :data:`MESSAGE`, :data:`IS_JSON_OBJECT`, :data:`MATCHES_SCHEMA`,
+    :data:`IS_VALID_UTF8` and :data:`EVENT_TS` to ``bronze`` (pure; rows are never dropped)."""
     from pyspark.sql import functions as F
 
     with_corrupt = T.StructType([*MESSAGE_SCHEMA.fields, T.StructField(_CORRUPT_RECORD, T.StringType())])
@@ -95,6 +100,7 @@ def parse_messages(bronze: DataFrame, *, value_col: str = "value") -> DataFrame:
         bronze.withColumn("_parsed", parsed)
         .withColumn(IS_JSON_OBJECT, F.json_object_keys(F.col(value_col)).isNotNull())
         .withColumn(MATCHES_SCHEMA, F.col(f"_parsed.{_CORRUPT_RECORD}").isNull())
+        .withColumn(IS_VALID_UTF8, F.coalesce(~F.col(value_col).contains(REPLACEMENT_CHARACTER), F.lit(True)))
         .withColumn(MESSAGE, F.col("_parsed").dropFields(_CORRUPT_RECORD))
         .drop("_parsed")
         .withColumn(EVENT_TS, corrected_event_time(F.col(MESSAGE)))
@@ -134,6 +140,7 @@ _TYPES = ", ".join(sql_literal(t) for t in MESSAGE_TYPES)
 
 RULE_DESCRIPTIONS: dict[str, str] = {
     "valid_json": "the value is not a JSON object",
+    "valid_utf8": "the value's bytes were not UTF-8 (it holds U+FFFD in their place)",
     "matches_message_schema": "a field has the wrong JSON type (e.g. an unreadable timestamp)",
     "has_message_id": "messageId is missing or empty",
     "has_user_or_anonymous_id": "neither userId nor anonymousId is set",
@@ -155,6 +162,7 @@ def message_expectations() -> list[Expectation]:
     received = f"{MESSAGE}.receivedAt"
     rules = [
         expect("valid_json", IS_JSON_OBJECT),
+        expect("valid_utf8", IS_VALID_UTF8),
         expect("matches_message_schema", f"NOT {IS_JSON_OBJECT} OR {MATCHES_SCHEMA}"),
         expect("has_message_id", _for_readable(_present("messageId"))),
         expect(
