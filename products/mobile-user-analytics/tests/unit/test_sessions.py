@@ -209,7 +209,7 @@ def test_screen_views_know_their_neighbours_and_time_until_the_next_event(spark:
         r.event_id: (r.session_id, r.screen_name, r.previous_screen, r.next_screen, r.seconds_on_screen)
         for r in views.collect()
     } == {
-        "home": (first, "Home", None, "Cart", 30.0),
+        "home": (first, "Home", None, "Cart", 45.0),
         "cart": (first, "Cart", "Home", "(not set)", 120.0),
         "checkout": (first, "(not set)", "Cart", None, None),
         "b1-settings": (second, "Settings", None, "Profile", 0.0),

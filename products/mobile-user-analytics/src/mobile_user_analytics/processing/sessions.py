@@ -125,16 +125,19 @@ def screen_views(events_with_sessions: DataFrame) -> DataFrame:
     """One :class:`ScreenView` row per screen call in a session (pure).
 
     Previous and next screen are the neighbouring screen calls of the same session, ordered by
-    ``(event_ts, event_id)``; the time on screen runs until the session's next event of any
-    kind and is NULL for the session's last event.
+    ``(event_ts, event_id)``. The time on screen runs until the session's next screen call or
+    app state change (opened, backgrounded, crashed), whichever comes first: events tracked on
+    the screen (``Product Viewed``) do not end it. It is NULL when nothing of the kind follows.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     in_session = Window.partitionBy("session_id").orderBy(*_ORDER)
+    later_in_session = in_session.rowsBetween(1, Window.unboundedFollowing)
+    ends_a_screen = (F.col("event_type") == "screen") | F.col("lifecycle").isin(*_STATE_CHANGES)
     screens = (
         events_with_sessions.filter(F.col("session_id").isNotNull())
-        .withColumn("_next_event_at", F.lead("event_ts").over(in_session))
+        .withColumn("_screen_ends_at", F.min(F.when(ends_a_screen, F.col("event_ts"))).over(later_in_session))
         .filter(F.col("event_type") == "screen")
         .withColumn("screen_name", F.coalesce(F.col("screen_name"), F.lit(UNNAMED_SCREEN)))
     )
@@ -144,7 +147,7 @@ def screen_views(events_with_sessions: DataFrame) -> DataFrame:
             F.col("event_ts").alias("viewed_at"),
             F.lag("screen_name").over(in_session).alias("previous_screen"),
             F.lead("screen_name").over(in_session).alias("next_screen"),
-            (_micros_between(F.col("event_ts"), F.col("_next_event_at")) / 1_000_000).alias(
+            (_micros_between(F.col("event_ts"), F.col("_screen_ends_at")) / 1_000_000).alias(
                 "seconds_on_screen"
             ),
         ),
