@@ -54,8 +54,9 @@ stack-down:  ## Stop the local Kafka broker
 stack-status:  ## Show what runs and where
 	$(BIN)/lakehouse stack status
 
-bench: setup  ## Benchmarks: results as JSON under tests/performance/results/
-	$(BIN)/python tests/performance/bench_web_ingestion.py
+BENCH ?=
+bench: setup  ## Benchmarks against this machine's raw ceilings → tests/performance/results/*.json + REPORT.md (BENCH="raw serving" for some)
+	$(BIN)/python tests/performance/run_benchmarks.py $(BENCH)
 
 lint:  ## ruff (lint + format check), the import contracts, and mypy (strict) on shared/
 	$(BIN)/ruff check .
