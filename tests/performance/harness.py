@@ -42,6 +42,8 @@ RESULTS_DIR = Path(__file__).parent / "results"
 WRITE_KEY = "bench-write-key"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 ALL_CORES = set(range(os.cpu_count() or 1))
+#: The 1-minute load average when this benchmark process started: other work on the machine.
+LOAD_AT_START = os.getloadavg()[0]
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,7 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "java": _java_version(),
         "platform": platform.platform(),
+        "load_average_1m_at_start": round(LOAD_AT_START, 2),
     }
 
 

@@ -46,7 +46,8 @@ def machine_line(result: dict[str, Any]) -> str:
     m = result["machine"]
     return (
         f"{m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB, Python {m['python']}, {m['java']}; "
-        f"measured {result['measured_at']}"
+        f"measured {result['measured_at']}, "
+        f"1-minute load average {m.get('load_average_1m_at_start', '?')} when it started"
     )
 
 

@@ -19,14 +19,6 @@ class SessionConfig(BaseModel):
     )
 
 
-class CollectorConfig(BaseModel):
-    host: str = "127.0.0.1"
-    port: int = Field(default=8200, ge=1, le=65535)
-    write_keys: list[SecretStr] = Field(
-        default_factory=list, description="From MOBILE_COLLECTOR__WRITE_KEYS only."
-    )
-
-
 class MobileConfig(ProductConfig):
     sessions: SessionConfig = Field(default_factory=SessionConfig)
     collector: CollectorSettings = Field(default_factory=CollectorSettings)
