@@ -12,7 +12,7 @@ $(ENV_PREFIX)_COLLECTOR__WRITE_KEYS ?= ["local-development-write-key"]
 $(ENV_PREFIX)_PSEUDONYMISATION_KEY ?= local-development-pseudonymisation-key
 export $(ENV_PREFIX)_COLLECTOR__WRITE_KEYS $(ENV_PREFIX)_PSEUDONYMISATION_KEY
 
-.PHONY: help setup run collector ingest api pipeline generate reconcile test
+.PHONY: help setup run collector ingest api pipeline generate reconcile compact test
 
 help:  ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ generate:  ## Send a generated day to a running collector (DAY=YYYY-MM-DD)
 
 reconcile:  ## Check that Kafka = bronze = silver + quarantine
 	$(CLI) reconcile
+
+compact:  ## Bin-pack bronze and silver small files (Delta OPTIMIZE); safe while jobs write
+	$(CLI) compact
 
 test:  ## This product's tests
 	cd $(ROOT) && $(BIN)/pytest products/$(PRODUCT)/tests
