@@ -31,12 +31,11 @@ from lakehouse_core.delta_reader import read_arrow
 from lakehouse_core.kafka.admin import ensure_topics
 from lakehouse_core.reconciliation import Reconciliation, row_count
 from lakehouse_core.segment_client import SegmentClient, as_replay
-from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.tables import Layer, TableSpec, checkpoint_location
 from lakehouse_platform.event_products import EventProduct, event_pipeline, reconcile_product, topic_specs
 from lakehouse_platform.orchestrator import PipelineRun, run_pipeline
-from lakehouse_platform.stack.kafka_broker import BrokerConfig, LocalKafkaBroker
-from lakehouse_testing.plugin import free_port, serve_in_thread
+from lakehouse_platform.stack.kafka_broker import LocalKafkaBroker
+from lakehouse_testing.plugin import running_broker, serve_in_thread
 from mobile_user_analytics.pipeline import MOBILE
 from web_user_analytics.pipeline import WEB
 
@@ -354,20 +353,8 @@ def rig(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, lake_root: str) -> Call
 @pytest.fixture
 def own_broker(tmp_path: Path) -> Iterator[LocalKafkaBroker]:
     """A Kafka broker for this test alone, so stopping it hurts no other test."""
-    settings = LakehouseSettings()
-    broker = LocalKafkaBroker(
-        BrokerConfig(
-            state_dir=tmp_path / "own-kafka",
-            jars_dir=settings.jars_dir,
-            port=free_port(),
-            controller_port=free_port(),
-        )
-    )
-    broker.start(timeout=120)
-    try:
+    with running_broker(tmp_path / "own-kafka") as broker:
         yield broker
-    finally:
-        broker.stop()
 
 
 def answers(url: str) -> bool:

@@ -40,7 +40,6 @@ from harness import (
     measured,
     percentile,
     pin,
-    private_broker,
     service_process,
     spark_pid,
     unpin,
@@ -58,6 +57,7 @@ from lakehouse_core.segment_client import as_replay
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.spark import build_spark_session
 from lakehouse_platform.event_products import bronze_job, topic_specs
+from lakehouse_testing.plugin import running_broker
 
 SIZE = int(os.environ.get("BENCH_SIZE", "4000"))
 DAY = date(2026, 3, 2)
@@ -152,7 +152,7 @@ def freshness(spark: Any, bench: BenchProduct, config: Any, bootstrap: str, lake
 
 def main(bench: BenchProduct) -> None:
     work = work_dir(bench.name)
-    with private_broker(work) as broker:
+    with running_broker(work / "kafka") as broker:
         bootstrap = broker.config.bootstrap_servers
         env = bench.environment(bootstrap=bootstrap, work=work)
         os.environ.update(env)

@@ -23,7 +23,6 @@ from harness import (
     broker_pid,
     measured,
     pin,
-    private_broker,
     work_dir,
     write_result,
 )
@@ -34,6 +33,7 @@ from lakehouse_core.kafka.admin import TopicSpec, ensure_topics
 from lakehouse_core.kafka.producer import PRODUCER_DEFAULTS
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_platform.stack.kafka_broker import find_java
+from lakehouse_testing.plugin import running_broker
 
 SIZES = (200, 1024)
 RECORDS = {
@@ -139,7 +139,7 @@ def disk_write(folder: Path, total: int) -> float:
 def main() -> None:
     work = work_dir("raw")
     figures: dict[str, Any] = {}
-    with private_broker(work) as broker:
+    with running_broker(work / "kafka") as broker:
         bootstrap = broker.config.bootstrap_servers
         pin(broker_pid(broker), BROKER_CORE)
         processes = {"broker": broker_pid(broker), "client": os.getpid()}

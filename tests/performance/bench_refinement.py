@@ -21,38 +21,24 @@ import orjson
 from harness import (
     PRODUCTS,
     BenchProduct,
-    kafka_records,
     measured,
-    private_broker,
+    produce_generated_days,
     spark_pid,
     warm_up,
     work_dir,
     write_result,
 )
-from raw_kafka import bare_producer
 
 from lakehouse_core.ingestion.bronze import run_bronze_ingestion
 from lakehouse_core.kafka.admin import ensure_topics
-from lakehouse_core.segment_client import as_replay
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.spark import build_spark_session
 from lakehouse_platform.event_products import bronze_job, run_gold, run_silver, topic_specs
+from lakehouse_testing.plugin import running_broker
 
 FIRST_DAY = date(2026, 3, 2)
 SCALES = (1, 2, 4)
 INCREMENT = 0.01
-
-
-def events_of(bench: BenchProduct, days: list[date], size: int, seed: int) -> list[dict[str, Any]]:
-    return [
-        as_replay(m)
-        for offset, day in enumerate(days)
-        for m in bench.product.generate(day, size, seed + offset)
-    ]
-
-
-def produce(bootstrap: str, topic: str, messages: list[dict[str, Any]]) -> None:
-    bare_producer(bootstrap, topic, *kafka_records(messages))
 
 
 def refine(spark: Any, bench: BenchProduct, config: Any, bootstrap: str, lake_root: str) -> dict[str, Any]:
@@ -87,7 +73,7 @@ def main(bench: BenchProduct) -> None:
     scaling: dict[str, Any] = {}
     sizes: dict[str, int] = {}
     event_bytes: list[int] = []
-    with private_broker(work) as broker:
+    with running_broker(work / "kafka") as broker:
         bootstrap = broker.config.bootstrap_servers
         os.environ.update(bench.environment(bootstrap=bootstrap, work=work))
         spark = build_spark_session(f"bench-refinement-{bench.name}", settings=LakehouseSettings())
@@ -97,17 +83,24 @@ def main(bench: BenchProduct) -> None:
             config = bench.product.load_config()
             ensure_topics(bootstrap, topic_specs(config.topics))
             days = [FIRST_DAY + timedelta(days=d) for d in range(scale)]
-            messages = events_of(bench, days, base, seed=7)
+            messages = produce_generated_days(
+                bench, bootstrap=bootstrap, topic=config.topics["events"].name, days=days, size=base, seed=7
+            )
             sizes[f"{scale}x"] = len(messages)
             event_bytes.extend(len(orjson.dumps(m)) for m in messages[:2000])
-            produce(bootstrap, config.topics["events"].name, messages)
             lake_root = str(work / f"lake-{scale}x")
             scaling[f"{scale}x"] = refine(spark, bench, config, bootstrap, lake_root)
 
         full = scaling[f"{SCALES[-1]}x"]
         next_day = FIRST_DAY + timedelta(days=SCALES[-1])
-        increment = events_of(bench, [next_day], max(1, round(base * SCALES[-1] * INCREMENT)), seed=101)
-        produce(bootstrap, config.topics["events"].name, increment)
+        increment = produce_generated_days(
+            bench,
+            bootstrap=bootstrap,
+            topic=config.topics["events"].name,
+            days=[next_day],
+            size=max(1, round(base * SCALES[-1] * INCREMENT)),
+            seed=101,
+        )
         incremental = refine(spark, bench, config, bootstrap, str(work / f"lake-{SCALES[-1]}x"))
         spark.stop()
 

@@ -29,23 +29,21 @@ from harness import (
     ALL_CORES,
     PRODUCTS,
     BenchProduct,
-    kafka_records,
     latency_summary,
     measured,
-    private_broker,
+    produce_generated_days,
     service_process,
     spark_pid,
     work_dir,
     write_result,
 )
-from raw_kafka import bare_producer
 
 from lakehouse_core.kafka.admin import ensure_topics
-from lakehouse_core.segment_client import as_replay
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.spark import build_spark_session
 from lakehouse_platform.event_products import event_pipeline, topic_specs
 from lakehouse_platform.orchestrator import run_pipeline
+from lakehouse_testing.plugin import running_broker
 
 FIRST_DAY = date(2026, 3, 2)
 DAYS = 2
@@ -134,12 +132,10 @@ def api_run(url: str, api_pid: int, paths: Sequence[str], concurrency: int) -> d
 def build_lake(bench: BenchProduct, spark: Any, bootstrap: str, lake_root: str, size: int) -> int:
     config = bench.product.load_config()
     ensure_topics(bootstrap, topic_specs(config.topics))
-    messages = [
-        as_replay(m)
-        for d in range(DAYS)
-        for m in bench.product.generate(FIRST_DAY + timedelta(days=d), size, 7 + d)
-    ]
-    bare_producer(bootstrap, config.topics["events"].name, *kafka_records(messages))
+    days = [FIRST_DAY + timedelta(days=d) for d in range(DAYS)]
+    messages = produce_generated_days(
+        bench, bootstrap=bootstrap, topic=config.topics["events"].name, days=days, size=size, seed=7
+    )
     pipeline = event_pipeline(
         bench.product, config, spark=lambda: spark, bootstrap_servers=bootstrap, lake_root=lake_root
     )
@@ -153,7 +149,7 @@ def main(bench: BenchProduct) -> None:
     size = int(os.environ.get("BENCH_SIZE", str(bench.product.default_size // 2)))
     query = RANGE_QUERIES[bench.name]
     work = work_dir(f"serving-{bench.name}")
-    with private_broker(work) as broker:
+    with running_broker(work / "kafka") as broker:
         bootstrap = broker.config.bootstrap_servers
         env = bench.environment(bootstrap=bootstrap, work=work)
         os.environ.update(env)

@@ -31,9 +31,8 @@ from lakehouse_core.collector.envelope import collect_batch
 from lakehouse_core.ingestion.bronze import run_bronze_ingestion
 from lakehouse_core.kafka.admin import ensure_topics
 from lakehouse_core.segment_client import as_replay
-from lakehouse_core.settings import LakehouseSettings
 from lakehouse_platform.event_products import EventProduct, bronze_job, run_gold, run_silver, topic_specs
-from lakehouse_platform.stack.kafka_broker import BrokerConfig, LocalKafkaBroker
+from lakehouse_platform.stack.kafka_broker import LocalKafkaBroker
 from lakehouse_testing.plugin import free_port
 from mobile_user_analytics.pipeline import MOBILE
 from web_user_analytics.pipeline import WEB
@@ -87,13 +86,28 @@ def with_events_topic(config: Any, topic: str) -> Any:
     return config.model_copy(update={"topics": {**config.topics, "events": events}})
 
 
+def produce_generated_days(
+    bench: BenchProduct, *, bootstrap: str, topic: str, days: Sequence[date], size: int, seed: int
+) -> list[dict[str, Any]]:
+    """Generate ``size`` visitors or devices on each of ``days`` (seed ``seed + i`` for the
+    i-th day), write them to ``topic`` as the collector would, and return the messages."""
+    messages = [
+        as_replay(m)
+        for offset, day in enumerate(days)
+        for m in bench.product.generate(day, size, seed + offset)
+    ]
+    bare_producer(bootstrap, topic, *kafka_records(messages))
+    return messages
+
+
 def warm_up(spark: Any, bench: BenchProduct, config: Any, *, bootstrap: str, work: Path) -> None:
     """Run bronze, silver and gold once on a small day in a throw-away lake, so that measured
     runs find the JVM's classes loaded and its code compiled, as a long-running job would."""
     config = with_events_topic(config, "bench.warm-up")
     ensure_topics(bootstrap, topic_specs(config.topics))
-    messages = [as_replay(m) for m in bench.product.generate(date(2026, 1, 5), 20, 1)]
-    bare_producer(bootstrap, "bench.warm-up", *kafka_records(messages))
+    produce_generated_days(
+        bench, bootstrap=bootstrap, topic="bench.warm-up", days=[date(2026, 1, 5)], size=20, seed=1
+    )
     lake_root = str(work / "warm-up-lake")
     run_bronze_ingestion(
         spark, bronze_job(bench.product, config, bootstrap_servers=bootstrap, lake_root=lake_root)
@@ -192,24 +206,6 @@ def timed(action: Callable[[], Any]) -> tuple[Any, float]:
     started = time.perf_counter()
     outcome = action()
     return outcome, time.perf_counter() - started
-
-
-@contextmanager
-def private_broker(work: Path) -> Iterator[LocalKafkaBroker]:
-    """A Kafka broker (KRaft) of the benchmark's own, with its log in ``work``."""
-    broker = LocalKafkaBroker(
-        BrokerConfig(
-            state_dir=work / "kafka",
-            jars_dir=LakehouseSettings().jars_dir,
-            port=free_port(),
-            controller_port=free_port(),
-        )
-    )
-    broker.start(timeout=120)
-    try:
-        yield broker
-    finally:
-        broker.stop()
 
 
 @contextmanager

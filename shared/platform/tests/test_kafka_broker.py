@@ -9,25 +9,16 @@ import pytest
 from lakehouse_core.kafka.admin import TopicSpec, ensure_topics, list_topics
 from lakehouse_core.kafka.consumer import build_consumer, consume_batches
 from lakehouse_core.kafka.producer import EventProducer, OutgoingMessage
-from lakehouse_core.settings import LakehouseSettings
 from lakehouse_platform.stack import kafka_broker
-from lakehouse_platform.stack.kafka_broker import BrokerConfig, LocalKafkaBroker, StackError
-from lakehouse_testing.plugin import free_port
+from lakehouse_platform.stack.kafka_broker import LocalKafkaBroker, StackError
+from lakehouse_testing.plugin import local_broker
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def broker(tmp_path: Path) -> LocalKafkaBroker:
-    settings = LakehouseSettings()
-    instance = LocalKafkaBroker(
-        BrokerConfig(
-            state_dir=tmp_path / "kafka",
-            jars_dir=settings.jars_dir,
-            port=free_port(),
-            controller_port=free_port(),
-        )
-    )
+    instance = local_broker(tmp_path / "kafka")
     yield instance
     instance.purge()
 

@@ -68,6 +68,29 @@ def free_port() -> int:
     raise RuntimeError("no free loopback port below the ephemeral range")
 
 
+def local_broker(state_dir: Path, *, jars_dir: Path | None = None) -> LocalKafkaBroker:
+    """A Kafka broker (not started) on free loopback ports, its storage in ``state_dir``."""
+    return LocalKafkaBroker(
+        BrokerConfig(
+            state_dir=state_dir,
+            jars_dir=jars_dir or LakehouseSettings().jars_dir,
+            port=free_port(),
+            controller_port=free_port(),
+        )
+    )
+
+
+@contextmanager
+def running_broker(state_dir: Path, *, jars_dir: Path | None = None) -> Iterator[LocalKafkaBroker]:
+    """:func:`local_broker`, started for the block and stopped after it."""
+    broker = local_broker(state_dir, jars_dir=jars_dir)
+    broker.start(timeout=120)
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
 @dataclass(frozen=True)
 class KafkaFixture:
     bootstrap_servers: str
@@ -111,19 +134,10 @@ def kafka_broker(lakehouse_settings: LakehouseSettings) -> Iterator[KafkaFixture
     if external:
         yield KafkaFixture(external, None)
         return
-    broker = LocalKafkaBroker(
-        BrokerConfig(
-            state_dir=lakehouse_settings.state_dir / "kafka",
-            jars_dir=lakehouse_settings.jars_dir,
-            port=free_port(),
-            controller_port=free_port(),
-        )
-    )
-    broker.start(timeout=120)
-    try:
+    with running_broker(
+        lakehouse_settings.state_dir / "kafka", jars_dir=lakehouse_settings.jars_dir
+    ) as broker:
         yield KafkaFixture(broker.config.bootstrap_servers, broker)
-    finally:
-        broker.stop()
 
 
 @pytest.fixture
