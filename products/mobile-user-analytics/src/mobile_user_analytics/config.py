@@ -7,10 +7,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr
 
-from lakehouse_core.config import CollectorSettings, ProductConfig, load_config
+from lakehouse_core.config import CollectorSettings, ProductConfig, load_config, product_config_dir
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 ENV_PREFIX = "MOBILE_"
+#: ``config/`` of a source checkout (an installed wheel carries it as ``product_config/``).
+SOURCE_CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 
 
 class SessionConfig(BaseModel):
@@ -33,5 +34,9 @@ class MobileConfig(ProductConfig):
     )
 
 
-def load_mobile_config(config_dir: Path = CONFIG_DIR) -> MobileConfig:
-    return load_config(MobileConfig, config_dir, env_prefix=ENV_PREFIX)
+def load_mobile_config(config_dir: Path | None = None) -> MobileConfig:
+    """The configuration from ``config_dir``, or from where :func:`product_config_dir` finds it."""
+    located = config_dir or product_config_dir(
+        "mobile_user_analytics", env_prefix=ENV_PREFIX, source_dir=SOURCE_CONFIG_DIR
+    )
+    return load_config(MobileConfig, located, env_prefix=ENV_PREFIX)

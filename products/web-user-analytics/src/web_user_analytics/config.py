@@ -7,10 +7,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr
 
-from lakehouse_core.config import CollectorSettings, ProductConfig, load_config
+from lakehouse_core.config import CollectorSettings, ProductConfig, load_config, product_config_dir
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 ENV_PREFIX = "WEB_"
+#: ``config/`` of a source checkout (an installed wheel carries it as ``product_config/``).
+SOURCE_CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 
 
 class FunnelConfig(BaseModel):
@@ -20,15 +21,6 @@ class FunnelConfig(BaseModel):
 
 class SessionConfig(BaseModel):
     inactivity_minutes: int = Field(default=30, ge=1)
-    late_event_watermark_hours: int = Field(default=48, ge=0)
-
-
-class CollectorConfig(BaseModel):
-    host: str = "127.0.0.1"
-    port: int = Field(default=8100, ge=1, le=65535)
-    write_keys: list[SecretStr] = Field(
-        default_factory=list, description="From WEB_COLLECTOR__WRITE_KEYS only."
-    )
 
 
 class WebConfig(ProductConfig):
@@ -46,5 +38,9 @@ class WebConfig(ProductConfig):
     )
 
 
-def load_web_config(config_dir: Path = CONFIG_DIR) -> WebConfig:
-    return load_config(WebConfig, config_dir, env_prefix=ENV_PREFIX)
+def load_web_config(config_dir: Path | None = None) -> WebConfig:
+    """The configuration from ``config_dir``, or from where :func:`product_config_dir` finds it."""
+    located = config_dir or product_config_dir(
+        "web_user_analytics", env_prefix=ENV_PREFIX, source_dir=SOURCE_CONFIG_DIR
+    )
+    return load_config(WebConfig, located, env_prefix=ENV_PREFIX)

@@ -80,6 +80,24 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def product_config_dir(package: str, *, env_prefix: str, source_dir: Path) -> Path:
+    """Where a product's ``product.yaml`` and ``environments/`` live.
+
+    ``<env_prefix>CONFIG_DIR`` wins (a mounted ConfigMap, say); then the copy shipped inside
+    the installed package (``<package>/product_config``, put there by the wheel build); then
+    ``source_dir``, the product's ``config/`` folder in a source checkout.
+    """
+    from importlib.resources import files
+
+    override = os.environ.get(f"{env_prefix}CONFIG_DIR")
+    if override:
+        return Path(override)
+    shipped = Path(str(files(package) / "product_config"))
+    if (shipped / "product.yaml").is_file():
+        return shipped
+    return source_dir
+
+
 def config_files(config_dir: Path, environment: str) -> list[Path]:
     """The layers for ``environment``: the base file (required) and its overlay (if present)."""
     base = config_dir / "product.yaml"
