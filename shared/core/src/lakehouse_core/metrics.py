@@ -39,40 +39,6 @@ class HttpMetrics:
         )
 
 
-@dataclass(frozen=True)
-class PipelineMetrics:
-    rows: Counter
-    task_duration: Histogram
-    task_runs: Counter
-
-    @classmethod
-    def register(cls, registry: CollectorRegistry, *, namespace: str) -> PipelineMetrics:
-        return cls(
-            rows=Counter(
-                "pipeline_rows",
-                "Rows handled by pipeline tasks, by outcome.",
-                ["task", "outcome"],
-                namespace=namespace,
-                registry=registry,
-            ),
-            task_duration=Histogram(
-                "pipeline_task_duration_seconds",
-                "Pipeline task wall time.",
-                ["task"],
-                namespace=namespace,
-                registry=registry,
-                buckets=(0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800),
-            ),
-            task_runs=Counter(
-                "pipeline_task_runs",
-                "Pipeline task runs, by final status.",
-                ["task", "status"],
-                namespace=namespace,
-                registry=registry,
-            ),
-        )
-
-
 def exposition(registry: CollectorRegistry) -> tuple[bytes, str]:
     """The registry in Prometheus text format, with its content type."""
     return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -17,11 +17,12 @@ seeded generators, so the same arguments give identical messages.
 from __future__ import annotations
 
 import random
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
+
+from lakehouse_core.generation import iso_millis, public_ip, seeded_uuid, weighted_choice
 
 SITE = "https://www.example-shop.com"
 LIBRARY = {"name": "analytics.js", "version": "npm:next-1.70.0"}
@@ -146,34 +147,18 @@ class Visitor:
         return self.device == "bot"
 
 
-def _uuid(rng: random.Random) -> str:
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
-
-
-def _choose(rng: random.Random, weights: dict[str, int]) -> str:
-    return rng.choices(list(weights), weights=list(weights.values()))[0]
-
-
-def _public_ip(rng: random.Random) -> str:
-    if rng.random() < 0.12:
-        groups = [0x2001, 0x0DB8, *(rng.getrandbits(16) for _ in range(6))]
-        return ":".join(f"{g:x}" for g in groups)
-    first = rng.choice((23, 31, 45, 62, 77, 81, 91, 109, 151, 176, 185, 188, 203, 212))
-    return f"{first}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
-
-
 def make_visitor(seed: int, key: str, *, registered_share: float) -> Visitor:
     """The visitor behind ``key``; the same seed and key always give the same visitor."""
     rng = random.Random(f"web-visitor:{seed}:{key}")
-    device = _choose(rng, DEVICE_WEIGHTS)
+    device = weighted_choice(rng, DEVICE_WEIGHTS)
     first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
     skewed = device != "bot" and rng.random() < 0.03
     skew = timedelta(seconds=rng.choice((-1, 1)) * rng.randint(5, 900)) if skewed else timedelta(0)
     return Visitor(
-        anonymous_id=_uuid(rng),
+        anonymous_id=seeded_uuid(rng),
         device=device,
         user_agent=rng.choice(USER_AGENTS[device]),
-        ip=_public_ip(rng),
+        ip=public_ip(rng),
         locale=rng.choice(LOCALES),
         clock_skew=skew,
         account_id=f"usr_{rng.getrandbits(48):012x}",
@@ -181,11 +166,6 @@ def make_visitor(seed: int, key: str, *, registered_share: float) -> Visitor:
         email=f"{first}.{last}{rng.randint(1, 999)}@example.com",
         name=f"{first.title()} {last.title()}",
     )
-
-
-def _timestamp(moment: datetime) -> str:
-    """ISO 8601 in UTC with milliseconds, as ``Date.toISOString()`` writes it."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _page_title(path: str) -> str:
@@ -220,15 +200,15 @@ class SessionWriter:
         sent_at = device_time + timedelta(milliseconds=self.rng.randint(40, 2500))
         message: dict[str, Any] = {
             "type": kind,
-            "messageId": _uuid(self.rng),
+            "messageId": seeded_uuid(self.rng),
             "anonymousId": self.visitor.anonymous_id,
         }
         if self.user_id is not None:
             message["userId"] = self.user_id
         message |= {
-            "timestamp": _timestamp(device_time),
-            "originalTimestamp": _timestamp(device_time),
-            "sentAt": _timestamp(sent_at),
+            "timestamp": iso_millis(device_time),
+            "originalTimestamp": iso_millis(device_time),
+            "sentAt": iso_millis(sent_at),
         }
         return message
 
@@ -342,7 +322,7 @@ def _signup_funnel(writer: SessionWriter, *, day: date) -> None:
             "email": visitor.email,
             "name": visitor.name,
             "plan": plan,
-            "createdAt": _timestamp(writer.now),
+            "createdAt": iso_millis(writer.now),
             "signupDate": day.isoformat(),
         },
     )

@@ -7,10 +7,6 @@ from typing import Literal
 
 StartingOffsets = Literal["earliest", "latest"]
 
-#: The columns Spark's Kafka source yields, in order (key/value binary).
-KAFKA_SOURCE_COLUMNS = ("key", "value", "topic", "partition", "offset", "timestamp", "timestampType")
-
-
 def kafka_source_options(
     bootstrap_servers: str,
     topics: Sequence[str],
