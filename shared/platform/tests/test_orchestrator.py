@@ -293,3 +293,45 @@ def test_kafka_run_recorder_publishes_the_run_keyed_by_pipeline(
     assert received == run
     assert received.status == "failed"
     assert received.task("a").error == "OSError: disk full"
+
+
+@pytest.mark.unit
+def test_a_data_error_is_not_retried_and_the_record_says_why() -> None:
+    from lakehouse_core.errors import JobError, SystemicBreakageError
+
+    calls: list[str] = []
+    waits: list[float] = []
+
+    def refused(context: RunContext) -> None:
+        calls.append(f"{context.task}#{context.attempt}")
+        try:
+            raise SystemicBreakageError(
+                "suite web_events: 1,000 of 1,000 rows quarantined; "
+                "event_time_plausible: 1,000 of 1,000 rows",
+                failures={"event_time_plausible": 1000},
+                rows=1000,
+            )
+        except SystemicBreakageError as cause:
+            raise JobError("web-user-analytics-silver failed") from cause
+
+    pipeline = Pipeline(
+        "p",
+        [
+            Task("silver", refused, retries=3),
+            Task("gold", recording(calls), depends_on=("silver",)),
+            Task("flaky", failing(calls, times=1), retries=1),
+        ],
+    )
+    run = run_pipeline(pipeline, sleep=waits.append)
+
+    assert calls == ["silver#1", "flaky#1", "flaky#2"]
+    assert waits == [1.0]
+    silver = run.task("silver")
+    assert (silver.status, silver.attempts) == ("failed", 1)
+    assert silver.error == (
+        "JobError: web-user-analytics-silver failed (caused by SystemicBreakageError: suite web_events: "
+        "1,000 of 1,000 rows quarantined; event_time_plausible: 1,000 of 1,000 rows) "
+        "[data error, not retried]"
+    )
+    assert run.task("gold").status == "skipped"
+    assert (run.task("flaky").status, run.task("flaky").attempts) == ("succeeded", 2)

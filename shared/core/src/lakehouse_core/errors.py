@@ -6,6 +6,12 @@ Every error carries a message that names what failed (a table, a key, a topic) a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
 
 class LakehouseError(Exception):
     """Base class of every error raised by the platform's own code."""
@@ -52,5 +58,43 @@ class JobError(LakehouseError):
     """A pipeline job failed; the message names the job and the cause."""
 
 
-class QualityError(LakehouseError):
-    """A data-quality expectation with the ``fail`` action was violated."""
+class DataError(LakehouseError):
+    """The input data is wrong: running again on the same input fails the same way.
+
+    Retrying cannot help (the orchestrator records such a task as failed at its first attempt);
+    fix the producer, the data or the rules, then run again. Any other error may be transient
+    (a broker or disk outage) and is retried.
+    """
+
+
+class QualityError(DataError):
+    """A data-quality expectation with the ``fail`` action was violated, or a suite rejected
+    too large a share of a batch.
+
+    ``failures`` maps each rule that caught rows to how many, out of ``rows`` checked.
+    """
+
+    def __init__(self, message: str, *, failures: Mapping[str, int] | None = None, rows: int = 0) -> None:
+        super().__init__(message)
+        self.failures = dict(failures or {})
+        self.rows = rows
+
+
+class SystemicBreakageError(QualityError):
+    """More than a suite's ``max_quarantine_fraction`` of a batch failed its ``drop`` rules:
+    a broken producer or rule, not a few bad rows.
+
+    ``rejected`` holds the rows the suite sent to quarantine (the runner's quarantine output,
+    with the failed rule names), so the caller can still store them before stopping.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        failures: Mapping[str, int],
+        rows: int,
+        rejected: DataFrame | None = None,
+    ) -> None:
+        super().__init__(message, failures=failures, rows=rows)
+        self.rejected = rejected

@@ -1,7 +1,7 @@
 import pytest
 from pyspark.sql import SparkSession
 
-from lakehouse_core.errors import QualityError
+from lakehouse_core.errors import DataError, QualityError, SystemicBreakageError
 from lakehouse_core.quality.expectations import (
     accepted_values,
     expect,
@@ -68,8 +68,12 @@ def test_warn_rule_keeps_the_row(spark: SparkSession) -> None:
 
 def test_fail_rule_stops_the_run(spark: SparkSession) -> None:
     strict = ExpectationSuite(name="strict", expectations=[not_null("id", action="fail")])
-    with pytest.raises(QualityError, match=r"id_not_null \(1 rows\) of 5 rows"):
+    with pytest.raises(
+        QualityError, match="suite strict: fail rules violated: id_not_null: 1 of 5 rows"
+    ) as raised:
         apply_suite(spark.createDataFrame(ROWS, COLUMNS), strict)
+    assert isinstance(raised.value, DataError)
+    assert (raised.value.failures, raised.value.rows) == ({"id_not_null": 1}, 5)
 
 
 def test_unique_and_custom_sql_rules(spark: SparkSession) -> None:
@@ -83,9 +87,34 @@ def test_unique_and_custom_sql_rules(spark: SparkSession) -> None:
     assert outcome.result.as_record()["failures"] == {"id_unique": 2, "amount_below_kind_limit": 1}
 
 
-def test_systemic_breakage_fails_over_the_quarantine_limit(spark: SparkSession) -> None:
-    with pytest.raises(QualityError, match="systemic breakage"):
+def test_systemic_breakage_names_each_failing_rule_and_carries_the_rejected_rows(spark: SparkSession) -> None:
+    with pytest.raises(SystemicBreakageError) as raised:
         apply_suite(spark.createDataFrame(ROWS, COLUMNS), suite(max_quarantine_fraction=0.5))
+    error = raised.value
+    assert str(error) == (
+        "suite events: 3 of 5 rows quarantined, over the limit of 50%: systemic breakage, not bad rows; "
+        "failing rules: id_not_null: 1 of 5 rows; amount_in_range: 2 of 5 rows; "
+        "kind_accepted_values: 1 of 5 rows"
+    )
+    assert isinstance(error, DataError)
+    assert error.failures == {
+        "id_not_null": 1,
+        "amount_in_range": 2,
+        "email_matches": 1,
+        "kind_accepted_values": 1,
+    }
+    assert error.rejected is not None
+    assert sorted((r.id, tuple(r[FAILED_RULES])) for r in error.rejected.collect() if r.id) == [
+        ("b", ("amount_in_range", "email_matches")),
+        ("d", ("amount_in_range", "kind_accepted_values")),
+    ]
+
+
+def test_thousands_are_grouped_in_the_systemic_breakage_message(spark: SparkSession) -> None:
+    rows = spark.range(1000).selectExpr("CAST(NULL AS STRING) AS id")
+    strict = ExpectationSuite(name="big", expectations=[not_null("id")], max_quarantine_fraction=0.5)
+    with pytest.raises(SystemicBreakageError, match="id_not_null: 1,000 of 1,000 rows"):
+        apply_suite(rows, strict)
 
 
 def test_suite_refuses_duplicate_rule_names() -> None:

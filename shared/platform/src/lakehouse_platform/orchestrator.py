@@ -3,9 +3,11 @@
 A :class:`Pipeline` is a set of named :class:`Task` s with dependencies, checked for unknown
 names and cycles when it is built. :func:`run_pipeline` runs the tasks in dependency order,
 retries a failing task with exponential backoff, then records it as failed and skips the tasks
-that depend on it while independent tasks still run. The outcome is a :class:`PipelineRun`,
-which a :class:`RunRecorder` stores: as JSON lines in a file, or on the Kafka topic
-``platform.pipeline_runs.v1`` that operational-metrics consumes.
+that depend on it while independent tasks still run. A
+:class:`~lakehouse_core.errors.DataError` (e.g. a batch refused by its quality suite) is
+deterministic, so it is not retried: the task is recorded as failed at once, with the reason.
+The outcome is a :class:`PipelineRun`, which a :class:`RunRecorder` stores: as JSON lines in a
+file, or on the Kafka topic ``platform.pipeline_runs.v1`` that operational-metrics consumes.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any, Literal, Protocol
 import orjson
 from pydantic import BaseModel, Field
 
-from lakehouse_core.errors import LakehouseError
+from lakehouse_core.errors import DataError, LakehouseError
 from lakehouse_core.kafka.producer import EventProducer, OutgoingMessage
 from lakehouse_core.structured_logging import correlation_scope
 
@@ -54,7 +56,9 @@ class RunContext:
 class Task:
     """One step. ``run`` may return outputs (JSON-serialisable) that land in the run record
     and in the context of the tasks depending on it. ``retries`` counts the attempts after the
-    first; the n-th retry waits ``retry_backoff_seconds * 2 ** (n - 1)``."""
+    first; the n-th retry waits ``retry_backoff_seconds * 2 ** (n - 1)``. A
+    :class:`~lakehouse_core.errors.DataError`, raised or the cause of what was raised, is
+    never retried: the same input would fail the same way."""
 
     name: str
     run: Callable[[RunContext], Mapping[str, Any] | None]
@@ -197,6 +201,18 @@ def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+def _data_error(error: BaseException) -> DataError | None:
+    """The :class:`DataError` that ``error`` is or was raised from (a job wraps its cause)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, DataError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def _run_task(
     task: Task,
     *,
@@ -215,7 +231,12 @@ def _run_task(
             outputs = dict(task.run(context) or {})
         except Exception as error:
             last_error = _describe(error)
-            if attempt > task.retries:
+            deterministic = _data_error(error)
+            if deterministic is not None and deterministic is not error:
+                last_error = f"{last_error} (caused by {_describe(deterministic)})"
+            if deterministic is not None:
+                last_error = f"{last_error} [data error, not retried]"
+            if attempt > task.retries or deterministic is not None:
                 log.exception("task failed", extra={**fields, "attempt": attempt, "error": last_error})
                 return TaskRun(
                     name=task.name,

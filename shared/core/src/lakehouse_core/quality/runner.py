@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from lakehouse_core.errors import QualityError
+from lakehouse_core.errors import QualityError, SystemicBreakageError
 from lakehouse_core.quality.expectations import Action, Expectation
 
 if TYPE_CHECKING:
@@ -117,7 +117,8 @@ def quarantined_rows(annotated: DataFrame, suite: ExpectationSuite) -> DataFrame
 
 def apply_suite(df: DataFrame, suite: ExpectationSuite) -> QualityOutcome:
     """Split ``df`` by the suite and count failures; raise :class:`QualityError` when a
-    ``fail`` rule caught a row or the quarantined share exceeds the suite's limit."""
+    ``fail`` rule caught a row, :class:`SystemicBreakageError` (carrying the quarantined rows)
+    when the quarantined share exceeds the suite's limit."""
     from pyspark.sql import functions as F
 
     annotated = annotate(df, suite)
@@ -142,22 +143,39 @@ def apply_suite(df: DataFrame, suite: ExpectationSuite) -> QualityOutcome:
         rows_quarantined=quarantined,
         rules=rules,
     )
-    _enforce(suite, result)
-    return QualityOutcome(
+    outcome = QualityOutcome(
         valid=valid_rows(annotated, suite),
         quarantine=quarantined_rows(annotated, suite),
         result=result,
     )
+    _enforce(suite, outcome)
+    return outcome
 
 
-def _enforce(suite: ExpectationSuite, result: QualityResult) -> None:
+def _counted(rules: Sequence[RuleResult], rows_in: int) -> str:
+    return "; ".join(f"{r.name}: {r.failed:,} of {rows_in:,} rows" for r in rules)
+
+
+def _enforce(suite: ExpectationSuite, outcome: QualityOutcome) -> None:
+    """Raise for a violated ``fail`` rule or an over-limit quarantine share; both messages
+    name every rule that caught rows, with its count, so the cause is readable at once."""
+    result = outcome.result
+    failures = {r.name: r.failed for r in result.rules if r.failed}
     broken = [r for r in result.rules if r.action == "fail" and r.failed]
     if broken:
-        listed = ", ".join(f"{r.name} ({r.failed} rows)" for r in broken)
-        raise QualityError(f"suite {suite.name}: fail rules violated: {listed} of {result.rows_in} rows")
+        raise QualityError(
+            f"suite {suite.name}: fail rules violated: {_counted(broken, result.rows_in)}",
+            failures=failures,
+            rows=result.rows_in,
+        )
     limit = suite.max_quarantine_fraction
     if limit is not None and result.rows_in and result.rows_quarantined / result.rows_in > limit:
-        raise QualityError(
-            f"suite {suite.name}: {result.rows_quarantined} of {result.rows_in} rows quarantined, "
-            f"over the limit of {limit:.0%}: systemic breakage, not bad rows"
+        dropping = [r for r in result.rules if r.action == "drop" and r.failed]
+        raise SystemicBreakageError(
+            f"suite {suite.name}: {result.rows_quarantined:,} of {result.rows_in:,} rows quarantined, "
+            f"over the limit of {limit:.0%}: systemic breakage, not bad rows; failing rules: "
+            f"{_counted(dropping, result.rows_in)}",
+            failures=failures,
+            rows=result.rows_in,
+            rejected=outcome.quarantine,
         )
