@@ -1,4 +1,4 @@
-"""The `lakehouse` command as a user runs it: stack up/status/down and the smoke pipeline."""
+"""The `lakehouse` command as a user runs it: stack up/status/down, topics and the smoke pipeline."""
 
 import json
 import os
@@ -41,6 +41,21 @@ def test_stack_and_smoke_pipeline_through_the_cli(tmp_path: Path) -> None:
         status = json.loads(run(env, "stack", "status", "--json").stdout)
         assert status["running"]
         assert status["bootstrap_servers"] == f"127.0.0.1:{env['LAKEHOUSE_KAFKA_PORT']}"
+
+        created = run(
+            env, "topics", "create", "cli.check.v1", "--partitions", "2", "--retention-ms", "3600000"
+        )
+        assert created.returncode == 0, created.stderr
+        assert "created cli.check.v1" in created.stdout
+        assert "exists already" in run(env, "topics", "create", "cli.check.v1").stdout
+        assert "cli.check.v1" in run(env, "topics", "list").stdout.split()
+        described = json.loads(run(env, "topics", "describe", "cli.check.v1", "--json").stdout)
+        assert [p["partition"] for p in described["partitions"]] == [0, 1]
+        assert described["records"] == 0
+        assert described["config"]["retention.ms"] == "3600000"
+        missing = run(env, "topics", "describe", "no.such.topic")
+        assert missing.returncode == 1
+        assert "does not exist" in missing.stderr
 
         smoke = run(env, "smoke", "--events", "300")
         assert smoke.returncode == 0, smoke.stderr[-3000:]
