@@ -78,8 +78,11 @@ def ensure_topics(bootstrap_servers: str, topics: Iterable[TopicSpec], *, timeou
     return created
 
 
-def topic_record_count(bootstrap_servers: str, topic: str, *, timeout: float = 10.0) -> int:
-    """Records currently in the topic: the sum over partitions of high minus low watermark."""
+def partition_watermarks(
+    bootstrap_servers: str, topic: str, *, timeout: float = 10.0
+) -> dict[int, tuple[int, int]]:
+    """Per partition of the topic: (low, high) watermarks, the earliest offset still held
+    (retention deletes older records) and the offset the next record will get."""
     from confluent_kafka import Consumer, TopicPartition
 
     consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": f"watermarks-{topic}"})
@@ -87,12 +90,20 @@ def topic_record_count(bootstrap_servers: str, topic: str, *, timeout: float = 1
         metadata = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
         if metadata is None or metadata.error is not None:
             raise KafkaError(f"topic {topic} is not available at {bootstrap_servers}")
-        total = 0
-        for partition in metadata.partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
-            total += high - low
-        return total
+        return {
+            partition: consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
+            for partition in sorted(metadata.partitions)
+        }
     except KafkaException as exc:
         raise KafkaError(f"cannot read offsets of {topic}: {exc}") from exc
     finally:
         consumer.close()
+
+
+def topic_record_count(bootstrap_servers: str, topic: str, *, timeout: float = 10.0) -> int:
+    """Records currently in the topic: the sum over partitions of high minus low watermark.
+    Records deleted by retention are not counted; to compare with what was ingested, use
+    :func:`lakehouse_core.reconciliation.reconcile`."""
+    return sum(
+        high - low for low, high in partition_watermarks(bootstrap_servers, topic, timeout=timeout).values()
+    )
