@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr
 
 from lakehouse_core.config import CollectorSettings, ProductConfig, load_config, product_config_dir
+from lakehouse_core.segment import EventTimeWindow
 
 ENV_PREFIX = "MOBILE_"
 #: ``config/`` of a source checkout (an installed wheel carries it as ``product_config/``).
@@ -27,6 +28,7 @@ class MobileConfig(ProductConfig):
         default=None, description="HMAC key for device and user ids; from MOBILE_PSEUDONYMISATION_KEY only."
     )
     max_quarantine_fraction: float = Field(default=0.5, gt=0, le=1)
+    event_time: EventTimeWindow = Field(default_factory=EventTimeWindow)
     api_keys: dict[str, list[str]] = Field(
         default_factory=dict,
         json_schema_extra={"secret": True},

@@ -52,6 +52,12 @@ class MobileEvent(BaseModel):
     timezone: str | None
     country: str | None
     properties_json: str | None = Field(description="Event properties as JSON, PII keys removed.")
+    traits_json: str | None = Field(
+        description="Traits as JSON, PII keys removed (a group call's company name is kept)."
+    )
+    previous_id: str | None = Field(description="Alias calls: keyed HMAC of previousId (the earlier id).")
+    group_id: str | None = Field(description="Group calls: keyed HMAC of groupId (the account).")
+    imported: bool = Field(description="Loaded by the import command (history), not by the collector.")
     source_partition: int = Field(description="Kafka partition of the bronze record (lineage).")
     source_offset: int = Field(description="Kafka offset of the bronze record (lineage).")
 

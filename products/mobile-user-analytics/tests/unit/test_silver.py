@@ -152,6 +152,7 @@ MALFORMED = [
         with_(OPENED, messageId="m-future", sentAt=None, originalTimestamp="2024-03-12T10:00:31Z"),
         ["event_time_plausible"],
     ),
+    (with_(SCREEN, messageId="m-esc", name="Home\u001b"), ["name_has_no_control_characters"]),
 ]
 
 
@@ -188,6 +189,10 @@ def test_valid_rows_become_pseudonymised_mobile_events(spark: SparkSession) -> N
         "locale": "de-DE",
         "timezone": "Europe/Berlin",
         "country": "DE",
+        "traits_json": "{}",
+        "previous_id": None,
+        "group_id": None,
+        "imported": False,
         "source_partition": 0,
         "source_offset": 0,
     }
@@ -235,6 +240,7 @@ def test_valid_rows_become_pseudonymised_mobile_events(spark: SparkSession) -> N
         "other",
     )
     assert identify["properties_json"] is None
+    assert json.loads(identify["traits_json"]) == {"plan": "pro"}
 
 
 def test_a_batch_landing_days_late_keeps_the_devices_skew_corrected_day(spark: SparkSession) -> None:
@@ -270,20 +276,20 @@ def test_no_clear_identifier_or_email_reaches_any_silver_table(spark: SparkSessi
 
 
 def test_each_malformed_class_is_quarantined_with_its_rule(spark: SparkSession) -> None:
-    values = [with_(SCREEN, messageId=f"ok-{i}") for i in range(10)] + [raw for raw, _ in MALFORMED]
+    values = [with_(SCREEN, messageId=f"ok-{i}") for i in range(12)] + [raw for raw, _ in MALFORMED]
 
     batch = to_silver(bronze(spark, values), pseudonymisation_key=KEY, max_quarantine_fraction=0.5)
 
     assert types_of(batch.quarantine.schema) == types_of(QUARANTINE_SCHEMA)
     quarantined = {r.source_offset: r for r in batch.quarantine.collect()}
     assert {offset: list(r.failed_rules) for offset, r in quarantined.items()} == {
-        10 + i: rules for i, (_, rules) in enumerate(MALFORMED)
+        12 + i: rules for i, (_, rules) in enumerate(MALFORMED)
     }
     assert all(r.raw_value == values[offset] and r.source_topic == TOPIC for offset, r in quarantined.items())
-    assert (quarantined[10].event_id, quarantined[14].event_id) == (None, "m-type")
-    assert quarantined[10].reason == "mobile_events: valid_json: the value is not a JSON object"
-    assert quarantined[16].reason == "mobile_events: alias_has_previous_id: an alias call without previousId"
-    assert sorted(r.event_id for r in batch.events.collect()) == [f"ok-{i}" for i in range(10)]
+    assert (quarantined[12].event_id, quarantined[16].event_id) == (None, "m-type")
+    assert quarantined[12].reason == "mobile_events: valid_json: the value is not a JSON object"
+    assert quarantined[18].reason == "mobile_events: alias_has_previous_id: an alias call without previousId"
+    assert sorted(r.event_id for r in batch.events.collect()) == sorted(f"ok-{i}" for i in range(12))
 
 
 def test_systemic_breakage_raises_instead_of_quarantining(spark: SparkSession) -> None:
@@ -314,3 +320,43 @@ def test_duplicates_of_a_batch_and_of_stored_events_are_split_off(spark: SparkSe
         ("m-screen", 1, 0),
         ("m-updated", 2, 7),
     ]
+
+
+def test_alias_and_group_ids_are_kept_pseudonymised_with_the_company_traits(spark: SparkSession) -> None:
+    alias = {**IDENTIFY, "type": "alias", "messageId": "m-alias", "previousId": ANONYMOUS_ID, "traits": None}
+    group = {
+        **IDENTIFY,
+        "type": "group",
+        "messageId": "m-group",
+        "groupId": 31337,
+        "traits": {"name": "Hopper Labs", "plan": "team", "employees": 8, "phone": "+1 555 0199"},
+    }
+
+    events = silver(spark, [alias, group])
+
+    assert (events["m-alias"]["previous_id"], events["m-alias"]["group_id"]) == (
+        pseudonym(ANONYMOUS_ID),
+        None,
+    )
+    assert (events["m-group"]["group_id"], events["m-group"]["previous_id"]) == (pseudonym("31337"), None)
+    assert json.loads(events["m-group"]["traits_json"]) == {
+        "name": "Hopper Labs",
+        "plan": "team",
+        "employees": 8,
+    }
+
+
+def test_imported_history_is_marked_and_kept(spark: SparkSession) -> None:
+    old = {**SCREEN, "messageId": "m-2022", "timestamp": "2022-02-01T08:00:00Z", "sentAt": None}
+    imported = {**old, "messageId": "m-imported", "_import": {"source": "export.jsonl.gz"}}
+
+    batch = to_silver(
+        bronze(spark, [json.dumps({k: v for k, v in m.items() if v is not None}) for m in (old, imported)]),
+        pseudonymisation_key=KEY,
+        max_quarantine_fraction=0.5,
+    )
+
+    assert [(r.event_id, r.imported, r.event_date) for r in batch.events.collect()] == [
+        ("m-imported", True, date(2022, 2, 1))
+    ]
+    assert [list(r.failed_rules) for r in batch.quarantine.collect()] == [["event_time_plausible"]]

@@ -114,6 +114,7 @@ MALFORMED = [
         ["event_time_plausible"],
     ),
     (with_(TRACK, messageId="m-noname", event=None), ["track_has_event_name"]),
+    (with_(TRACK, messageId="m-nul", event="Order\u0000Completed"), ["name_has_no_control_characters"]),
 ]
 
 
@@ -156,6 +157,9 @@ def test_valid_rows_become_pseudonymised_enriched_events(spark: SparkSession) ->
         "is_bot": False,
         "ip_truncated": "203.0.113.0",
         "country": "FR",
+        "previous_id": None,
+        "group_id": None,
+        "imported": False,
         "source_partition": 0,
         "source_offset": 0,
     }
@@ -218,7 +222,11 @@ def test_each_malformed_class_is_quarantined_with_its_rule(spark: SparkSession) 
     assert quarantined[8].reason == "web_events: valid_json: the value is not a JSON object"
     assert quarantined[13].reason == (
         "web_events: event_time_plausible: the event time is more than 1 day after or more than "
-        "400 days before receivedAt"
+        "400 days before receivedAt (3650 days for imported history)"
+    )
+    assert quarantined[15].reason == (
+        "web_events: name_has_no_control_characters: the event name or page/screen name holds a "
+        "control character (U+0000-U+001F, U+007F-U+009F)"
     )
     assert sorted(r.event_id for r in batch.events.collect()) == [f"ok-{i}" for i in range(8)]
 
@@ -228,3 +236,69 @@ def test_systemic_breakage_raises_instead_of_quarantining(spark: SparkSession) -
 
     with pytest.raises(QualityError, match="2 of 3 rows quarantined"):
         to_silver(bronze(spark, values), pseudonymisation_key=KEY, max_quarantine_fraction=0.5)
+
+
+ALIAS = {
+    "type": "alias",
+    "messageId": "m-alias",
+    "userId": USER_ID,
+    "previousId": ANONYMOUS_ID,
+    "receivedAt": "2024-03-10T10:02:00Z",
+}
+GROUP = {
+    "type": "group",
+    "messageId": "m-group",
+    "userId": USER_ID,
+    "groupId": "acct-77",
+    "traits": {"name": "Analytical Engines Ltd", "industry": "Computing", "employees": 12, "email": EMAIL},
+    "receivedAt": "2024-03-10T10:03:00Z",
+}
+
+
+def test_alias_and_group_ids_are_kept_pseudonymised_with_the_company_traits(spark: SparkSession) -> None:
+    batch = to_silver(
+        bronze(spark, [json.dumps(ALIAS), json.dumps(GROUP), json.dumps(TRACK)]),
+        pseudonymisation_key=KEY,
+        max_quarantine_fraction=0.5,
+    )
+
+    events = {r.event_id: r for r in batch.events.collect()}
+    alias, group, track = events["m-alias"], events["m-group"], events["m-track"]
+    assert (alias.visitor_id, alias.previous_id, alias.group_id) == (
+        pseudonym(USER_ID),
+        pseudonym(ANONYMOUS_ID),
+        None,
+    )
+    assert (group.group_id, group.previous_id) == (pseudonym("acct-77"), None)
+    assert json.loads(group.traits_json) == {
+        "name": "Analytical Engines Ltd",
+        "industry": "Computing",
+        "employees": 12,
+    }
+    assert (track.previous_id, track.group_id) == (None, None)
+
+
+def test_imported_history_is_marked_and_judged_by_the_import_window(spark: SparkSession) -> None:
+    two_years_ago = with_(TRACK, messageId="m-old", sentAt=None, originalTimestamp="2022-03-01T09:00:00Z")
+    imported = json.dumps(
+        {**json.loads(two_years_ago), "messageId": "m-imported", "_import": {"source": "a.jsonl"}}
+    )
+
+    batch = to_silver(
+        bronze(spark, [two_years_ago, imported]), pseudonymisation_key=KEY, max_quarantine_fraction=0.5
+    )
+
+    assert [(r.event_id, r.imported, r.event_date) for r in batch.events.collect()] == [
+        ("m-imported", True, date(2022, 3, 1))
+    ]
+    assert [(r.event_id, list(r.failed_rules)) for r in batch.quarantine.collect()] == [
+        ("m-old", ["event_time_plausible"])
+    ]
+
+
+def test_numeric_ids_become_the_same_pseudonym_as_their_text(spark: SparkSession) -> None:
+    raw = json.dumps({**TRACK, "userId": 4711})
+
+    batch = to_silver(bronze(spark, [raw]), pseudonymisation_key=KEY, max_quarantine_fraction=0.5)
+
+    assert [r.visitor_id for r in batch.events.collect()] == [pseudonym("4711")]

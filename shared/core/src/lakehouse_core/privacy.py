@@ -50,6 +50,13 @@ PII_KEYS: tuple[str, ...] = (
     "iban",
 )
 
+#: Keys of :data:`PII_KEYS` that name a person in a person's traits but a company in a
+#: ``group`` call's traits (the company's ``name``), so those are kept there.
+COMPANY_TRAIT_KEYS: tuple[str, ...] = ("name",)
+#: The keys removed from a ``group`` call's traits: every personal key but the company's name.
+#: A company's e-mail, phone and address are removed all the same (they are often a person's).
+GROUP_PII_KEYS: tuple[str, ...] = tuple(k for k in PII_KEYS if k not in COMPANY_TRAIT_KEYS)
+
 
 def _normalised_key(key: str) -> str:
     return key.lower().replace("_", "").replace("-", "")

@@ -7,8 +7,9 @@ are kept (``extra="allow"``): SDKs add fields over time and nothing a client sen
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -29,6 +30,33 @@ def _iso_8601_only(value: object) -> object:
     pydantic would read it as seconds or milliseconds by its size, Spark always as seconds."""
     if value is not None and not isinstance(value, (str, datetime)):
         raise ValueError(f"must be an ISO-8601 date-time string, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _id_as_string(value: object) -> object:
+    """Several SDKs send ids as JSON numbers; the spec's own collectors store them as strings,
+    and so does this contract (``4711`` → ``"4711"``). Other types (floats, booleans, objects)
+    are refused with their type, since any text made of them would be a guess."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"must be a string or an integer, got {type(value).__name__} {value!r}")
+    return value
+
+
+def control_character(text: str) -> str | None:
+    """The first control character (Unicode category ``Cc``: U+0000-U+001F, U+007F-U+009F) in
+    ``text`` as ``U+XXXX at position N``, or None. Such a character in an event name shows a
+    broken producer and breaks every report that prints names."""
+    for position, character in enumerate(text):
+        if unicodedata.category(character) == "Cc":
+            return f"U+{ord(character):04X} at position {position}"
+    return None
+
+
+def _no_control_characters(value: object) -> object:
+    if isinstance(value, str) and (found := control_character(value)) is not None:
+        raise ValueError(f"must not contain control characters ({found})")
     return value
 
 
@@ -127,6 +155,10 @@ class SegmentMessage(_Open):
     _timestamps_are_strings = field_validator("timestamp", "original_timestamp", "sent_at", mode="before")(
         _iso_8601_only
     )
+    _ids_are_strings = field_validator("anonymous_id", "user_id", "group_id", "previous_id", mode="before")(
+        _id_as_string
+    )
+    _names_are_printable = field_validator("event", "name", mode="after")(_no_control_characters)
 
     @model_validator(mode="after")
     def _required_fields(self) -> SegmentMessage:
@@ -141,26 +173,55 @@ class SegmentMessage(_Open):
         return self
 
 
+IMPORT_FIELD = "_import"
+"""The top-level field that marks a message as imported history (see :class:`ImportMarker`)."""
+
+
+class ImportMarker(_Open):
+    """Written by a product's ``import`` command into each historical message it puts on the
+    events topic. Bronze stores the message as it is, so the marker reaches silver with it."""
+
+    source: str | None = Field(default=None, description="The file or topic the message came from.")
+    imported_at: datetime | None = Field(default=None, alias="importedAt")
+
+
 class CollectedMessage(SegmentMessage):
     """What the collector writes to Kafka: the message as sent, plus the collector's facts.
 
     The batch's ``sentAt`` and ``context`` are folded into each message (the message's own
     values win), ``context.ip`` falls back to the request's client address, a missing
     ``messageId`` is generated, ``writeKey`` is dropped, and ``receivedAt`` is the collector's
-    clock. The Kafka key is ``userId``, else ``anonymousId``.
+    clock. The Kafka key is ``userId``, else ``anonymousId``. Imported history has the same
+    shape, with an :class:`ImportMarker` in ``_import``.
     """
 
     message_id: str = Field(alias="messageId", max_length=200)
     received_at: datetime = Field(alias="receivedAt")
+    imported: ImportMarker | None = Field(default=None, alias="_import")
 
 
-class Batch(_Open):
-    batch: Annotated[list[dict[str, Any]], Field(min_length=1)]
-    sent_at: datetime | None = Field(default=None, alias="sentAt")
-    context: dict[str, Any] | None = None
-    write_key: str | None = Field(default=None, alias="writeKey")
+SECONDS_PER_DAY = 86_400
 
-    _sent_at_is_a_string = field_validator("sent_at", mode="before")(_iso_8601_only)
+
+class EventTimeWindow(BaseModel):
+    """How far an event's (skew-corrected) time may lie from its ``receivedAt`` and still be
+    believed; each product's ``event_time:`` configuration.
+
+    A live SDK sends within minutes, or within days from an app that was offline, so an event
+    much older than its receipt is a broken device clock. Imported history is old by nature:
+    a message carrying the import marker may be up to ``imported_max_days_before_received``
+    days older than its ``receivedAt`` instead (which the import keeps from the file when it
+    has one, else sets to the moment of the import). The bound after ``receivedAt`` is the
+    same for both: nothing can have happened after it was received.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    max_days_before_received: int = Field(default=400, ge=0)
+    max_seconds_after_received: int = Field(default=SECONDS_PER_DAY, ge=0)
+    imported_max_days_before_received: int = Field(
+        default=3650, ge=0, description="For imported history only (messages with the import marker)."
+    )
 
 
 def _aware(value: datetime) -> datetime:

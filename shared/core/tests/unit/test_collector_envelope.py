@@ -163,3 +163,72 @@ def test_a_batch_without_messages_is_rejected(payload: dict[str, object]) -> Non
     with pytest.raises(RequestRejected) as caught:
         collect_batch(payload, received_at=RECEIVED, client_ip=None)
     assert caught.value.status == 400
+
+
+def test_numeric_ids_are_accepted_and_stored_as_strings() -> None:
+    outcome = collect_message(
+        {"type": "alias", "messageId": "m-9", "userId": 4711, "anonymousId": 99, "previousId": 99},
+        index=0,
+        received_at=RECEIVED,
+        client_ip=None,
+    )
+    group = collect_message(
+        {"type": "group", "messageId": "m-10", "userId": 4711, "groupId": 12},
+        index=1,
+        received_at=RECEIVED,
+        client_ip=None,
+    )
+
+    assert isinstance(outcome, CollectedEvent), outcome
+    assert outcome.key == b"4711"
+    value = orjson.loads(outcome.value)
+    assert (value["userId"], value["anonymousId"], value["previousId"]) == ("4711", "99", "99")
+    assert isinstance(group, CollectedEvent), group
+    assert orjson.loads(group.value)["groupId"] == "12"
+
+
+@pytest.mark.parametrize(
+    ("ids", "needle"),
+    [
+        ({"userId": 12.5}, "userId: Value error, must be a string or an integer, got float 12.5"),
+        ({"anonymousId": True}, "anonymousId: Value error, must be a string or an integer, got bool True"),
+        ({"userId": {"id": 1}}, "userId: Value error, must be a string or an integer, got dict"),
+    ],
+)
+def test_ids_that_are_neither_text_nor_integers_are_refused(ids: dict[str, object], needle: str) -> None:
+    outcome = collect_message(
+        {"type": "track", "event": "E", **ids}, index=0, received_at=RECEIVED, client_ip=None
+    )
+
+    assert isinstance(outcome, InvalidMessage)
+    assert needle in outcome.reason
+
+
+@pytest.mark.parametrize(
+    ("message", "needle"),
+    [
+        (
+            page(name="Pri\x00cing"),
+            "name: Value error, must not contain control characters (U+0000 at position 3)",
+        ),
+        (
+            {"type": "track", "anonymousId": "a", "event": "Signed\nUp"},
+            "event: Value error, must not contain",
+        ),
+        ({"type": "screen", "anonymousId": "a", "name": "Home\x7f"}, "(U+007F at position 4)"),
+    ],
+)
+def test_control_characters_in_names_are_refused_in_the_batch(
+    message: dict[str, object], needle: str
+) -> None:
+    collected = collect_batch({"batch": [page(), message]}, received_at=RECEIVED, client_ip=None)
+
+    assert [e.message_id for e in collected.events] == ["m-1"]
+    assert [m.index for m in collected.invalid] == [1]
+    assert needle in collected.invalid[0].reason
+
+
+def test_names_with_accents_and_emoji_are_accepted() -> None:
+    outcome = collect_message(page(name="Café ☕ — Übersicht"), index=0, received_at=RECEIVED, client_ip=None)
+
+    assert isinstance(outcome, CollectedEvent)

@@ -6,7 +6,7 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse_core.privacy import PII_KEYS, drop_json_keys, hmac_sha256, truncate_ip
+from lakehouse_core.privacy import GROUP_PII_KEYS, PII_KEYS, drop_json_keys, hmac_sha256, truncate_ip
 
 pytestmark = pytest.mark.unit
 
@@ -103,3 +103,10 @@ def test_pii_keys_cover_the_common_identifiers() -> None:
     assert {"email", "phone", "name", "firstName", "lastName", "address", "birthday", "ssn", "ip"} <= set(
         PII_KEYS
     )
+
+
+def test_group_keys_keep_a_company_name_and_still_drop_contact_details() -> None:
+    assert "name" in PII_KEYS
+    assert "name" not in GROUP_PII_KEYS
+    assert {"email", "phone", "firstName", "lastName", "address"} <= set(GROUP_PII_KEYS)
+    assert set(GROUP_PII_KEYS) == set(PII_KEYS) - {"name"}

@@ -14,9 +14,13 @@ from lakehouse_core.ingestion.segment_parsing import (
     MESSAGE,
     MESSAGE_SCHEMA,
     RULE_DESCRIPTIONS,
+    EventTimeWindow,
     describe_failures,
+    is_imported,
+    kept_traits,
     message_expectations,
     parse_messages,
+    rule_descriptions,
 )
 from lakehouse_core.quality.runner import FAILED_RULES, ExpectationSuite, annotate
 from lakehouse_core.segment import SegmentMessage, corrected_timestamp
@@ -134,6 +138,19 @@ QUARANTINE_CASES = [
     (json.dumps(message(type="page", event=None, userId="u-1", anonymousId=None)), []),
     (json.dumps(message(type="alias", event=None, userId="u-1", previousId="anon-1")), []),
     (json.dumps(message(userId=12345)), []),
+    (json.dumps(message(event="Signed\u0000Up")), ["name_has_no_control_characters"]),
+    (json.dumps(message(type="page", event=None, name="Home\u001b[2J")), ["name_has_no_control_characters"]),
+    (json.dumps(message(type="screen", event=None, name="Feed\u0085")), ["name_has_no_control_characters"]),
+    (json.dumps(message(type="page", event=None, name="Café ☕"), ensure_ascii=False), []),
+    (json.dumps(message(timestamp="2022-03-10T12:00:00Z", _import={"source": "old.jsonl"})), []),
+    (
+        json.dumps(message(timestamp="2014-03-12T12:00:00Z", _import={"source": "old.jsonl"})),
+        ["event_time_plausible"],
+    ),
+    (
+        json.dumps(message(timestamp="2024-03-11T12:00:01Z", _import={"source": "old.jsonl"})),
+        ["event_time_plausible"],
+    ),
     ("{}", ["has_message_id", "has_user_or_anonymous_id", "known_type", "has_received_at"]),
 ]
 
@@ -147,6 +164,68 @@ def test_each_malformed_class_fails_its_named_rule(spark: SparkSession) -> None:
     rows = annotate(parse_messages(raws), suite).orderBy("i").collect()
 
     assert [list(r[FAILED_RULES]) for r in rows] == [rules for _, rules in QUARANTINE_CASES]
+
+
+def test_the_plausibility_window_is_configuration(spark: SparkSession) -> None:
+    window = EventTimeWindow(
+        max_days_before_received=10, max_seconds_after_received=60, imported_max_days_before_received=20
+    )
+    cases = [
+        (message(timestamp="2024-02-29T11:59:59Z"), ["event_time_plausible"]),
+        (message(timestamp="2024-02-29T12:00:01Z"), []),
+        (message(timestamp="2024-03-10T12:01:01Z"), ["event_time_plausible"]),
+        (message(timestamp="2024-03-10T12:00:59Z"), []),
+        (message(timestamp="2024-02-19T12:00:01Z", _import={}), []),
+        (message(timestamp="2024-02-19T11:59:59Z", _import={}), ["event_time_plausible"]),
+        (message(timestamp="2024-03-10T12:01:01Z", _import={}), ["event_time_plausible"]),
+    ]
+    raws = spark.createDataFrame(
+        [(i, json.dumps(m)) for i, (m, _) in enumerate(cases)], "i int, value string"
+    )
+    suite = ExpectationSuite(name="messages", expectations=message_expectations(window))
+
+    rows = annotate(parse_messages(raws), suite).orderBy("i").collect()
+
+    assert [list(r[FAILED_RULES]) for r in rows] == [rules for _, rules in cases]
+    assert rule_descriptions(window)["event_time_plausible"] == (
+        "the event time is more than 60 seconds after or more than 10 days before receivedAt "
+        "(20 days for imported history)"
+    )
+
+
+def test_the_import_marker_is_read_from_the_message(spark: SparkSession) -> None:
+    raws = [
+        (json.dumps(message(_import={"source": "f.jsonl", "importedAt": "2024-03-10T12:00:00Z"})),),
+        (json.dumps(message()),),
+        (json.dumps(message(_import=None)),),
+    ]
+
+    parsed = parse_messages(spark.createDataFrame(raws, "value string"))
+
+    assert [r.imported for r in parsed.select(is_imported(F.col(MESSAGE)).alias("imported")).collect()] == [
+        True,
+        False,
+        False,
+    ]
+
+
+def test_group_traits_keep_the_company_and_drop_personal_keys(spark: SparkSession) -> None:
+    company = {"name": "Initech", "industry": "Software", "employees": 120, "plan": "enterprise"}
+    personal = {"email": "billing@initech.example", "phone": "+1 555 0100", "firstName": "Bill"}
+    raws = [
+        (json.dumps(message(type="group", event=None, groupId="g-1", traits={**company, **personal})),),
+        (json.dumps(message(type="identify", event=None, traits={"name": "Peter Gibbons", "plan": "pro"})),),
+        (
+            json.dumps(
+                message(type="group", event=None, groupId="g-1", context={"traits": {"name": "Peter"}})
+            ),
+        ),
+    ]
+
+    parsed = parse_messages(spark.createDataFrame(raws, "value string"))
+    got = [json.loads(r.t) for r in parsed.select(kept_traits(F.col(MESSAGE)).alias("t")).collect()]
+
+    assert got == [company, {"plan": "pro"}, {}]
 
 
 def test_rule_names_all_have_descriptions() -> None:

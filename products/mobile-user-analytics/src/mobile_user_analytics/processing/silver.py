@@ -15,6 +15,9 @@ from lakehouse_core.ingestion.refinement import SilverBatch
 from lakehouse_core.ingestion.segment_parsing import (
     EVENT_TS,
     MESSAGE,
+    EventTimeWindow,
+    is_imported,
+    kept_traits,
     refine_segment_batch,
 )
 from lakehouse_core.privacy import drop_json_keys, hmac_sha256
@@ -30,7 +33,11 @@ OTHER_PLATFORM = "other"
 
 
 def to_silver(
-    bronze: DataFrame, *, pseudonymisation_key: bytes, max_quarantine_fraction: float
+    bronze: DataFrame,
+    *,
+    pseudonymisation_key: bytes,
+    max_quarantine_fraction: float,
+    event_time: EventTimeWindow | None = None,
 ) -> SilverBatch:
     """Bronze rows → silver :class:`MobileEvent` rows and quarantine rows (see
     :func:`~lakehouse_core.ingestion.segment_parsing.refine_segment_batch`)."""
@@ -40,6 +47,7 @@ def to_silver(
         max_quarantine_fraction=max_quarantine_fraction,
         to_events=partial(_mobile_events, key=pseudonymisation_key),
         model=MobileEvent,
+        event_time=event_time,
     )
 
 
@@ -110,6 +118,10 @@ def _mobile_events(valid: DataFrame, key: bytes) -> DataFrame:
         context["timezone"].alias("timezone"),
         context["location"]["country"].alias("country"),
         drop_json_keys(message["properties"]).alias("properties_json"),
+        kept_traits(message).alias("traits_json"),
+        hmac_sha256(_present(message["previousId"]), key).alias("previous_id"),
+        hmac_sha256(_present(message["groupId"]), key).alias("group_id"),
+        is_imported(message).alias("imported"),
         F.col("partition").alias("source_partition"),
         F.col("offset").alias("source_offset"),
     )

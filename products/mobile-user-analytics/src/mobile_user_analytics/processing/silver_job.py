@@ -34,6 +34,7 @@ def mobile_refinement(config: MobileConfig) -> Refinement:
             to_silver,
             pseudonymisation_key=key,
             max_quarantine_fraction=config.max_quarantine_fraction,
+            event_time=config.event_time,
         ),
         sessionise=partial(sessionise, inactivity_minutes=config.sessions.inactivity_minutes),
         summarise_sessions=summarise_sessions,

@@ -15,6 +15,9 @@ from lakehouse_core.ingestion.refinement import SilverBatch
 from lakehouse_core.ingestion.segment_parsing import (
     EVENT_TS,
     MESSAGE,
+    EventTimeWindow,
+    is_imported,
+    kept_traits,
     refine_segment_batch,
 )
 from lakehouse_core.privacy import drop_json_keys, hmac_sha256, truncate_ip
@@ -36,7 +39,11 @@ _UTM_FIELDS = (
 
 
 def to_silver(
-    bronze: DataFrame, *, pseudonymisation_key: bytes, max_quarantine_fraction: float
+    bronze: DataFrame,
+    *,
+    pseudonymisation_key: bytes,
+    max_quarantine_fraction: float,
+    event_time: EventTimeWindow | None = None,
 ) -> SilverBatch:
     """Bronze rows → silver :class:`WebEvent` rows and quarantine rows (see
     :func:`~lakehouse_core.ingestion.segment_parsing.refine_segment_batch`)."""
@@ -46,7 +53,14 @@ def to_silver(
         max_quarantine_fraction=max_quarantine_fraction,
         to_events=partial(_web_events, key=pseudonymisation_key),
         model=WebEvent,
+        event_time=event_time,
     )
+
+
+def _present(text: Column) -> Column:
+    from pyspark.sql import functions as F
+
+    return F.nullif(F.trim(text), F.lit(""))
 
 
 def _properties_field(message: Column, name: str) -> Column:
@@ -66,9 +80,7 @@ def _web_events(valid: DataFrame, key: bytes) -> DataFrame:
     user_agent = context["userAgent"]
     url = F.coalesce(page["url"], _properties_field(message, "url"))
     referrer = F.coalesce(page["referrer"], _properties_field(message, "referrer"))
-    clear_visitor = F.coalesce(
-        F.nullif(F.trim(message["userId"]), F.lit("")), F.nullif(F.trim(message["anonymousId"]), F.lit(""))
-    )
+    clear_visitor = F.coalesce(_present(message["userId"]), _present(message["anonymousId"]))
     event_type = message["type"]
     return (
         valid.select(
@@ -99,7 +111,10 @@ def _web_events(valid: DataFrame, key: bytes) -> DataFrame:
             truncate_ip(context["ip"]).alias("ip_truncated"),
             context["location"]["country"].alias("country"),
             drop_json_keys(message["properties"]).alias("properties_json"),
-            drop_json_keys(F.coalesce(message["traits"], context["traits"])).alias("traits_json"),
+            kept_traits(message).alias("traits_json"),
+            hmac_sha256(_present(message["previousId"]), key).alias("previous_id"),
+            hmac_sha256(_present(message["groupId"]), key).alias("group_id"),
+            is_imported(message).alias("imported"),
             F.col("partition").alias("source_partition"),
             F.col("offset").alias("source_offset"),
         )

@@ -28,6 +28,7 @@ def web_refinement(config: WebConfig) -> Refinement:
             to_silver,
             pseudonymisation_key=key,
             max_quarantine_fraction=config.max_quarantine_fraction,
+            event_time=config.event_time,
         ),
         sessionise=partial(sessionise, inactivity_minutes=config.sessions.inactivity_minutes),
         summarise_sessions=summarise_sessions,

@@ -125,6 +125,18 @@ def envelope(
     return out
 
 
+_ID_FIELDS = ("userId", "anonymousId", "previousId", "groupId")
+
+
+def _ids_as_strings(raw: Mapping[str, Any], message: SegmentMessage) -> Mapping[str, Any]:
+    """The message with numeric ids as the strings the contract read them as, so Kafka, the
+    Kafka key and silver all hold the same text (``4711`` → ``"4711"``)."""
+    ids = {"userId": message.user_id, "anonymousId": message.anonymous_id}
+    ids |= {"previousId": message.previous_id, "groupId": message.group_id}
+    numeric = {f: ids[f] for f in _ID_FIELDS if isinstance(raw.get(f), int)}
+    return {**raw, **numeric} if numeric else raw
+
+
 def collect_message(
     raw: Mapping[str, Any],
     *,
@@ -150,7 +162,7 @@ def collect_message(
     except ValidationError as exc:
         return InvalidMessage(index, _describe(exc), raw_bytes)
     wrapped = envelope(
-        raw,
+        _ids_as_strings(raw, message),
         received_at=received_at,
         client_ip=client_ip,
         batch_context=batch_context,

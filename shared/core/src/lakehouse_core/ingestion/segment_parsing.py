@@ -10,13 +10,17 @@ differences from :func:`~lakehouse_core.contracts.spark_schema`: every field is 
 promises nothing), and free-form objects (``dict[str, Any]``: properties, traits, ...) become
 strings holding the object's raw JSON text, which is what Spark's JSON reader returns for a
 string field.
+
+Imported history (``<product> import``) carries a marker (the ``_import`` field, see
+:class:`~lakehouse_core.segment.ImportMarker`) and is judged by a wider plausibility window:
+see :class:`EventTimeWindow`.
 """
 
 from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
@@ -25,9 +29,16 @@ from pyspark.sql import types as T
 from lakehouse_core.contracts import _spark_type, conform
 from lakehouse_core.ingestion.quarantine import QuarantinedRecord
 from lakehouse_core.ingestion.refinement import SilverBatch
+from lakehouse_core.privacy import GROUP_PII_KEYS, drop_json_keys
 from lakehouse_core.quality.expectations import Expectation, expect, sql_literal
 from lakehouse_core.quality.runner import FAILED_RULES, ExpectationSuite, apply_suite
-from lakehouse_core.segment import MESSAGE_TYPES, CollectedMessage
+from lakehouse_core.segment import (
+    IMPORT_FIELD,
+    MESSAGE_TYPES,
+    SECONDS_PER_DAY,
+    CollectedMessage,
+    EventTimeWindow,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -48,9 +59,12 @@ EVENT_TS = "event_ts"
 
 _CORRUPT_RECORD = "_corrupt_record"
 
-#: Upper and lower bounds of a plausible event time, relative to when the collector received it.
-MAX_DAYS_AFTER_RECEIVED = 1
-MAX_DAYS_BEFORE_RECEIVED = 400
+
+def _duration(seconds: int) -> str:
+    if seconds % SECONDS_PER_DAY == 0:
+        days = seconds // SECONDS_PER_DAY
+        return f"{days} day{'s' if days != 1 else ''}"
+    return f"{seconds} seconds"
 
 
 def json_reader_schema(model: type[BaseModel]) -> T.StructType:
@@ -137,8 +151,29 @@ def _for_readable(condition: str) -> str:
 
 
 _TYPES = ", ".join(sql_literal(t) for t in MESSAGE_TYPES)
+_CONTROL_CHARACTER = r"'\\p{Cc}'"
+"""Java's class of control characters (U+0000-U+001F, U+007F-U+009F) as a SQL literal: the
+same set as :func:`lakehouse_core.segment.control_character`."""
 
-RULE_DESCRIPTIONS: dict[str, str] = {
+
+def _no_control_character(field: str) -> str:
+    return f"coalesce(NOT {MESSAGE}.{field} RLIKE {_CONTROL_CHARACTER}, TRUE)"
+
+
+def rule_descriptions(event_time: EventTimeWindow) -> dict[str, str]:
+    """What each rule of :func:`message_expectations` refuses, in its order."""
+    return {**_RULE_DESCRIPTIONS, "event_time_plausible": _plausibility(event_time)}
+
+
+def _plausibility(window: EventTimeWindow) -> str:
+    return (
+        f"the event time is more than {_duration(window.max_seconds_after_received)} after or more than "
+        f"{_duration(window.max_days_before_received * SECONDS_PER_DAY)} before receivedAt "
+        f"({_duration(window.imported_max_days_before_received * SECONDS_PER_DAY)} for imported history)"
+    )
+
+
+_RULE_DESCRIPTIONS: dict[str, str] = {
     "valid_json": "the value is not a JSON object",
     "valid_utf8": "the value's bytes were not UTF-8 (it holds U+FFFD in their place)",
     "matches_message_schema": "a field has the wrong JSON type (e.g. an unreadable timestamp)",
@@ -148,18 +183,24 @@ RULE_DESCRIPTIONS: dict[str, str] = {
     "track_has_event_name": "a track call without an event name",
     "alias_has_previous_id": "an alias call without previousId",
     "group_has_group_id": "a group call without groupId",
-    "has_received_at": "receivedAt (the collector's clock) is missing",
-    "event_time_plausible": (
-        f"the event time is more than {MAX_DAYS_AFTER_RECEIVED} day after or more than "
-        f"{MAX_DAYS_BEFORE_RECEIVED} days before receivedAt"
+    "name_has_no_control_characters": (
+        "the event name or page/screen name holds a control character (U+0000-U+001F, U+007F-U+009F)"
     ),
+    "has_received_at": "receivedAt (the collector's clock) is missing",
+    "event_time_plausible": "",
 }
+RULE_DESCRIPTIONS = rule_descriptions(EventTimeWindow())
+"""The descriptions with the default :class:`EventTimeWindow`."""
 
 
-def message_expectations() -> list[Expectation]:
+def message_expectations(event_time: EventTimeWindow | None = None) -> list[Expectation]:
     """The rules a parsed message (from :func:`parse_messages`) must pass to become silver;
-    all ``drop``. Descriptions are in :data:`RULE_DESCRIPTIONS`."""
+    all ``drop``. Descriptions are in :func:`rule_descriptions`."""
+    window = event_time or EventTimeWindow()
     received = f"{MESSAGE}.receivedAt"
+    imported = f"{MESSAGE}.{IMPORT_FIELD} IS NOT NULL"
+    live_start = f"{received} - INTERVAL {window.max_days_before_received} DAYS"
+    imported_start = f"{received} - INTERVAL {window.imported_max_days_before_received} DAYS"
     rules = [
         expect("valid_json", IS_JSON_OBJECT),
         expect("valid_utf8", IS_VALID_UTF8),
@@ -182,37 +223,64 @@ def message_expectations() -> list[Expectation]:
             "group_has_group_id",
             _for_readable(f"coalesce({MESSAGE}.type, '') <> 'group' OR {_present('groupId')}"),
         ),
+        expect(
+            "name_has_no_control_characters",
+            _for_readable(f"{_no_control_character('event')} AND {_no_control_character('name')}"),
+        ),
         expect("has_received_at", _for_readable(f"{received} IS NOT NULL")),
         expect(
             "event_time_plausible",
             _for_readable(
-                f"{received} IS NULL OR ({EVENT_TS} <= {received} + INTERVAL {MAX_DAYS_AFTER_RECEIVED} DAYS"
-                f" AND {EVENT_TS} >= {received} - INTERVAL {MAX_DAYS_BEFORE_RECEIVED} DAYS)"
+                f"{received} IS NULL OR ({EVENT_TS} <= {received} + INTERVAL "
+                f"{window.max_seconds_after_received} SECONDS AND {EVENT_TS} >= "
+                f"CASE WHEN {imported} THEN {imported_start} ELSE {live_start} END)"
             ),
         ),
     ]
     return rules
 
 
-def describe_failures(failed_rules: Column) -> Column:
+def is_imported(message: Column) -> Column:
+    """True for a message the product's ``import`` command wrote (it carries the marker)."""
+    return message[IMPORT_FIELD].isNotNull()
+
+
+def kept_traits(message: Column) -> Column:
+    """The call's traits as JSON without personal data. A ``group`` call's own traits describe
+    a company, so its name (and industry, employees, plan, ...) stay and only the keys of
+    :data:`~lakehouse_core.privacy.GROUP_PII_KEYS` go; any other call's traits (or, without
+    them, ``context.traits``) describe a person and lose every key of
+    :data:`~lakehouse_core.privacy.PII_KEYS`."""
+    from pyspark.sql import functions as F
+
+    own = message["traits"]
+    return F.when(
+        (message["type"] == "group") & own.isNotNull(), drop_json_keys(own, GROUP_PII_KEYS)
+    ).otherwise(drop_json_keys(F.coalesce(own, message["context"]["traits"])))
+
+
+def describe_failures(failed_rules: Column, descriptions: Mapping[str, str] = RULE_DESCRIPTIONS) -> Column:
     """A readable reason from an array of failed rule names: ``"rule: what is wrong; ..."``."""
     from pyspark.sql import functions as F
 
-    descriptions = F.create_map(*[F.lit(x) for pair in RULE_DESCRIPTIONS.items() for x in pair])
+    described_as = F.create_map(*[F.lit(x) for pair in descriptions.items() for x in pair])
 
     def described(rule: Column) -> Column:
-        what = F.try_element_at(descriptions, rule)
+        what = F.try_element_at(described_as, rule)
         return F.when(what.isNull(), rule).otherwise(F.concat(rule, F.lit(": "), what))
 
     return F.array_join(F.transform(failed_rules, described), "; ")
 
 
-def quarantine_records(rejected: DataFrame, *, suite: str) -> DataFrame:
+def quarantine_records(
+    rejected: DataFrame, *, suite: str, event_time: EventTimeWindow | None = None
+) -> DataFrame:
     """:class:`~lakehouse_core.ingestion.quarantine.QuarantinedRecord` rows for the bronze rows
     a suite of :func:`message_expectations` rejected (its runner's quarantine output), with the
     reason ``"<suite>: <rule>: <what is wrong>; ..."``."""
     from pyspark.sql import functions as F
 
+    descriptions = rule_descriptions(event_time or EventTimeWindow())
     return conform(
         rejected.select(
             F.col("topic").alias("source_topic"),
@@ -221,7 +289,9 @@ def quarantine_records(rejected: DataFrame, *, suite: str) -> DataFrame:
             F.col(MESSAGE)["messageId"].alias("event_id"),
             F.col("value").alias("raw_value"),
             F.col(FAILED_RULES).alias("failed_rules"),
-            F.concat(F.lit(f"{suite}: "), describe_failures(F.col(FAILED_RULES))).alias("reason"),
+            F.concat(F.lit(f"{suite}: "), describe_failures(F.col(FAILED_RULES), descriptions)).alias(
+                "reason"
+            ),
             F.current_timestamp().alias("quarantined_at"),
         ),
         QuarantinedRecord,
@@ -235,6 +305,7 @@ def refine_segment_batch(
     max_quarantine_fraction: float,
     to_events: Callable[[DataFrame], DataFrame],
     model: type[BaseModel],
+    event_time: EventTimeWindow | None = None,
 ) -> SilverBatch:
     """One bronze batch of Segment messages → a product's silver events and quarantine rows.
 
@@ -242,13 +313,16 @@ def refine_segment_batch(
     rows to the product's ``to_events``; the result gets exactly ``model``'s columns. Raises
     :class:`~lakehouse_core.errors.QualityError` when more than ``max_quarantine_fraction`` of
     the rows fail: that is a broken producer, not bad rows, and should stop the pipeline rather
-    than fill the quarantine.
+    than fill the quarantine. ``event_time`` is the product's plausibility window (default:
+    :class:`EventTimeWindow`'s defaults).
     """
     rules = ExpectationSuite(
-        name=suite, expectations=message_expectations(), max_quarantine_fraction=max_quarantine_fraction
+        name=suite,
+        expectations=message_expectations(event_time),
+        max_quarantine_fraction=max_quarantine_fraction,
     )
     outcome = apply_suite(parse_messages(bronze), rules)
     return SilverBatch(
         events=conform(to_events(outcome.valid), model),
-        quarantine=quarantine_records(outcome.quarantine, suite=suite),
+        quarantine=quarantine_records(outcome.quarantine, suite=suite, event_time=event_time),
     )
