@@ -144,15 +144,15 @@ REFUSED: dict[str, Refused] = {
     ),
     "oversize-batch": Refused(
         "/v1/batch",
-        batch_body(*[track(f"refused-big-{i}", properties={"blob": "y" * 30_000}) for i in range(20)]),
+        batch_body(*[track(f"refused-big-{i}", properties={"blob": "y" * 30_000}) for i in range(150)]),
         413,
-        "body is larger than 512000 bytes",
+        "body is larger than 4194304 bytes",
     ),
     "gzip-bomb-over-batch-limit": Refused(
         "/v1/batch",
-        gzip.compress(batch_body(track("refused-bomb", properties={"blob": "z" * 600_000}))),
+        gzip.compress(batch_body(track("refused-bomb", properties={"blob": "z" * 5_000_000}))),
         413,
-        "larger than 512000 bytes after decompression",
+        "larger than 4194304 bytes after decompression",
         encoding="gzip",
     ),
     "single-call-properties-as-string": Refused(

@@ -7,13 +7,15 @@ files read. Secrets (see :func:`is_secret`) are accepted only from the environme
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast, get_args
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -23,6 +25,12 @@ from lakehouse_core.settings import Environment
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 
 ENVIRONMENT_VARIABLE = "LAKEHOUSE_ENVIRONMENT"
+
+#: RudderStack's SDKs send batches of up to 4 MB (Segment's stop at 500 KB); a smaller limit
+#: makes an SDK drop the whole batch on the 413.
+DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024
+
+log = logging.getLogger(__name__)
 
 
 class TopicConfig(BaseModel):
@@ -43,6 +51,26 @@ class CollectorSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8100, ge=1, le=65535)
     write_keys: list[SecretStr] = Field(default_factory=list)
+    max_batch_bytes: int = Field(
+        default=DEFAULT_MAX_BATCH_BYTES,
+        ge=32 * 1024,
+        description="Largest /v1/batch body accepted, compressed or decompressed; larger is a 413.",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="IPs or CIDR networks of the proxies whose X-Forwarded-For is believed; "
+        "empty: the header is ignored and the peer address is the client's.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{value!r} is not an IP address or CIDR network") from exc
+        return values
 
 
 class ProductConfig(BaseSettings):
@@ -55,6 +83,37 @@ class ProductConfig(BaseSettings):
     description: str = ""
     topics: dict[str, TopicConfig] = Field(default_factory=dict)
     serving: ServingConfig = Field(default_factory=ServingConfig)
+
+
+def current_environment() -> Environment:
+    """The deployment environment named by ``LAKEHOUSE_ENVIRONMENT`` (default ``dev``)."""
+    value = os.environ.get(ENVIRONMENT_VARIABLE, "dev")
+    if value not in get_args(Environment):
+        raise ConfigError(
+            f"{ENVIRONMENT_VARIABLE}={value!r} is not an environment; "
+            f"use one of {', '.join(get_args(Environment))}"
+        )
+    return cast("Environment", value)
+
+
+def env_variable(config: BaseSettings, *path: str) -> str:
+    """The environment variable that sets ``path`` of ``config`` (e.g. ``WEB_COLLECTOR__WRITE_KEYS``),
+    from the prefix :func:`load_config` read it with; ``<PRODUCT>_`` when it is unknown."""
+    prefix = str(type(config).model_config.get("env_prefix") or "<PRODUCT>_")
+    return prefix + "__".join(p.upper() for p in path)
+
+
+def require_outside_dev(
+    configured: bool, *, what: str, variable: str, environment: Environment | None = None
+) -> None:
+    """Refuse to start (:class:`ConfigError`) in ``staging`` and ``prod`` when ``configured`` is
+    false; in ``dev`` log a warning, since local development runs without secrets."""
+    if configured:
+        return
+    env = environment or current_environment()
+    if env != "dev":
+        raise ConfigError(f"{what} in {env}: set {variable} ({ENVIRONMENT_VARIABLE}={env})")
+    log.warning("%s: allowed in dev only; set %s before deploying", what, variable)
 
 
 def deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:

@@ -16,8 +16,13 @@ import uvicorn
 def serve_in_thread(
     app: Any, *, port: int, host: str = "127.0.0.1", startup_timeout: float = 30.0
 ) -> Iterator[str]:
-    """Run ``app`` until the block ends; yields its base URL (``http://<host>:<port>``)."""
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
+    """Run ``app`` until the block ends; yields its base URL (``http://<host>:<port>``).
+
+    uvicorn's own ``X-Forwarded-For`` handling is off: it would replace the peer address with
+    whatever a client on 127.0.0.1 claims; the collector decides whom to believe itself."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", proxy_headers=False)
+    )
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + startup_timeout

@@ -1,14 +1,20 @@
 """The collector against a real Kafka broker, over real HTTP (uvicorn on a local port)."""
 
+import asyncio
 import gzip
-from collections.abc import Iterator
+import ipaddress
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import orjson
 import pytest
+from confluent_kafka.admin import ConfigResource
+from pydantic import Field
 
-from lakehouse_core.collector import CollectorConfig, create_collector_app
-from lakehouse_core.kafka.admin import TopicSpec, ensure_topics
+from lakehouse_core.collector import CollectorConfig, create_collector_app, product_collector_app
+from lakehouse_core.config import CollectorSettings, ProductConfig, load_config
+from lakehouse_core.kafka.admin import TopicSpec, admin_client, ensure_topics
 from lakehouse_core.kafka.consumer import build_consumer, consume_batches
 from lakehouse_core.kafka.producer import EventProducer
 from lakehouse_testing.plugin import KafkaFixture, free_port, serve_in_thread
@@ -117,9 +123,15 @@ def test_write_keys(collector: tuple[str, str]) -> None:
 
 def test_size_limits_and_malformed_bodies(collector: tuple[str, str], kafka_broker: KafkaFixture) -> None:
     url, topic = collector
-    huge_batch = {"batch": [{"type": "page", "anonymousId": "a", "properties": {"x": "y" * 20_000}}] * 30}
+    message = {"type": "page", "anonymousId": "a", "properties": {"x": "y" * 20_000}}
+    rudderstack_sized = {"batch": [message] * 150}
+    huge_batch = {"batch": [message] * 220}
     too_big_single = {"type": "page", "anonymousId": "a", "properties": {"x": "y" * 40_000}}
-    assert httpx.post(f"{url}/v1/batch", json=huge_batch, auth=AUTH).status_code == 413
+    accepted = httpx.post(f"{url}/v1/batch", json=rudderstack_sized, auth=AUTH)
+    assert (accepted.status_code, accepted.json()["accepted"]) == (200, 150)
+    too_large = httpx.post(f"{url}/v1/batch", json=huge_batch, auth=AUTH)
+    assert too_large.status_code == 413
+    assert too_large.json()["message"] == f"body is larger than {4 * 1024 * 1024} bytes"
     assert httpx.post(f"{url}/v1/page", json=too_big_single, auth=AUTH).status_code == 413
     invalid = httpx.post(f"{url}/v1/batch", content=b'{"batch": [', auth=AUTH)
     assert invalid.status_code == 400
@@ -144,5 +156,112 @@ def test_503_when_kafka_does_not_acknowledge(unique_topic: str) -> None:
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "5"
     assert "did not acknowledge" in response.json()["error"]
+    assert response.json()["code"] == "unavailable"
+    assert response.json()["message"] == response.json()["error"]
     assert ready.status_code == 503
     assert 'test_collector_collector_events_total{outcome="unavailable"} 1.0' in metrics
+
+
+def test_a_chunked_body_is_refused_once_it_passes_the_limit(unique_topic: str) -> None:
+    """No Content-Length: the collector stops reading at the limit instead of buffering it all."""
+    limit = 64 * 1024
+    nowhere = f"127.0.0.1:{free_port()}"
+    producer = EventProducer(nowhere, log_level=0)
+    app = create_collector_app(config(nowhere, unique_topic, max_batch_bytes=limit), producer=producer)
+    sent = 0
+
+    async def endless() -> AsyncIterator[bytes]:
+        nonlocal sent
+        yield b'{"batch": ['
+        while sent < 100 * limit:
+            sent += 8 * 1024
+            yield b" " * (8 * 1024)
+
+    async def post() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://collector") as client:
+            return await client.post("/v1/batch", content=endless(), auth=AUTH)
+
+    try:
+        response = asyncio.run(post())
+    finally:
+        producer.close(timeout=0)
+    assert "content-length" not in {k.lower() for k in response.request.headers}
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload_too_large"
+    assert sent <= limit + 8 * 1024
+
+
+def test_a_chunked_body_over_the_limit_over_real_http(unique_topic: str) -> None:
+    app = create_collector_app(config(f"127.0.0.1:{free_port()}", unique_topic, max_batch_bytes=64 * 1024))
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"batch": ['
+        for _ in range(16):
+            yield b" " * (8 * 1024)
+
+    with serve_in_thread(app) as url:
+        try:
+            response = httpx.post(f"{url}/v1/batch", content=chunks(), auth=AUTH)
+        except httpx.TransportError:  # the server may close before the client finished sending
+            return
+    assert "content-length" not in {k.lower() for k in response.request.headers}
+    assert response.status_code == 413
+
+
+def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy(
+    kafka_broker: KafkaFixture, unique_topic: str
+) -> None:
+    bootstrap = kafka_broker.bootstrap_servers
+    ensure_topics(bootstrap, [TopicSpec(unique_topic), TopicSpec(f"{unique_topic}.dlq")])
+    forged = {"X-Forwarded-For": "198.51.100.7, 203.0.113.9"}
+    direct = create_collector_app(config(bootstrap, unique_topic))
+    behind_proxy = create_collector_app(
+        config(bootstrap, unique_topic, trusted_proxies=(ipaddress.ip_network("127.0.0.1/32"),))
+    )
+    for app, message_id in ((direct, "direct"), (behind_proxy, "proxied")):
+        with serve_in_thread(app) as url:
+            message = {"type": "page", "anonymousId": "a", "messageId": message_id}
+            assert httpx.post(f"{url}/v1/page", json=message, headers=forged, auth=AUTH).status_code == 200
+    ips = {
+        (event := orjson.loads(raw))["messageId"]: event["context"]["ip"]
+        for _, raw, _ in drain(bootstrap, unique_topic)
+    }
+    assert ips == {"direct": "127.0.0.1", "proxied": "203.0.113.9"}
+
+
+class DemoConfig(ProductConfig):
+    collector: CollectorSettings = Field(default_factory=CollectorSettings)
+
+
+def test_the_collector_creates_its_topics_and_is_ready_once_it_can_produce(
+    kafka_broker: KafkaFixture, unique_topic: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bootstrap = kafka_broker.bootstrap_servers
+    (tmp_path / "product.yaml").write_text(
+        "name: lakehouse-core\nowner: o\nteam: t\ntopics:\n"
+        f"  events: {{name: {unique_topic}, partitions: 2, retention_ms: 3600000}}\n"
+        f"  dead_letter: {{name: {unique_topic}.dlq, partitions: 1}}\n"
+    )
+    monkeypatch.setenv("DEMO_COLLECTOR__WRITE_KEYS", f'["{WRITE_KEY}"]')
+    product = load_config(DemoConfig, tmp_path, env_prefix="DEMO_")
+    with serve_in_thread(
+        product_collector_app(product, product.collector, bootstrap_servers=bootstrap)
+    ) as url:
+        ready = httpx.get(f"{url}/ready", timeout=20)
+        first = httpx.post(f"{url}/v1/page", json={"type": "page", "anonymousId": "a"}, auth=AUTH, timeout=20)
+    assert ready.status_code == 200, ready.text
+    assert first.status_code == 200, first.text
+    admin = admin_client(bootstrap)
+    metadata = admin.list_topics(timeout=10).topics
+    assert (len(metadata[unique_topic].partitions), len(metadata[f"{unique_topic}.dlq"].partitions)) == (2, 1)
+    resource = ConfigResource("topic", unique_topic)
+    described = admin.describe_configs([resource])[resource].result(timeout=10)
+    assert described["retention.ms"].value == "3600000"
+
+
+def test_not_ready_while_its_topics_do_not_exist(kafka_broker: KafkaFixture, unique_topic: str) -> None:
+    with serve_in_thread(create_collector_app(config(kafka_broker.bootstrap_servers, unique_topic))) as url:
+        ready = httpx.get(f"{url}/ready", timeout=20)
+    assert ready.status_code == 503
+    assert f"topic {unique_topic} does not exist" in ready.text

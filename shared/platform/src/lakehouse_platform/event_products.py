@@ -243,7 +243,17 @@ def product_cli(product: EventProduct) -> typer.Typer:  # noqa: PLR0915 - one ne
         """Serve the Segment-compatible collector (POST /v1/batch, /v1/track, ...)."""
         configure_logging(product.name)
         config, settings = product.load_config(), LakehouseSettings()
-        uvicorn.run(collector_app(config, settings), host=config.collector.host, port=config.collector.port)
+        try:
+            service = collector_app(config, settings)
+        except LakehouseError as exc:
+            errors.print(f"[red]{exc}[/]")
+            raise typer.Exit(1) from exc
+        uvicorn.run(
+            service,
+            host=config.collector.host,
+            port=config.collector.port,
+            proxy_headers=False,
+        )
 
     @app.command()
     def api() -> None:

@@ -8,7 +8,13 @@ and the repeated ``messageId`` is deduplicated downstream.
 Status codes: 400 malformed body (raw body goes to the dead-letter topic), 401 unknown or
 missing write key, 413 too large, 415 unsupported encoding, 503 Kafka unavailable. Inside a
 well-formed batch, invalid messages go to the dead-letter topic with the reason, are listed in
-the response, and do not cost the valid ones.
+the response, and do not cost the valid ones. Errors answer
+``{"success": false, "code": ..., "message": ..., "error": ...}``: Segment's and RudderStack's
+SDKs read ``code`` and ``message``, and give up on a 4xx they can read instead of retrying it.
+
+``/ready`` answers 200 only once the events and dead-letter topics exist with a leader for
+every partition (the collector creates missing ones itself), so nothing is routed to a
+collector that would answer 503.
 """
 
 from __future__ import annotations
@@ -17,6 +23,9 @@ import asyncio
 import base64
 import binascii
 import hmac
+import ipaddress
+import logging
+import threading
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -30,18 +39,29 @@ from lakehouse_core.collector.envelope import (
     Collected,
     CollectedEvent,
     InvalidMessage,
+    IpNetwork,
     RequestRejected,
+    client_address,
     collect_batch,
     collect_message,
     decode_body,
     parse_json_object,
 )
-from lakehouse_core.config import CollectorSettings, ProductConfig
+from lakehouse_core.config import (
+    DEFAULT_MAX_BATCH_BYTES,
+    CollectorSettings,
+    ProductConfig,
+    env_variable,
+    require_outside_dev,
+)
 from lakehouse_core.errors import ConfigError
-from lakehouse_core.health import kafka_check
+from lakehouse_core.health import HealthCheck
+from lakehouse_core.kafka.admin import TopicSpec, admin_client, ensure_topics
 from lakehouse_core.kafka.producer import EventProducer
-from lakehouse_core.segment import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, MESSAGE_TYPES, MessageType
+from lakehouse_core.segment import MAX_MESSAGE_BYTES, MESSAGE_TYPES, MessageType
 from lakehouse_core.service import create_service_app
+
+log = logging.getLogger(__name__)
 
 #: The collector waits a little longer than the producer's own delivery timeout, so a broker
 #: that never answers surfaces as the producer's failure rather than an abandoned wait.
@@ -57,11 +77,32 @@ class CollectorConfig:
     dead_letter_topic: str
     write_keys: Collection[str]
     ack_timeout_seconds: float = PRODUCER_DELIVERY_TIMEOUT_MS / 1000 + 5
+    max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES
+    trusted_proxies: Sequence[IpNetwork] = ()
+    #: Created at start-up (and by ``/ready`` until they exist) when missing.
+    topics: Sequence[TopicSpec] = ()
+    retry_after_seconds: int = 5
 
 
-def _rejection(status: int, reason: str) -> JSONResponse:
-    headers = {"Retry-After": "5"} if status == 503 else None
-    return JSONResponse({"success": False, "error": reason}, status_code=status, headers=headers)
+#: The ``code`` of an error answer, by status: what SDKs show next to ``message``.
+ERROR_CODES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    503: "unavailable",
+}
+
+
+def error_body(status: int, reason: str) -> dict[str, object]:
+    """An error answer both SDK families read: ``code`` and ``message`` (Segment, RudderStack),
+    and ``success``/``error`` for callers of earlier versions."""
+    return {"success": False, "code": ERROR_CODES.get(status, "error"), "message": reason, "error": reason}
+
+
+def _rejection(status: int, reason: str, *, retry_after_seconds: int = 5) -> JSONResponse:
+    headers = {"Retry-After": str(retry_after_seconds)} if status == 503 else None
+    return JSONResponse(error_body(status, reason), status_code=status, headers=headers)
 
 
 def _key_from_basic_auth(header: str | None) -> str | None:
@@ -74,11 +115,18 @@ def _key_from_basic_auth(header: str | None) -> str | None:
     return user_and_password.split(":", 1)[0]
 
 
-def _client_ip(request: Request) -> str | None:
-    forwarded = request.headers.get("x-forwarded-for")
-    if forwarded:
-        return forwarded.split(",")[0].strip()
-    return request.client.host if request.client else None
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as more than ``limit`` bytes arrive: a declared
+    ``Content-Length`` is checked first, a chunked body while it streams in."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise RequestRejected(413, f"body is larger than {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise RequestRejected(413, f"body is larger than {limit} bytes")
+    return bytes(body)
 
 
 UNAUTHORISED = "missing or unknown write key: send it as the HTTP Basic user name"
@@ -110,9 +158,9 @@ class Collector:
             collected = await self._collect(request, limit=limit, single=single)
             await self._deliver(collected.events, collected.invalid)
         except _DeadLettered as dead:
-            return _rejection(dead.rejected.status, dead.rejected.reason)
+            return self._refuse(dead.rejected)
         except RequestRejected as rejected:
-            return _rejection(rejected.status, rejected.reason)
+            return self._refuse(rejected)
         self.outcomes.labels("accepted").inc(len(collected.events))
         self.outcomes.labels("dead_lettered").inc(len(collected.invalid))
         return JSONResponse(
@@ -123,17 +171,17 @@ class Collector:
             }
         )
 
+    def _refuse(self, rejected: RequestRejected) -> JSONResponse:
+        retry_after = self.config.retry_after_seconds
+        return _rejection(rejected.status, rejected.reason, retry_after_seconds=retry_after)
+
     async def _collect(self, request: Request, *, limit: int, single: MessageType | None) -> Collected:
         received_at = datetime.now(UTC)
         header = request.headers.get("authorization")
         header_ok = self.authorised(_key_from_basic_auth(header))
         if header and not header_ok:
             raise RequestRejected(401, UNAUTHORISED)
-        declared = request.headers.get("content-length", "")
-        too_large = declared.isdigit() and int(declared) > limit
-        body = b"" if too_large else await request.body()
-        if too_large or len(body) > limit:
-            raise RequestRejected(413, f"body is larger than {limit} bytes")
+        body = await _read_body(request, limit)
         try:
             decoded = decode_body(body, request.headers.get("content-encoding"), limit=limit)
             payload = parse_json_object(decoded)
@@ -144,7 +192,11 @@ class Collector:
             raise
         if not header_ok and not self.authorised(payload.get("writeKey")):
             raise RequestRejected(401, UNAUTHORISED)
-        client_ip = _client_ip(request)
+        client_ip = client_address(
+            request.client.host if request.client else None,
+            request.headers.get("x-forwarded-for"),
+            self.config.trusted_proxies,
+        )
         try:
             if single is None:
                 return collect_batch(payload, received_at=received_at, client_ip=client_ip)
@@ -205,15 +257,58 @@ class Collector:
             )
 
 
+class TopicsReady:
+    """The readiness probe: the collector's topics exist and every partition has a leader,
+    read from the broker's metadata (a round-trip that fails while the broker is down or the
+    topics are being created). Missing topics of ``config.topics`` are created first."""
+
+    def __init__(self, config: CollectorConfig, *, timeout: float = 2.0) -> None:
+        self.config = config
+        self.timeout = timeout
+        self._admin = admin_client(config.bootstrap_servers, quiet=True)
+        self._lock = threading.Lock()
+
+    def _problems(self) -> list[str]:
+        metadata = self._admin.list_topics(timeout=self.timeout)
+        problems = []
+        for name in (self.config.events_topic, self.config.dead_letter_topic):
+            topic = metadata.topics.get(name)
+            if topic is None or topic.error is not None or not topic.partitions:
+                problems.append(f"topic {name} does not exist")
+            elif any(p.leader < 0 for p in topic.partitions.values()):
+                problems.append(f"topic {name} has partitions without a leader")
+        return problems
+
+    def __call__(self) -> str:
+        with self._lock:
+            problems = self._problems()
+            if problems and self.config.topics:
+                created = ensure_topics(self.config.bootstrap_servers, self.config.topics, timeout=10.0)
+                log.info("created topics %s", created)
+                problems = self._problems()
+        if problems:
+            raise ConnectionError("; ".join(problems))
+        return f"{self.config.events_topic} and {self.config.dead_letter_topic} can be written"
+
+
 def create_collector_app(config: CollectorConfig, *, producer: EventProducer | None = None) -> FastAPI:
-    """The collector service; it owns (and closes) its producer unless one is passed in."""
+    """The collector service; it owns (and closes) its producer unless one is passed in.
+
+    At start-up it creates its missing ``config.topics``; when the broker does not answer yet
+    it starts anyway, not ready, and ``/ready`` retries."""
     owned = producer is None
     kafka = producer or EventProducer(
         config.bootstrap_servers, **{"delivery.timeout.ms": PRODUCER_DELIVERY_TIMEOUT_MS}
     )
+    topics_ready = TopicsReady(config)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if config.topics:
+            try:
+                await asyncio.to_thread(topics_ready)
+            except Exception as exc:  # the broker may come up later; /ready says so meanwhile
+                log.warning("%s: not ready at start-up: %s", config.service, exc)
         yield
         if owned:
             await asyncio.to_thread(kafka.close, 10.0)
@@ -221,7 +316,7 @@ def create_collector_app(config: CollectorConfig, *, producer: EventProducer | N
     app = create_service_app(
         service=config.service,
         version=config.version,
-        checks=[kafka_check(config.bootstrap_servers)],
+        checks=[HealthCheck("kafka", topics_ready)],
         description="Segment-compatible HTTP tracking API; events go to Kafka.",
         lifespan=lifespan,
     )
@@ -237,8 +332,9 @@ def create_collector_app(config: CollectorConfig, *, producer: EventProducer | N
 
     @app.post("/v1/batch", tags=["tracking"])
     async def batch(request: Request) -> JSONResponse:
-        """Several calls in one request: ``{"batch": [...]}``, at most 500 KB."""
-        return await collector.handle(request, limit=MAX_BATCH_BYTES, single=None)
+        """Several calls in one request: ``{"batch": [...]}``, at most ``max_batch_bytes`` (4 MiB by
+        default), compressed or not."""
+        return await collector.handle(request, limit=config.max_batch_bytes, single=None)
 
     for message_type in MESSAGE_TYPES:
         _add_single_route(app, message_type, collector)
@@ -256,24 +352,40 @@ def _add_single_route(app: FastAPI, message_type: MessageType, collector: Collec
 def product_collector_app(
     config: ProductConfig, settings: CollectorSettings, *, bootstrap_servers: str
 ) -> FastAPI:
-    """The collector of a product whose ``topics`` name ``events`` and ``dead_letter``."""
+    """The collector of a product whose ``topics`` name ``events`` and ``dead_letter``; it
+    creates both (with their configured partitions and retention) when they are missing.
+
+    Without write keys it would refuse every request: in ``staging`` and ``prod`` it refuses
+    to start, in ``dev`` it starts with a warning (``/health`` and ``/ready`` still answer)."""
     from importlib.metadata import version
 
     keys = [k.get_secret_value() for k in settings.write_keys if k.get_secret_value()]
-    if not keys:
-        raise ConfigError(
-            f"{config.name}: no collector write keys; set <PRODUCT>_COLLECTOR__WRITE_KEYS (a JSON list)"
-        )
+    require_outside_dev(
+        bool(keys),
+        what=f"{config.name}: the collector has no write keys and refuses every event",
+        variable=f"{env_variable(config, 'collector', 'write_keys')} (a JSON list of keys)",
+    )
     missing = {"events", "dead_letter"} - set(config.topics)
     if missing:
         raise ConfigError(f"{config.name}: topics {sorted(missing)} must be configured for the collector")
+    events, dead_letter = config.topics["events"], config.topics["dead_letter"]
     return create_collector_app(
         CollectorConfig(
             service=f"{config.name}-collector",
             version=version(config.name),
             bootstrap_servers=bootstrap_servers,
-            events_topic=config.topics["events"].name,
-            dead_letter_topic=config.topics["dead_letter"].name,
+            events_topic=events.name,
+            dead_letter_topic=dead_letter.name,
             write_keys=keys,
+            max_batch_bytes=settings.max_batch_bytes,
+            trusted_proxies=tuple(ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies),
+            topics=[
+                TopicSpec(
+                    t.name,
+                    partitions=t.partitions,
+                    config={"retention.ms": str(t.retention_ms)} if t.retention_ms else {},
+                )
+                for t in (events, dead_letter)
+            ],
         )
     )

@@ -8,9 +8,10 @@ message stands on its own: valid messages are accepted and invalid ones are retu
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -72,6 +73,40 @@ def decode_body(body: bytes, content_encoding: str | None, *, limit: int) -> byt
     if len(decoded) > limit:
         raise RequestRejected(413, f"body is larger than {limit} bytes after decompression")
     return decoded
+
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+
+
+def _trusted(address: str, proxies: Sequence[IpNetwork]) -> bool:
+    parsed = _address(address)
+    return parsed is not None and any(parsed in network for network in proxies)
+
+
+def client_address(
+    peer: str | None, forwarded_for: str | None, trusted_proxies: Sequence[IpNetwork]
+) -> str | None:
+    """The client's IP: the peer's, unless the peer is a trusted proxy; then the right-most
+    ``X-Forwarded-For`` hop that is not itself a trusted proxy. Hops left of it were written by
+    whoever sent the request and prove nothing; a hop that is not an IP address ends the walk
+    at the nearest trusted proxy."""
+    if peer is None or not forwarded_for or not _trusted(peer, trusted_proxies):
+        return peer
+    nearest = peer
+    for hop in reversed([h.strip() for h in forwarded_for.split(",")]):
+        if _address(hop) is None:
+            return nearest
+        if not _trusted(hop, trusted_proxies):
+            return hop
+        nearest = hop
+    return nearest
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
@@ -207,7 +242,9 @@ __all__ = [
     "Collected",
     "CollectedEvent",
     "InvalidMessage",
+    "IpNetwork",
     "RequestRejected",
+    "client_address",
     "collect_batch",
     "collect_message",
     "decode_body",

@@ -2,9 +2,10 @@
 
 The keys and their roles are configuration (a mapping key → roles) installed on the app with
 :func:`install_api_keys`; :func:`require_role` builds the dependency that guards a route.
-Missing or unknown key: 401. A key without the role: 403. With no keys configured (local
-development), routes declared ``open_when_no_keys`` are open and every other route answers 403,
-so per-user data is never served without keys.
+Missing or unknown key: 401. A key without the role: 403. With no keys configured, routes
+declared ``open_when_no_keys`` are open and every other route answers 403, so per-user data is
+never served without keys; :func:`~lakehouse_core.serving.api.create_table_api` allows running
+without keys in ``dev`` only.
 """
 
 from __future__ import annotations
