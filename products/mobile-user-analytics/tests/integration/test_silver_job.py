@@ -1,5 +1,7 @@
 """The silver job over a real bronze Delta table: events, app sessions, screen views and
-quarantine; then one late event for one device, which changes only that device's rows."""
+quarantine; then one late event for one device, which changes only that device's rows. Then
+the edges: a batch days older than a session across midnight, an SDK retry on another day,
+a batch on two days far apart, and a batch refused as systemic breakage."""
 
 from __future__ import annotations
 
@@ -7,13 +9,16 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pyspark.sql import SparkSession
 
 from lakehouse_core.delta import append, read_table
+from lakehouse_core.errors import SystemicBreakageError
 from lakehouse_core.ingestion.bronze import BRONZE_SCHEMA
+from lakehouse_core.ingestion.refinement import HELD_RULE
 from lakehouse_platform.event_products import run_silver
 from mobile_user_analytics.config import load_mobile_config
 from mobile_user_analytics.pipeline import MOBILE
@@ -182,3 +187,174 @@ def test_silver_job_refines_bronze_and_a_late_event_changes_only_its_device(
         "b-home-again": (None, None, None),
     }
     assert read_table(spark, QUARANTINE_EVENTS, lake_root=lake_root).count() == 2
+
+
+def at(message_id: str, device_id: str, when: datetime, **fields: Any) -> dict[str, Any]:
+    """A screen call of ``device_id`` at ``when`` (also its receivedAt)."""
+    return {
+        **call(message_id, device_id, 0, type="screen", name="Home"),
+        "timestamp": when.isoformat(),
+        "receivedAt": when.isoformat(),
+        **fields,
+    }
+
+
+def session_spans(spark: SparkSession, lake_root: str, name: str) -> list[tuple[datetime, datetime, int]]:
+    return [
+        (s["started_at"], s["ended_at"], s["events"])
+        for s in sessions_by_device(spark, lake_root)[device(name)]
+    ]
+
+
+def partitions_written(lake_root: str, spec_location: str, after_version: int) -> set[str]:
+    """The partition values of the files added or removed by the commits after ``after_version``."""
+    log = Path(spec_location) / "_delta_log"
+    touched: set[str] = set()
+    for commit in sorted(log.glob("*.json")):
+        if int(commit.stem) <= after_version:
+            continue
+        for line in commit.read_text().splitlines():
+            action = json.loads(line)
+            for kind in ("add", "remove"):
+                if kind in action:
+                    touched.update(action[kind].get("partitionValues", {}).values())
+    return touched
+
+
+def latest_version(spec_location: str) -> int:
+    return max(int(p.stem) for p in (Path(spec_location) / "_delta_log").glob("*.json"))
+
+
+def test_a_batch_days_older_than_a_stored_session_across_midnight_keeps_that_session_whole(
+    spark: SparkSession, lake_root: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MOBILE_PSEUDONYMISATION_KEY", KEY)
+    config = load_mobile_config()
+    late_night = datetime(2024, 3, 12, 23, 50, tzinfo=UTC)
+    append_bronze(
+        spark,
+        lake_root,
+        [
+            at("n-1", "dev-a", late_night),
+            at("n-2", "dev-a", late_night + timedelta(minutes=5)),
+            at("n-3", "dev-a", late_night + timedelta(minutes=20)),
+        ],
+        offset=0,
+    )
+    run_silver(MOBILE, spark, config, lake_root=lake_root)
+    night = (datetime(2024, 3, 12, 23, 50), datetime(2024, 3, 13, 0, 10), 3)
+    assert session_spans(spark, lake_root, "dev-a") == [night]
+
+    append_bronze(
+        spark, lake_root, [at("queued", "dev-a", datetime(2024, 3, 11, 12, 0, tzinfo=UTC))], offset=3
+    )
+    run_silver(MOBILE, spark, config, lake_root=lake_root)
+
+    assert session_spans(spark, lake_root, "dev-a") == [
+        (datetime(2024, 3, 11, 12, 0), datetime(2024, 3, 11, 12, 0), 1),
+        night,
+    ]
+    sessions = {
+        r.event_id: r.session_id for r in read_table(spark, SILVER_EVENTS, lake_root=lake_root).collect()
+    }
+    assert sessions["n-1"] == sessions["n-2"] == sessions["n-3"] != sessions["queued"]
+
+
+def test_an_sdk_retry_whose_corrected_time_lands_on_another_day_is_a_duplicate(
+    spark: SparkSession, lake_root: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MOBILE_PSEUDONYMISATION_KEY", KEY)
+    config = load_mobile_config()
+    append_bronze(
+        spark, lake_root, [at("retried", "dev-a", datetime(2024, 3, 10, 9, 0, tzinfo=UTC))], offset=0
+    )
+    run_silver(MOBILE, spark, config, lake_root=lake_root)
+
+    retry = at("retried", "dev-a", datetime(2024, 3, 13, 9, 0, tzinfo=UTC))
+    append_bronze(
+        spark, lake_root, [retry, at("other", "dev-b", datetime(2024, 3, 13, 9, 0, tzinfo=UTC))], offset=1
+    )
+    run_silver(MOBILE, spark, config, lake_root=lake_root)
+
+    events = read_table(spark, SILVER_EVENTS, lake_root=lake_root).collect()
+    assert sorted((r.event_id, r.event_date) for r in events) == [
+        ("other", date(2024, 3, 13)),
+        ("retried", date(2024, 3, 10)),
+    ]
+    quarantine = read_table(spark, QUARANTINE_EVENTS, lake_root=lake_root).collect()
+    assert [(r.source_offset, r.event_id, list(r.failed_rules)) for r in quarantine] == [
+        (1, "retried", ["unique_message_id"])
+    ]
+    assert "already seen at partition 0, offset 0" in quarantine[0].reason
+
+
+def test_events_on_two_days_far_apart_rewrite_only_those_days_neighbourhoods(
+    spark: SparkSession, lake_root: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MOBILE_PSEUDONYMISATION_KEY", KEY)
+    config = load_mobile_config()
+    append_bronze(
+        spark,
+        lake_root,
+        [
+            at("march", "dev-a", datetime(2024, 3, 10, 9, 0, tzinfo=UTC)),
+            at("april", "dev-a", datetime(2024, 4, 15, 9, 0, tzinfo=UTC)),
+            at("june", "dev-a", datetime(2024, 6, 10, 9, 0, tzinfo=UTC)),
+        ],
+        offset=0,
+    )
+    run_silver(MOBILE, spark, config, lake_root=lake_root)
+    sessions_at = SILVER_SESSIONS.location(lake_root)
+    screens_at = SILVER_SCREEN_VIEWS.location(lake_root)
+    before = (latest_version(sessions_at), latest_version(screens_at))
+
+    append_bronze(
+        spark,
+        lake_root,
+        [
+            at("march-late", "dev-a", datetime(2024, 3, 10, 9, 10, tzinfo=UTC)),
+            at("june-late", "dev-a", datetime(2024, 6, 10, 9, 10, tzinfo=UTC)),
+        ],
+        offset=3,
+    )
+    run_silver(MOBILE, spark, config, lake_root=lake_root)
+
+    assert [events for _, _, events in session_spans(spark, lake_root, "dev-a")] == [2, 1, 2]
+    assert partitions_written(lake_root, sessions_at, before[0]) == {"2024-03-10", "2024-06-10"}
+    assert partitions_written(lake_root, screens_at, before[1]) == {"2024-03-10", "2024-06-10"}
+
+
+def test_a_batch_refused_as_systemic_breakage_keeps_every_record_in_quarantine_until_refined(
+    spark: SparkSession, lake_root: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MOBILE_PSEUDONYMISATION_KEY", KEY)
+    config = load_mobile_config()
+    received = datetime(2024, 3, 10, 9, 0, tzinfo=UTC)
+    recorded = [
+        at(f"old-{i}", "dev-a", received, timestamp=f"2019-11-{i + 1:02d}T10:00:00+00:00") for i in range(20)
+    ]
+    fresh = [at("fresh-1", "dev-b", received), at("fresh-2", "dev-b", received + timedelta(minutes=1))]
+    append_bronze(spark, lake_root, [*recorded, *fresh], offset=0)
+
+    for _ in range(2):
+        with pytest.raises(SystemicBreakageError) as refused:
+            run_silver(MOBILE, spark, config, lake_root=lake_root)
+        assert "20 of 22 rows quarantined" in str(refused.value)
+        assert "event_time_plausible: 20 of 22 rows" in str(refused.value)
+        quarantine = read_table(spark, QUARANTINE_EVENTS, lake_root=lake_root).collect()
+        assert sorted((r.event_id, tuple(r.failed_rules)) for r in quarantine) == sorted(
+            [(f"old-{i}", ("event_time_plausible",)) for i in range(20)]
+            + [("fresh-1", (HELD_RULE,)), ("fresh-2", (HELD_RULE,))]
+        )
+        assert all("the whole batch was refused" in r.reason for r in quarantine)
+        assert read_table(spark, SILVER_EVENTS, lake_root=lake_root).count() == 0
+
+    tolerant = config.model_copy(update={"max_quarantine_fraction": 1.0})
+    run_silver(MOBILE, spark, tolerant, lake_root=lake_root)
+
+    events = read_table(spark, SILVER_EVENTS, lake_root=lake_root).collect()
+    assert sorted(r.event_id for r in events) == ["fresh-1", "fresh-2"]
+    quarantine = read_table(spark, QUARANTINE_EVENTS, lake_root=lake_root).collect()
+    assert sorted(r.event_id for r in quarantine) == sorted(f"old-{i}" for i in range(20))
+    assert not any("the whole batch was refused" in r.reason for r in quarantine)
+    assert read_table(spark, BRONZE_EVENTS, lake_root=lake_root).count() == len(events) + len(quarantine)

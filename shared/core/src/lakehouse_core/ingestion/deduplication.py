@@ -26,6 +26,11 @@ _LOCATION = ["source_partition", "source_offset"]
 def split_duplicates(batch_events: DataFrame, stored_events: DataFrame) -> tuple[DataFrame, DataFrame]:
     """(new, duplicates) of a batch of silver events against the events already stored.
 
+    ``stored_events`` should be the whole events table, every day: an SDK retry can carry a
+    corrected timestamp that moves the copy to another day than the original. Only the narrow
+    identity columns of the stored events whose id occurs in the batch are read, so the cost
+    follows the batch, not the history.
+
     An event is identified by ``event_id`` and located by its bronze record
     (``source_partition``, ``source_offset``). A batch row whose id *and* location are stored
     is a replay of a record already processed and appears in neither output. Otherwise the row
@@ -37,7 +42,9 @@ def split_duplicates(batch_events: DataFrame, stored_events: DataFrame) -> tuple
     from pyspark.sql import functions as F
 
     identity = ["event_id", *_LOCATION]
-    stored = stored_events.select(*identity)
+    stored = stored_events.select(*identity).join(
+        batch_events.select("event_id").distinct(), "event_id", "left_semi"
+    )
     first_stored = stored.groupBy("event_id").agg(F.min(F.struct(*_LOCATION)).alias("_first_stored"))
     by_location = Window.partitionBy("event_id").orderBy(*_LOCATION)
     candidates = (

@@ -5,36 +5,50 @@ idempotent (insert-if-new on keys, scoped replacement), so a batch replayed afte
 changes nothing twice. Per batch:
 
 1. the product's ``to_silver`` parses and checks → valid events, quarantine (rules, reason);
-2. duplicates (an event id already stored from another Kafka record) → quarantine, so
-   ``bronze = silver + quarantine`` holds exactly;
+2. duplicates (an event id already stored from another Kafka record, on any day) → quarantine,
+   so ``bronze = silver + quarantine`` holds exactly; the quarantine rows at the batch's bronze
+   records are replaced by the batch's, so a record that passes on a later run leaves it;
 3. new events are inserted into the silver events table;
-4. the touched actors (visitors, devices) are re-sessionised over the touched days, with
-   context days either side (sessions cross midnight; late events merge or split sessions),
-   and their sessions and the events' ``session_id`` are replaced in one MERGE each.
+4. the touched actors (visitors, devices) are re-sessionised on the batch's days with
+   ``context_days`` either side, reading events ``2 * context_days`` either side (sessions
+   cross midnight; late events merge or split sessions), and their sessions and the events'
+   ``session_id`` are replaced in one MERGE each. Only those dates are read and rewritten: a
+   batch with one event 300 days late touches that day's neighbourhood, not 300 days.
+
+A batch that fails its suite systemically (:class:`~lakehouse_core.errors.SystemicBreakageError`)
+is not committed; see :meth:`RefinementStep.__call__`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
+from lakehouse_core.contracts import conform
 from lakehouse_core.delta import (
     ensure_table,
     merge_insert_new,
     merge_update_columns,
     read_table,
     replace_rows,
+    with_conflict_retry,
 )
+from lakehouse_core.errors import JobError, SystemicBreakageError
 from lakehouse_core.incremental import IncrementalRun, IncrementalSource, run_incrementally
 from lakehouse_core.ingestion.deduplication import duplicates_to_quarantine, split_duplicates
+from lakehouse_core.ingestion.quarantine import QuarantinedRecord
+from lakehouse_core.quality.runner import FAILED_RULES, QUARANTINE_REASON
 from lakehouse_core.tables import TableSpec, checkpoint_location
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
 QUARANTINE_KEYS = ("source_topic", "source_partition", "source_offset")
+#: The rule under which the records of a systemically failed batch that passed every rule are
+#: held in quarantine until the batch is refined again.
+HELD_RULE = "held_with_refused_batch"
 
 
 @dataclass(frozen=True)
@@ -79,73 +93,175 @@ class Refinement:
     context_days: int = 1
 
 
-def _between(column: str, first: date, last: date, alias: str | None = None) -> str:
+def dates_around(days: Iterable[date], margin: int) -> set[date]:
+    """Each day with ``margin`` days either side."""
+    return {day + timedelta(days=k) for day in days for k in range(-margin, margin + 1)}
+
+
+def _dates_in(column: str, dates: Collection[date], alias: str | None = None) -> str:
     name = f"{alias}.`{column}`" if alias else f"`{column}`"
-    return f"{name} BETWEEN DATE'{first.isoformat()}' AND DATE'{last.isoformat()}'"
+    listed = ", ".join(f"DATE'{d.isoformat()}'" for d in sorted(dates))
+    return f"{name} IN ({listed})"
 
 
 @dataclass(frozen=True)
 class RefinementStep:
+    """The batch function of the refinement stream. ``failures`` keeps the data errors raised
+    in a batch, so that :func:`run_refinement` can raise them as themselves rather than as the
+    stream's generic failure."""
+
     refinement: Refinement
     lake_root: str
+    failures: list[SystemicBreakageError] = field(default_factory=list, compare=False)
 
     def __call__(self, bronze: DataFrame, batch_id: int) -> None:
-        """Cached, the batch is read from bronze once (and counted once in the run's progress)."""
+        """Refine one bronze batch. Cached, it is read from bronze once (and counted once in
+        the run's progress).
+
+        A systemic failure of the suite stores quarantine rows for *every* record of the batch
+        (the rejected ones with their rules, the others under :data:`HELD_RULE`), writes nothing
+        to silver and raises, so the batch is **not committed**: the stream stops there, and
+        the next run refines the same batch again. It is left to be retried rather than
+        committed because the usual cause is a wrong rule or producer: once that is fixed, the
+        run refines the batch properly and the records that now pass leave quarantine (the
+        batch's quarantine rows are replaced, not added to). Meanwhile nothing is lost,
+        ``bronze = silver + quarantine`` holds, and a run that fails again writes no row twice.
+        """
         bronze = bronze.persist()
-        batch = self.refinement.to_silver(bronze)
-        events = batch.events.persist()
         try:
-            self._write(bronze, events, batch.quarantine)
+            try:
+                batch = self.refinement.to_silver(bronze)
+            except SystemicBreakageError as error:
+                self._store_quarantine(bronze, self._refused(bronze, error))
+                self.failures.append(error)
+                raise
+            events = batch.events.persist()
+            try:
+                self._write(bronze, events, batch.quarantine)
+            finally:
+                events.unpersist()
         finally:
-            events.unpersist()
             bronze.unpersist()
 
     def _write(self, bronze: DataFrame, events: DataFrame, quarantine: DataFrame) -> None:
         r = self.refinement
         spark = events.sparkSession
+        stored = ensure_table(spark, r.events, lake_root=self.lake_root).toDF()
+        new, duplicates = split_duplicates(events, stored)
+        self._store_quarantine(
+            bronze, quarantine.unionByName(duplicates_to_quarantine(duplicates, bronze, suite=r.suite))
+        )
         days = sorted(row[0] for row in events.select("event_date").distinct().collect())
         if not days:
-            merge_insert_new(quarantine, r.quarantine, lake_root=self.lake_root, keys=QUARANTINE_KEYS)
             return
-        window = (days[0] - timedelta(days=1), days[-1] + timedelta(days=1))
-        stored = (
-            ensure_table(spark, r.events, lake_root=self.lake_root)
-            .toDF()
-            .where(_between("event_date", *window))
-        )
-        new, duplicates = split_duplicates(events, stored)
-        merge_insert_new(
-            quarantine.unionByName(duplicates_to_quarantine(duplicates, bronze, suite=r.suite)),
-            r.quarantine,
-            lake_root=self.lake_root,
-            keys=QUARANTINE_KEYS,
-        )
         merge_insert_new(
             new,
             r.events,
             lake_root=self.lake_root,
             keys=("event_id",),
-            target_predicate=_between("event_date", *window, alias="t"),
+            target_predicate=_dates_in("event_date", days, alias="t"),
         )
-        self._resessionise(spark, events.select(r.actor).distinct(), days[0], days[-1])
+        self._resessionise(spark, events.select(r.actor).distinct(), days)
 
-    def _resessionise(self, spark: SparkSession, actors: DataFrame, first: date, last: date) -> None:
+    def _refused(self, bronze: DataFrame, error: SystemicBreakageError) -> DataFrame:
+        """Quarantine rows for every record of a batch refused as a whole."""
+        from pyspark.sql import functions as F
+
         r = self.refinement
-        margin = timedelta(days=r.context_days)
-        scope = (first - margin, last + margin)
-        context = (first - 2 * margin, scope[1])
+        refused = (
+            f"the whole batch was refused ({error.rows:,} rows; "
+            + "; ".join(f"{rule}: {count:,}" for rule, count in error.failures.items())
+            + ") and is refined again on the next run"
+        )
+        records = _bronze_records(bronze)
+        rejected = error.rejected
+        needed = {"topic", "partition", "offset", FAILED_RULES, QUARANTINE_REASON}
+        if rejected is not None and needed <= set(rejected.columns):
+            failed = rejected.select(
+                F.col("topic").alias("source_topic"),
+                F.col("partition").alias("source_partition"),
+                F.col("offset").alias("source_offset"),
+                F.col(FAILED_RULES).alias("failed_rules"),
+                F.col(QUARANTINE_REASON).alias("_reason"),
+            )
+            records = records.join(failed, list(QUARANTINE_KEYS), "left")
+        else:
+            records = records.withColumn("failed_rules", F.lit(None).cast("array<string>")).withColumn(
+                "_reason", F.lit(None).cast("string")
+            )
+        held = F.lit(f"{r.suite}: {HELD_RULE}: passed the rules, but {refused}")
+        return conform(
+            records.withColumn("failed_rules", F.coalesce("failed_rules", F.array(F.lit(HELD_RULE))))
+            .withColumn(
+                "reason",
+                F.when(F.col("_reason").isNull(), held).otherwise(F.concat("_reason", F.lit(f"; {refused}"))),
+            )
+            .withColumn("quarantined_at", F.current_timestamp()),
+            QuarantinedRecord,
+        )
+
+    def _store_quarantine(self, bronze: DataFrame, rows: DataFrame) -> None:
+        """Make the quarantine rows at the batch's bronze records be ``rows``, in one MERGE:
+        new ones inserted, those already there untouched unless their rules or reason changed
+        (a replayed batch writes nothing twice), and those of records that no longer fail
+        deleted."""
+        from pyspark.sql import functions as F
+
+        r = self.refinement
+        keys = list(QUARANTINE_KEYS)
+        table = ensure_table(bronze.sparkSession, r.quarantine, lake_root=self.lake_root)
+        columns = r.quarantine.schema.fieldNames()
+        stale = (
+            table.toDF()
+            .select(*keys)
+            .join(_bronze_records(bronze).select(*keys), keys, "left_semi")
+            .join(rows.select(*keys), keys, "left_anti")
+        )
+        source = (
+            rows.select(*columns)
+            .withColumn("_stale", F.lit(False))
+            .unionByName(
+                stale.select(*[F.col(c) if c in keys else F.lit(None).alias(c) for c in columns]).withColumn(
+                    "_stale", F.lit(True)
+                )
+            )
+        )
+        on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+        changed = "NOT (t.failed_rules <=> s.failed_rules) OR NOT (t.reason <=> s.reason)"
+        values: dict[str, str | Column] = {c: f"s.`{c}`" for c in columns}
+
+        def run() -> None:
+            (
+                table.alias("t")
+                .merge(source.alias("s"), on)
+                .whenMatchedDelete(condition="s._stale")
+                .whenMatchedUpdate(condition=changed, set=values)
+                .whenNotMatchedInsert(condition="NOT s._stale", values=values)
+                .execute()
+            )
+
+        with_conflict_retry(run, table=r.quarantine.qualified_name)
+
+    def _resessionise(self, spark: SparkSession, actors: DataFrame, days: Collection[date]) -> None:
+        """Rewrite the actors' sessions starting within ``context_days`` of a batch day, from
+        their events within ``2 * context_days``: a session starting at either edge of the scope
+        is rebuilt with the events before it (it may continue one from the day before) and
+        after it (it may run past midnight)."""
+        r = self.refinement
+        scope = dates_around(days, r.context_days)
+        context = dates_around(days, 2 * r.context_days)
         events = (
             read_table(spark, r.events, lake_root=self.lake_root)
-            .where(_between("event_date", *context))
+            .where(_dates_in("event_date", context))
             .join(actors, r.actor, "left_semi")
         )
         with_sessions = r.sessionise(events.drop("session_id")).persist()
         try:
-            sessions = r.summarise_sessions(with_sessions).where(_between("session_date", *scope))
+            sessions = r.summarise_sessions(with_sessions).where(_dates_in("session_date", scope))
             old_sessions = (
                 ensure_table(spark, r.sessions, lake_root=self.lake_root)
                 .toDF()
-                .where(_between("session_date", *scope))
+                .where(_dates_in("session_date", scope))
                 .join(actors, r.actor, "left_semi")
             )
             replace_rows(
@@ -154,7 +270,7 @@ class RefinementStep:
                 r.sessions,
                 lake_root=self.lake_root,
                 key="session_id",
-                target_predicate=_between("session_date", *context, alias="t"),
+                target_predicate=_dates_in("session_date", context, alias="t"),
             )
             merge_update_columns(
                 with_sessions.join(sessions.select("session_id"), "session_id", "left_semi"),
@@ -162,22 +278,35 @@ class RefinementStep:
                 lake_root=self.lake_root,
                 keys=("event_id",),
                 columns=("session_id",),
-                target_predicate=_between("event_date", *context, alias="t"),
+                target_predicate=_dates_in("event_date", context, alias="t"),
             )
             for derived in r.derived:
                 replace_rows(
-                    derived.derive(with_sessions).where(_between(derived.date_column, *scope)),
+                    derived.derive(with_sessions).where(_dates_in(derived.date_column, scope)),
                     ensure_table(spark, derived.spec, lake_root=self.lake_root)
                     .toDF()
-                    .where(_between(derived.date_column, *scope))
+                    .where(_dates_in(derived.date_column, scope))
                     .join(actors, r.actor, "left_semi"),
                     derived.spec,
                     lake_root=self.lake_root,
                     key=derived.key,
-                    target_predicate=_between(derived.date_column, *context, alias="t"),
+                    target_predicate=_dates_in(derived.date_column, context, alias="t"),
                 )
         finally:
             with_sessions.unpersist()
+
+
+def _bronze_records(bronze: DataFrame) -> DataFrame:
+    """Bronze rows as the located, raw part of a quarantine row."""
+    from pyspark.sql import functions as F
+
+    return bronze.select(
+        F.col("topic").alias("source_topic"),
+        F.col("partition").alias("source_partition"),
+        F.col("offset").alias("source_offset"),
+        F.get_json_object(F.col("value"), "$.messageId").alias("event_id"),
+        F.col("value").alias("raw_value"),
+    )
 
 
 def run_refinement(
@@ -188,7 +317,11 @@ def run_refinement(
     continuous: bool = False,
     trigger_seconds: float = 10.0,
 ) -> IncrementalRun:
-    """Refine the bronze records not yet processed; returns how many were read."""
+    """Refine the bronze records not yet processed; returns how many were read.
+
+    A batch refused by its suite raises its
+    :class:`~lakehouse_core.errors.SystemicBreakageError` (a data error: running again fails
+    the same way until the data or the rules change), after storing its quarantine rows."""
     derived = tuple(d.spec for d in refinement.derived)
     for spec in (refinement.bronze, refinement.quarantine, refinement.events, refinement.sessions, *derived):
         ensure_table(spark, spec, lake_root=lake_root)
@@ -196,11 +329,17 @@ def run_refinement(
         location=refinement.bronze.location(lake_root),
         checkpoint=checkpoint_location(lake_root, refinement.product, "silver"),
     )
-    return run_incrementally(
-        spark,
-        source,
-        RefinementStep(refinement, lake_root),
-        name=f"{refinement.product}-silver",
-        continuous=continuous,
-        trigger_seconds=trigger_seconds,
-    )
+    step = RefinementStep(refinement, lake_root)
+    try:
+        return run_incrementally(
+            spark,
+            source,
+            step,
+            name=f"{refinement.product}-silver",
+            continuous=continuous,
+            trigger_seconds=trigger_seconds,
+        )
+    except JobError as error:
+        if step.failures:
+            raise step.failures[-1] from error
+        raise
