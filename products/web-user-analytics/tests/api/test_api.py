@@ -39,11 +39,12 @@ ANALYST = {API_KEY_HEADER: "analyst-key"}
 USER_READER = {API_KEY_HEADER: "reader-key"}
 SIGNUP = FunnelConfig(name="signup", steps=["/", "/pricing", "/signup", "Signed Up"])
 CHECKOUT = FunnelConfig(name="checkout", steps=["Product Viewed", "Order Completed"])
+PLANS = FunnelConfig(name="plans", steps=[["/pricing", "/plans"], "/signup"], window_minutes=90)
 
 
 def web_config(api_keys: dict[str, list[str]]) -> WebConfig:
     return WebConfig(
-        name="web-user-analytics", owner="o", team="t", funnels=[SIGNUP, CHECKOUT], api_keys=api_keys
+        name="web-user-analytics", owner="o", team="t", funnels=[SIGNUP, CHECKOUT, PLANS], api_keys=api_keys
     )
 
 
@@ -116,6 +117,9 @@ def build_lake(lake_root: str) -> None:
                 (JAN2, "signup", 3, "/signup", 10),
                 (JAN2, "signup", 4, "Signed Up", 5),
                 (JAN1, "checkout", 1, "Product Viewed", 999),
+                (JAN2, "plans", 1, "/pricing | /plans", 30),
+                (JAN2, "plans", 1, "/pricing", 1000),
+                (JAN2, "plans", 2, "/signup", 6),
             ]
         ),
     )
@@ -235,7 +239,7 @@ def test_top_pages_aggregate_over_the_range_and_order(client: TestClient) -> Non
                 "visitor_days": 5,
                 "entrances": 9,
                 "exits": 6,
-                "avg_time_on_page_seconds": 26.0,
+                "avg_time_on_page_seconds": 27.5,
             },
             {
                 "page_path": "/signup",
@@ -310,18 +314,25 @@ def test_acquisition_groups(client: TestClient) -> None:
 
 def test_funnels_list_and_report(client: TestClient) -> None:
     assert get(client, "/v1/funnels") == [
-        {"name": "signup", "steps": ["/", "/pricing", "/signup", "Signed Up"]},
-        {"name": "checkout", "steps": ["Product Viewed", "Order Completed"]},
+        {
+            "name": "signup",
+            "steps": [["/"], ["/pricing"], ["/signup"], ["Signed Up"]],
+            "window_minutes": None,
+        },
+        {"name": "checkout", "steps": [["Product Viewed"], ["Order Completed"]], "window_minutes": None},
+        {"name": "plans", "steps": [["/pricing", "/plans"], ["/signup"]], "window_minutes": 90},
     ]
     report = get(client, "/v1/funnels/signup", start="2024-01-01", end="2024-01-02")
     assert report == {
         "funnel": "signup",
         "start": "2024-01-01",
         "end": "2024-01-02",
+        "window_minutes": None,
         "steps": [
             {
                 "step_index": 1,
                 "step_name": "/",
+                "alternatives": ["/"],
                 "sessions": 200,
                 "conversion_from_start": 1.0,
                 "conversion_from_previous": 1.0,
@@ -329,6 +340,7 @@ def test_funnels_list_and_report(client: TestClient) -> None:
             {
                 "step_index": 2,
                 "step_name": "/pricing",
+                "alternatives": ["/pricing"],
                 "sessions": 100,
                 "conversion_from_start": 0.5,
                 "conversion_from_previous": 0.5,
@@ -336,6 +348,7 @@ def test_funnels_list_and_report(client: TestClient) -> None:
             {
                 "step_index": 3,
                 "step_name": "/signup",
+                "alternatives": ["/signup"],
                 "sessions": 20,
                 "conversion_from_start": 0.1,
                 "conversion_from_previous": 0.2,
@@ -343,6 +356,7 @@ def test_funnels_list_and_report(client: TestClient) -> None:
             {
                 "step_index": 4,
                 "step_name": "Signed Up",
+                "alternatives": ["Signed Up"],
                 "sessions": 5,
                 "conversion_from_start": 0.025,
                 "conversion_from_previous": 0.25,
@@ -360,10 +374,27 @@ def test_funnels_list_and_report(client: TestClient) -> None:
     assert [(s["sessions"], s["conversion_from_start"]) for s in checkout] == [(0, 0.0), (0, 0.0)]
 
 
+def test_funnel_report_names_alternatives_and_window(client: TestClient) -> None:
+    report = get(client, "/v1/funnels/plans", start="2024-01-01", end="2024-01-02")
+    assert report["window_minutes"] == 90
+    assert [(s["step_name"], s["alternatives"], s["sessions"]) for s in report["steps"]] == [
+        ("/pricing | /plans", ["/pricing", "/plans"], 30),
+        ("/signup", ["/signup"], 6),
+    ]
+    assert report["steps"][1]["conversion_from_start"] == pytest.approx(0.2)
+
+
+def test_funnel_steps_must_name_something() -> None:
+    with pytest.raises(ValueError, match="step 2 needs at least one"):
+        FunnelConfig(name="broken", steps=["/", []])
+
+
 def test_unknown_funnel_is_404(client: TestClient) -> None:
     response = client.get("/v1/funnels/refund", headers=ANALYST)
     assert response.status_code == 404
-    assert response.json() == {"detail": "unknown funnel 'refund'; configured funnels: checkout, signup"}
+    assert response.json() == {
+        "detail": "unknown funnel 'refund'; configured funnels: checkout, plans, signup"
+    }
 
 
 def test_retention_cohorts_in_week_order(client: TestClient) -> None:

@@ -15,7 +15,7 @@ Traffic (D1 = Monday 2024-03-04, D2 = the day after):
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -37,11 +37,13 @@ from web_user_analytics.processing.gold import (
     acquisition,
     affected_dates,
     cohort_week,
+    complete_histories,
     context_dates,
     daily_traffic,
     funnel_steps,
     page_stats,
     retention_cohorts,
+    retention_input_start,
     user_dimension,
 )
 
@@ -61,7 +63,7 @@ def at(day: date, hour: int, minute: int) -> datetime:
 
 def frame(spark: SparkSession, model: type[BaseModel], rows: list[dict[str, Any]]) -> DataFrame:
     schema = spark_schema(model)
-    return spark.createDataFrame([tuple(row[f.name] for f in schema.fields) for row in rows], schema)
+    return spark.createDataFrame([tuple(row.get(f.name) for f in schema.fields) for row in rows], schema)
 
 
 def event(
@@ -104,6 +106,7 @@ def event(
         "country": "DE",
         "properties_json": None,
         "traits_json": None,
+        "imported": False,
         "source_partition": 0,
         "source_offset": 0,
     }
@@ -328,6 +331,32 @@ def test_funnel_steps_return_only_the_requested_dates(events: DataFrame, session
     ]
 
 
+BROWSE = (("browse", (("/pricing", "Product Added"), "/signup")),)
+
+
+def test_funnel_step_reached_by_any_alternative(events: DataFrame, sessions: DataFrame) -> None:
+    """Step 1 is /pricing or "Product Added": s1, s2, s3 by /pricing on D1, s4 by the product on
+    D2. s1 (/pricing 10:01, /signup 10:04) and s4 (product 09:05, /signup 09:10) reach step 2."""
+    assert rows(funnel_steps(events, sessions, BROWSE)) == [
+        (D1, "browse", 1, "/pricing | Product Added", 3, 1.0, 1.0),
+        (D1, "browse", 2, "/signup", 1, 1 / 3, 1 / 3),
+        (D2, "browse", 1, "/pricing | Product Added", 1, 1.0, 1.0),
+        (D2, "browse", 2, "/signup", 1, 1.0, 1.0),
+    ]
+
+
+def test_funnel_window_counts_later_steps_only_soon_enough_after_step_one(
+    events: DataFrame, sessions: DataFrame
+) -> None:
+    """Within 4 minutes of step 1: s1's /signup (3 minutes) counts, s4's (5 minutes) does not;
+    the window's end is inclusive, so 5 minutes keeps s4."""
+    four = funnel_steps(events, sessions, BROWSE, windows={"browse": timedelta(minutes=4)})
+    five = funnel_steps(events, sessions, BROWSE, windows={"browse": timedelta(minutes=5)})
+
+    assert [(r[0], r[4]) for r in rows(four) if r[2] == 2] == [(D1, 1), (D2, 0)]
+    assert [(r[0], r[4]) for r in rows(five) if r[2] == 2] == [(D1, 1), (D2, 1)]
+
+
 def test_funnel_steps_without_funnels_is_empty_with_the_contract_schema(
     events: DataFrame, sessions: DataFrame
 ) -> None:
@@ -388,6 +417,33 @@ def test_retention_cohorts_return_only_the_requested_cohort_weeks(history: DataF
         (W2, 0, 1, 1, 1.0),
         (W2, 1, 1, 1, 1.0),
     ]
+
+
+def test_complete_histories_keep_visitors_whose_every_session_is_in_the_window(
+    spark: SparkSession, history: DataFrame
+) -> None:
+    """Sessions since W2: a has 1 of its 3 there (cohort W1), c and d all theirs; the bot z has no
+    count. Cohorts W2 and W3 come out as from the whole history."""
+    counts = spark.createDataFrame(
+        [("a", 3), ("b", 1), ("c", 2), ("d", 1)], "visitor_id string, sessions long"
+    )
+
+    since = complete_histories(history.where(f"session_date >= '{W2}'"), counts)
+
+    assert sorted(r[0] for r in since.select("visitor_id").distinct().collect()) == ["c", "d"]
+    assert rows(retention_cohorts(since, {W2, W3})) == [
+        (W2, 0, 1, 1, 1.0),
+        (W2, 1, 1, 1, 1.0),
+        (W3, 0, 1, 1, 1.0),
+    ]
+
+
+def test_retention_reads_only_from_the_earliest_affected_week() -> None:
+    """A batch touching one day of W3 for a visitor first seen in W2 reads sessions from W2's
+    Monday on: W1 and older are never read."""
+    assert retention_input_start({date(2024, 3, 20)}, {date(2024, 3, 13)}) == W2
+    assert retention_input_start({date(2024, 3, 20)}, set()) == W3
+    assert retention_input_start({date(2024, 3, 20)}, {date(2024, 3, 19)}) == W3
 
 
 def test_cohort_week_is_the_monday_of_the_week() -> None:

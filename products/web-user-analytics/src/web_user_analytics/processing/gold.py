@@ -12,7 +12,7 @@ empty input explicitly, so each output column has the contract's nullability as 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, timedelta
 from functools import reduce
 
@@ -138,24 +138,44 @@ def acquisition(sessions: DataFrame, dates: Collection[date] | None = None) -> D
     return conform(by_source, Acquisition)
 
 
+Step = str | Sequence[str]
+"""A funnel step: a track event name or page path, or a sequence of such alternatives."""
+
+
+def step_alternatives(step: Step) -> tuple[str, ...]:
+    return (step,) if isinstance(step, str) else tuple(step)
+
+
+def step_name(step: Step) -> str:
+    """The ``step_name`` of a step's gold rows: its alternatives joined with `` | ``."""
+    return " | ".join(step_alternatives(step))
+
+
 def funnel_steps(
     events: DataFrame,
     sessions: DataFrame,
-    funnels: Sequence[tuple[str, Sequence[str]]],
+    funnels: Sequence[tuple[str, Sequence[Step]]],
     dates: Collection[date] | None = None,
+    *,
+    windows: Mapping[str, timedelta] | None = None,
 ) -> DataFrame:
     """Sessions reaching each step of each funnel, per session start day, zeros included.
 
-    ``funnels`` holds ``(name, steps)`` pairs. A step is a track event name or a page path.
-    A session reaches step k when it reached step k-1 and has a matching event at or after the
-    earliest time it reached step k-1; that earliest time is carried from step to step, so steps
-    done out of order do not count.
+    ``funnels`` holds ``(name, steps)`` pairs. A step is a track event name or a page path, or
+    a sequence of alternatives: any of them reaches the step. A session reaches step k when it
+    reached step k-1 and has a matching event at or after the earliest time it reached step k-1;
+    that earliest time is carried from step to step, so steps done out of order do not count.
+    ``windows`` maps a funnel name to its conversion window: its steps after the first count only
+    at most that long after the session's earliest step-1 event (inclusive).
     """
     started = on_days(_human_sessions(sessions), "session_date", dates).select("session_id", "session_date")
     session_events = _human_events(events).join(started.select("session_id"), "session_id")
     days = started.select(F.col("session_date").alias("date")).distinct()
+    windows = windows or {}
     counts = [
-        _step_counts(session_events, started, days, funnel, steps) for funnel, steps in funnels if steps
+        _step_counts(session_events, started, days, funnel, steps, window=windows.get(funnel))
+        for funnel, steps in funnels
+        if steps
     ]
     if not counts:
         return sessions.sparkSession.createDataFrame([], spark_schema(FunnelStep))
@@ -218,6 +238,37 @@ def retention_cohorts(sessions: DataFrame, cohort_weeks: Collection[date] | None
     return conform(table, RetentionCohort)
 
 
+def week_of(moment: Column) -> Column:
+    """The Monday of the week of a date or timestamp (in the session time zone, as ``session_date``)."""
+    day = F.to_date(moment)
+    return F.date_sub(day, F.weekday(day))
+
+
+def retention_input_start(changed_days: Collection[date], first_seen_days: Collection[date]) -> date:
+    """The earliest session day the retention recompute of a batch reads.
+
+    The cohorts to recompute are the weeks of the changed days and the cohorts of the touched
+    visitors, before and after the batch; none of those lies before the week of a changed day or
+    of a touched visitor's ``first_seen`` (a visitor's sessions never start before their first
+    event), so sessions before the earliest such Monday are never needed.
+    """
+    return min(cohort_week(d) for d in (*changed_days, *first_seen_days))
+
+
+def complete_histories(sessions: DataFrame, session_counts: DataFrame) -> DataFrame:
+    """The human sessions of the visitors whose whole session history ``sessions`` holds.
+
+    ``sessions`` holds every session since some day; ``session_counts`` (``visitor_id``,
+    ``sessions``, as in the user dimension) each visitor's human sessions ever. A visitor with
+    fewer sessions here than ever had one before that day, so belongs to an earlier cohort; the
+    others' cohorts and returns are computed from ``sessions`` exactly as from the whole table.
+    """
+    human = _human_sessions(sessions)
+    seen = human.groupBy("visitor_id").agg(F.count(F.lit(1)).alias("seen"))
+    complete = seen.join(session_counts, "visitor_id").where(F.col("seen") == F.col("sessions"))
+    return human.join(complete.select("visitor_id"), "visitor_id", "left_semi")
+
+
 def user_dimension(events: DataFrame, sessions: DataFrame) -> DataFrame:
     """One row per visitor with events: first and last seen, activity counts, first source.
 
@@ -274,16 +325,27 @@ def _step_counts(
     started: DataFrame,
     days: DataFrame,
     funnel: str,
-    steps: Sequence[str],
+    steps: Sequence[Step],
+    *,
+    window: timedelta | None,
 ) -> DataFrame:
     """Per day, the sessions reaching each step of one funnel (one row per day and step)."""
     per_step = []
     reached: DataFrame | None = None
     for step_index, step in enumerate(steps, start=1):
-        matches = session_events.where(_matches(step)).select("session_id", "event_ts")
-        if reached is not None:
+        matches = session_events.where(_matches(step_alternatives(step))).select("session_id", "event_ts")
+        if reached is None:
+            reached = matches.groupBy("session_id").agg(
+                F.min("event_ts").alias("reached_at"), F.min("event_ts").alias("entered_at")
+            )
+        else:
             matches = matches.join(reached, "session_id").where(F.col("event_ts") >= F.col("reached_at"))
-        reached = matches.groupBy("session_id").agg(F.min("event_ts").alias("reached_at"))
+            if window is not None:
+                seconds = int(window.total_seconds())
+                matches = matches.where(
+                    F.col("event_ts") <= F.col("entered_at") + F.make_dt_interval(secs=F.lit(seconds))
+                )
+            reached = matches.groupBy("session_id", "entered_at").agg(F.min("event_ts").alias("reached_at"))
         per_day = (
             reached.join(started, "session_id")
             .groupBy(F.col("session_date").alias("date"))
@@ -294,16 +356,16 @@ def _step_counts(
                 "date",
                 F.lit(funnel).alias("funnel"),
                 F.lit(step_index).cast("long").alias("step_index"),
-                F.lit(step).alias("step_name"),
+                F.lit(step_name(step)).alias("step_name"),
                 F.coalesce(F.col("sessions"), F.lit(0)).alias("sessions"),
             )
         )
     return reduce(DataFrame.unionByName, per_step)
 
 
-def _matches(step: str) -> Column:
-    track = (F.col("event_type") == "track") & (F.col("event_name") == step)
-    page = (F.col("event_type") == "page") & (F.col("page_path") == step)
+def _matches(alternatives: Sequence[str]) -> Column:
+    track = (F.col("event_type") == "track") & F.col("event_name").isin(*alternatives)
+    page = (F.col("event_type") == "page") & F.col("page_path").isin(*alternatives)
     return F.coalesce(track | page, F.lit(False))
 
 

@@ -2,16 +2,24 @@
 
 The job follows the change data feed of silver sessions (every silver change re-summarises the
 touched visitors' sessions, so that feed names every touched day and visitor). Per batch of
-changes: the affected days are recomputed (with a day of input context either side) and their
-partitions overwritten; the affected visitors' cohort weeks are recomputed for retention; the
-affected visitors' rows of the user dimension are upserted. All writes are idempotent, so a
-replayed batch gives the same gold.
+changes (C = the changed session days, V = the touched visitors):
+
+- daily tables: the days C and one day either side, read with one more day of context each side.
+- ``user_dimension``: V's rows, from their whole history of events and sessions, upserted.
+- ``retention_cohorts``: the weeks of C; for each visitor of V the week of their ``first_seen`` in
+  the user dimension before this batch and after it, the week of their first session, and the
+  week of their first session this batch did not touch (a late event can move a visitor's first
+  visit to an earlier week: then their old cohort, too, must lose them). Sessions are read from
+  the earliest of those weeks only (:func:`retention_input_start`); a visitor with sessions
+  before it (the user dimension counts their sessions) belongs to an earlier cohort, untouched.
+
+All writes are idempotent, so a replayed batch gives the same gold.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
@@ -22,12 +30,15 @@ from web_user_analytics.processing.gold import (
     acquisition,
     affected_dates,
     cohort_week,
+    complete_histories,
     context_dates,
     daily_traffic,
     funnel_steps,
     page_stats,
     retention_cohorts,
+    retention_input_start,
     user_dimension,
+    week_of,
 )
 from web_user_analytics.storage.tables import (
     GOLD_ACQUISITION,
@@ -60,7 +71,7 @@ class GoldStep:
             days = {r[0] for r in changed.select("session_date").distinct().collect()}
             if days:
                 self._recompute_days(changes, affected_dates(days))
-                self._recompute_visitors(changed.select("visitor_id").distinct(), days)
+                self._recompute_visitors(changes, changed.select("visitor_id").distinct(), days)
         finally:
             changed.unpersist()
 
@@ -74,36 +85,61 @@ class GoldStep:
             F.col("session_date").isin(inputs)
         )
         funnels = [(f.name, f.steps) for f in self.config.funnels]
+        windows = {
+            f.name: timedelta(minutes=f.window_minutes) for f in self.config.funnels if f.window_minutes
+        }
         outputs = [
             (GOLD_DAILY_TRAFFIC, daily_traffic(sessions, days)),
             (GOLD_PAGE_STATS, page_stats(events, days)),
             (GOLD_ACQUISITION, acquisition(sessions, days)),
-            (GOLD_FUNNEL_STEPS, funnel_steps(events, sessions, funnels, days)),
+            (GOLD_FUNNEL_STEPS, funnel_steps(events, sessions, funnels, days, windows=windows)),
         ]
         for spec, rows in outputs:
             overwrite_partitions(rows, spec, lake_root=self.lake_root, partitions=days)
 
-    def _recompute_visitors(self, visitors: DataFrame, changed_days: set[date]) -> None:
-        """Retention: the cohorts the visitors are in now, and those their changed sessions'
-        weeks may have held them in before (a late event can move a first visit earlier).
-        User dimension: the visitors' rows, from their whole history."""
+    def _recompute_visitors(self, changes: DataFrame, visitors: DataFrame, changed_days: set[date]) -> None:
         spark = visitors.sparkSession
         all_sessions = read_table(spark, SILVER_SESSIONS, lake_root=self.lake_root)
-        first_weeks = (
-            all_sessions.join(visitors, "visitor_id", "left_semi")
-            .groupBy("visitor_id")
-            .agg(F.min("session_date").alias("first_day"))
-            .select(F.date_trunc("week", "first_day").cast("date").alias("week"))
-            .distinct()
-        )
-        weeks = {r[0] for r in first_weeks.collect()} | {cohort_week(d) for d in changed_days}
-        overwrite_partitions(
-            retention_cohorts(all_sessions, weeks), GOLD_RETENTION, lake_root=self.lake_root, partitions=weeks
-        )
+        first_seen_before = self._first_seen_days(visitors)
         events = read_table(spark, SILVER_EVENTS, lake_root=self.lake_root).join(
             visitors, "visitor_id", "left_semi"
         )
-        sessions = all_sessions.join(visitors, "visitor_id", "left_semi")
         merge_upsert(
-            user_dimension(events, sessions), GOLD_USERS, lake_root=self.lake_root, keys=("visitor_id",)
+            user_dimension(events, all_sessions.join(visitors, "visitor_id", "left_semi")),
+            GOLD_USERS,
+            lake_root=self.lake_root,
+            keys=("visitor_id",),
         )
+        first_seen = first_seen_before | self._first_seen_days(visitors)
+        start = retention_input_start(changed_days, first_seen)
+        counts = read_table(spark, GOLD_USERS, lake_root=self.lake_root).select("visitor_id", "sessions")
+        since = complete_histories(all_sessions.where(F.col("session_date") >= start), counts).persist()
+        try:
+            touched = since.join(visitors, "visitor_id", "left_semi")
+            untouched = touched.join(changes.select("session_id").distinct(), "session_id", "left_anti")
+            first_days = [
+                sessions.groupBy("visitor_id").agg(F.min("session_date").alias("day"))
+                for sessions in (touched, untouched)
+            ]
+            first_weeks = (
+                first_days[0]
+                .unionByName(first_days[1])
+                .select(week_of(F.col("day")).alias("week"))
+                .distinct()
+            )
+            weeks = (
+                {r[0] for r in first_weeks.collect()}
+                | {cohort_week(d) for d in changed_days}
+                | {cohort_week(d) for d in first_seen}
+            )
+            overwrite_partitions(
+                retention_cohorts(since, weeks), GOLD_RETENTION, lake_root=self.lake_root, partitions=weeks
+            )
+        finally:
+            since.unpersist()
+
+    def _first_seen_days(self, visitors: DataFrame) -> set[date]:
+        """The days of the visitors' ``first_seen`` in the user dimension as it is now."""
+        stored = read_table(visitors.sparkSession, GOLD_USERS, lake_root=self.lake_root)
+        days = stored.join(visitors, "visitor_id", "left_semi").select(F.to_date("first_seen")).distinct()
+        return {r[0] for r in days.collect()}

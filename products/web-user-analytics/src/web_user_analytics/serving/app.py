@@ -126,7 +126,7 @@ def analytics_router(config: WebConfig, tables: ServedTables) -> APIRouter:
 
     @router.get("/funnels", response_model=list[FunnelConfig])
     def list_funnels() -> list[FunnelConfig]:
-        """The configured funnels and their steps."""
+        """The configured funnels: each step's alternatives, in order, and the conversion window."""
         return list(config.funnels)
 
     @router.get("/funnels/{name}", response_model=FunnelReport)

@@ -40,8 +40,8 @@ PageSummary = derived_model(
     rename={"unique_visitors": "visitor_days"},
     descriptions={
         "visitor_days": VISITOR_DAYS,
-        "avg_time_on_page_seconds": "Daily averages weighted by views (days without a value are left "
-        "out); null when no day has one.",
+        "avg_time_on_page_seconds": "Daily averages weighted by views - exits, the views they cover "
+        "(days without a value are left out); null when no day has one.",
     },
     doc="One page path over the requested range.",
 )
@@ -56,7 +56,7 @@ AcquisitionGroup = derived_model(
     doc="Sessions of one traffic source (or medium, campaign, referrer host) over the range.",
 )
 
-FunnelStepTotal = derived_model(
+_FunnelStepTotal = derived_model(
     "FunnelStepTotal",
     FunnelStep,
     exclude=("date", "funnel"),
@@ -70,8 +70,16 @@ FunnelStepTotal = derived_model(
 )
 
 
+class FunnelStepTotal(_FunnelStepTotal):  # type: ignore[valid-type,misc]
+    alternatives: list[str] = Field(description="Event names or page paths, any of which reaches the step.")
+
+
 class FunnelReport(BaseModel):
     funnel: str
     start: date
     end: date
+    window_minutes: int | None = Field(
+        description="Later steps count only this long after the session first reached step 1; null: "
+        "anywhere later in the session."
+    )
     steps: list[FunnelStepTotal] = Field(description="Every configured step, in order.")  # type: ignore[valid-type]

@@ -14,12 +14,12 @@ from web_user_analytics.serving.models import FunnelReport, FunnelStepTotal
 
 def funnel_report(table: ServedTable, funnel: FunnelConfig, dates: DateRange) -> FunnelReport:
     """Every step of the funnel as configured now. Gold rows count towards a step when both its
-    index (from 1) and its name match, so rows written under an earlier definition are not mixed in;
-    a step without rows has 0 sessions.
+    index (from 1) and its name (the alternatives joined with `` | ``) match, so rows written
+    under an earlier definition are not mixed in; a step without rows has 0 sessions.
 
     Conversions are ratios of the summed sessions, not averages of the daily ratios.
     """
-    steps = tuple(funnel.steps)
+    steps = tuple(funnel.step_names)
 
     def compute(reader: DeltaReader) -> FunnelReport:
         rows = reader.read(
@@ -33,10 +33,12 @@ def funnel_report(table: ServedTable, funnel: FunnelConfig, dates: DateRange) ->
             funnel=funnel.name,
             start=dates.start,
             end=dates.end,
+            window_minutes=funnel.window_minutes,
             steps=[
                 FunnelStepTotal(
                     step_index=position + 1,
                     step_name=name,
+                    alternatives=funnel.steps[position],
                     sessions=sessions[position],
                     conversion_from_start=ratio(sessions[position], sessions[0]),
                     conversion_from_previous=ratio(sessions[position], sessions[max(position - 1, 0)]),
@@ -45,4 +47,4 @@ def funnel_report(table: ServedTable, funnel: FunnelConfig, dates: DateRange) ->
             ],
         )
 
-    return table.query(("funnel", funnel.name, steps, dates), compute)
+    return table.query(("funnel", funnel.name, steps, funnel.window_minutes, dates), compute)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import pyarrow.compute as pc
 from pydantic import BaseModel
 
 from lakehouse_core.delta_reader import DeltaReader
@@ -18,11 +19,16 @@ _SUMS = ["views", "unique_visitors", "entrances", "exits", "time", "time_weight"
 
 
 def top_pages(table: ServedTable, dates: DateRange, *, order_by: PageOrder) -> list[BaseModel]:
-    """Every page of the range, best first by ``order_by`` (ties by path); callers paginate."""
+    """Every page of the range, best first by ``order_by`` (ties by path); callers paginate.
+
+    A day's average time on page covers only its views followed by another page view in the
+    session, views - exits; the range's average weights each day's by that count.
+    """
 
     def compute(reader: DeltaReader) -> list[BaseModel]:
         rows = reader.read(filter=between("date", dates.start, dates.end))
-        rows = weighted_by(rows, "avg_time_on_page_seconds", "views", name="time")
+        rows = rows.append_column("timed_views", pc.subtract(rows["views"], rows["exits"]))
+        rows = weighted_by(rows, "avg_time_on_page_seconds", "timed_views", name="time")
         grouped = (
             rows.group_by("page_path")
             .aggregate([(column, "sum") for column in _SUMS])
