@@ -6,7 +6,7 @@ SHELL := /bin/bash
 ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/../..)
 BIN := $(ROOT)/.venv/bin
 CLI := $(BIN)/$(PRODUCT)
-SEED ?= 7
+SEED ?=  # unset: the next seed not yet sent for that day (a re-run sends new events)
 
 $(ENV_PREFIX)_COLLECTOR__WRITE_KEYS ?= ["local-development-write-key"]
 $(ENV_PREFIX)_PSEUDONYMISATION_KEY ?= local-development-pseudonymisation-key
@@ -22,7 +22,7 @@ setup:  ## Install the monorepo's environment (Python and JVM)
 
 run: setup  ## Stack up, a generated day through the collector, the pipeline, then the API
 	$(MAKE) -C $(ROOT) stack-up
-	$(CLI) demo --size $(SIZE) --seed $(SEED)
+	$(CLI) demo --size $(SIZE) $(if $(SEED),--seed $(SEED))
 
 collector:  ## Serve the collector (Segment HTTP API) on the configured port
 	$(CLI) collector
@@ -37,7 +37,7 @@ pipeline:  ## Run topics → bronze → silver → gold once, incrementally
 	$(CLI) pipeline
 
 generate:  ## Send a generated day to a running collector (DAY=YYYY-MM-DD)
-	$(CLI) generate --size $(SIZE) --seed $(SEED) $(if $(DAY),--day $(DAY))
+	$(CLI) generate --size $(SIZE) $(if $(SEED),--seed $(SEED)) $(if $(DAY),--day $(DAY))
 
 reconcile:  ## Check that Kafka = bronze = silver + quarantine
 	$(CLI) reconcile

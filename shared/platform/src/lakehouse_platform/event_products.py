@@ -9,15 +9,19 @@ and :func:`product_cli` its command line (``collector``, ``api``, ``pipeline``, 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
-from typing import TYPE_CHECKING, Annotated, Any, Protocol
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Annotated, Any, Protocol
 
 import typer
 import uvicorn
 from rich.console import Console
+from rich.table import Table
 
 from lakehouse_core.collector import product_collector_app
 from lakehouse_core.config import CollectorSettings, ProductConfig, ServingConfig, TopicConfig
@@ -31,6 +35,7 @@ from lakehouse_core.ingestion.bronze import (
     run_bronze_ingestion,
     start_bronze_stream,
 )
+from lakehouse_core.ingestion.deduplication import DUPLICATE_RULE
 from lakehouse_core.ingestion.refinement import Refinement, run_refinement
 from lakehouse_core.kafka.admin import TopicSpec, ensure_topics
 from lakehouse_core.reconciliation import Reconciliation, reconcile
@@ -38,6 +43,7 @@ from lakehouse_core.segment_client import SegmentClient, as_replay
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.structured_logging import configure_logging
 from lakehouse_core.tables import TableSpec
+from lakehouse_platform.demo import Binding, DemoSeeds, quarantine_by_rule, taken_ports
 from lakehouse_platform.orchestrator import JsonLinesRecorder, Pipeline, RunContext, Task, run_pipeline
 
 if TYPE_CHECKING:
@@ -232,6 +238,60 @@ def _serve_api(product: EventProduct, config: Any, settings: LakehouseSettings) 
 
 
 StepOption = Annotated[list[str] | None, typer.Option(help=f"Run only these steps: {', '.join(STEPS)}.")]
+SeedOption = Annotated[
+    int | None,
+    typer.Option(help="Seed of the generated day (default: the next one not yet sent for that day)."),
+]
+
+
+def demo_seeds(product: EventProduct, settings: LakehouseSettings) -> DemoSeeds:
+    return DemoSeeds(settings.state_dir / "demo" / f"{product.name}-seeds.json")
+
+
+def _choose_seed(seeds: DemoSeeds, day: date, seed: int | None) -> int:
+    chosen = seeds.next_unused(day) if seed is None else seed
+    if chosen in seeds.sent(day):
+        errors.print(
+            f"[yellow]seed {chosen} was already sent for {day}: its events repeat stored message ids "
+            "and will be quarantined as duplicates[/]"
+        )
+    else:
+        console.print(f"generating {day} with seed {chosen}")
+    return chosen
+
+
+def demo_bindings(config: Any, *, serve: bool) -> list[Binding]:
+    """The ports ``demo`` listens on, with the variables that move them."""
+    prefix = str(config.model_config.get("env_prefix") or "")
+    bindings = [
+        Binding("collector", config.collector.host, config.collector.port, f"{prefix}COLLECTOR__PORT")
+    ]
+    if serve:
+        bindings.append(Binding("API", config.serving.host, config.serving.port, f"{prefix}SERVING__PORT"))
+    return bindings
+
+
+def _pipeline_in_child(product: EventProduct, *, stderr: IO[str] | None) -> bool:
+    """``<product> pipeline`` as a child process: it prints its task outcomes, and its JVM ends
+    with it."""
+    script = Path(sys.executable).with_name(product.name)
+    command = [str(script)] if script.is_file() else [sys.argv[0]]
+    return subprocess.run([*command, "pipeline"], stderr=stderr, check=False).returncode == 0
+
+
+def reconciliation_table(counts: Reconciliation, rules: Mapping[str, int]) -> Table:
+    table = Table(title="reconciliation", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("kafka records", f"{counts.kafka:,}")
+    table.add_row("bronze rows", f"{counts.bronze:,}")
+    table.add_row("silver events", f"{counts.silver:,}")
+    table.add_row("quarantined", f"{counts.quarantine:,}")
+    for rule, count in sorted(rules.items()):
+        table.add_row(f"  {rule}", f"{count:,}")
+    table.add_row("sessions", f"{counts.sessions:,}")
+    table.add_row("balanced", "[green]yes[/]" if counts.balanced else "[red]no[/]")
+    return table
 
 
 def product_cli(product: EventProduct) -> typer.Typer:  # noqa: PLR0915 - one nested function per command
@@ -289,18 +349,21 @@ def product_cli(product: EventProduct) -> typer.Typer:  # noqa: PLR0915 - one ne
     def generate(
         day: Annotated[str, typer.Option(help="UTC day to generate, YYYY-MM-DD (default: yesterday).")] = "",
         size: Annotated[int, typer.Option(min=1, help="Visitors or devices.")] = product.default_size,
-        seed: Annotated[int, typer.Option()] = 7,
+        seed: SeedOption = None,
         url: Annotated[str, typer.Option(help="Collector base URL (default: the configured one).")] = "",
     ) -> None:
         """Send a generated, seeded day of realistic traffic through the collector."""
-        config = product.load_config()
+        config, settings = product.load_config(), LakehouseSettings()
         when = date.fromisoformat(day) if day else date.today() - timedelta(days=1)
         target = url or f"http://{config.collector.host}:{config.collector.port}"
+        seeds = demo_seeds(product, settings)
+        chosen = _choose_seed(seeds, when, seed)
         try:
-            send_generated_day(product, config, target, day=when, size=size, seed=seed)
+            send_generated_day(product, config, target, day=when, size=size, seed=chosen)
         except LakehouseError as exc:
             errors.print(f"[red]{exc}[/]")
             raise typer.Exit(1) from exc
+        seeds.record(when, chosen)
 
     @app.command("reconcile")
     def reconcile_command() -> None:
@@ -332,25 +395,49 @@ def product_cli(product: EventProduct) -> typer.Typer:  # noqa: PLR0915 - one ne
     @app.command()
     def demo(
         size: Annotated[int, typer.Option(min=1, help="Visitors or devices.")] = product.default_size,
-        seed: Annotated[int, typer.Option()] = 7,
+        seed: SeedOption = None,
         serve: Annotated[bool, typer.Option(help="Start the API afterwards and keep it running.")] = True,
+        verbose: Annotated[bool, typer.Option(help="Show Spark's and the JSON logs on the console.")] = False,
     ) -> None:
-        """A generated day through collector → Kafka → bronze → silver → gold, then the API."""
-        configure_logging(product.name)
+        """A generated day through collector → Kafka → bronze → silver → gold, then the API.
+
+        The pipeline runs in a child process, so its Spark JVM is gone before the API (which
+        reads gold through delta-rs) starts serving; logs go to a file unless ``--verbose``.
+        """
         config, settings = product.load_config(), LakehouseSettings()
-        day = date.today() - timedelta(days=1)
-        if not run_steps(product, config, settings, ["topics"]):
+        problems = taken_ports(demo_bindings(config, serve=serve))
+        if problems:
+            for problem in problems:
+                errors.print(f"[red]{problem}[/]")
             raise typer.Exit(1)
-        collector_service = collector_app(config, settings)
-        with serve_in_thread(
-            collector_service, host=config.collector.host, port=config.collector.port
-        ) as url:
-            send_generated_day(product, config, url, day=day, size=size, seed=seed)
-            ok = run_steps(product, config, settings, None)
+        log_file = settings.state_dir / "logs" / f"{product.name}-demo.log"
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        with log_file.open("a", encoding="utf-8") as log:
+            configure_logging(product.name, stream=None if verbose else log)
+            day = date.today() - timedelta(days=1)
+            seeds = demo_seeds(product, settings)
+            chosen = _choose_seed(seeds, day, seed)
+            if not run_steps(product, config, settings, ["topics"]):
+                raise typer.Exit(1)
+            with serve_in_thread(
+                collector_app(config, settings), host=config.collector.host, port=config.collector.port
+            ) as url:
+                send_generated_day(product, config, url, day=day, size=size, seed=chosen)
+            seeds.record(day, chosen)
+            ok = _pipeline_in_child(product, stderr=None if verbose else log)
+        if not verbose:
+            console.print(f"[dim]logs: {log_file}[/]")
         counts = reconcile_product(
             product, config, bootstrap_servers=settings.kafka_bootstrap_servers, lake_root=settings.lake_root
         )
-        console.print(f"counts: {counts.model_dump()}")
+        rules = quarantine_by_rule(product.quarantine, settings.lake_root)
+        console.print(reconciliation_table(counts, rules))
+        if rules.get(DUPLICATE_RULE):
+            console.print(
+                f"[yellow]{rules[DUPLICATE_RULE]} events repeat a messageId already stored[/] "
+                f"(rule {DUPLICATE_RULE}): the same day and seed were sent before. They are in "
+                "quarantine and counted once; leave out --seed to send new events."
+            )
         if not ok:
             raise typer.Exit(1)
         if serve:
