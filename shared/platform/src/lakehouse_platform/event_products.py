@@ -3,7 +3,7 @@
 An event product (tracking SDKs → collector → Kafka → bronze → silver → gold → REST) describes
 itself as an :class:`EventProduct`; :func:`event_pipeline` builds its orchestrated task graph
 and :func:`product_cli` its command line (``collector``, ``api``, ``pipeline``, ``ingest``,
-``generate``, ``reconcile``, ``compact``, ``demo``).
+``generate``, ``import``, ``reconcile``, ``compact``, ``demo``).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.structured_logging import configure_logging
 from lakehouse_core.tables import TableSpec
 from lakehouse_platform.demo import Binding, DemoSeeds, quarantine_by_rule, taken_ports
+from lakehouse_platform.history_import import describe_report, import_history, write_refused
 from lakehouse_platform.orchestrator import JsonLinesRecorder, Pipeline, RunContext, Task, run_pipeline
 
 if TYPE_CHECKING:
@@ -364,6 +365,41 @@ def product_cli(product: EventProduct) -> typer.Typer:  # noqa: PLR0915 - one ne
             errors.print(f"[red]{exc}[/]")
             raise typer.Exit(1) from exc
         seeds.record(when, chosen)
+
+    @app.command("import")
+    def import_command(
+        file: Annotated[
+            str, typer.Argument(help="Segment JSON lines to import (gzip or not); omit with --from-topic.")
+        ] = "",
+        from_topic: Annotated[str, typer.Option(help="Import the Segment JSON a Kafka topic holds.")] = "",
+        refused: Annotated[
+            str, typer.Option(help="Write the refused lines here (JSON lines: where, reason, raw).")
+        ] = "",
+    ) -> None:
+        """Import history: Segment messages with their own timestamps onto the events topic, marked
+        as imported (then run `pipeline`). Exits 1 when a line was refused; the valid ones are in."""
+        configure_logging(product.name)
+        config, settings = product.load_config(), LakehouseSettings()
+        try:
+            report = import_history(
+                config,
+                topics=topic_specs(config.topics),
+                bootstrap_servers=settings.kafka_bootstrap_servers,
+                file=file or None,
+                from_topic=from_topic or None,
+            )
+        except LakehouseError as exc:
+            errors.print(f"[red]{exc}[/]")
+            raise typer.Exit(1) from exc
+        summary, *problems = describe_report(report)
+        console.print(summary, soft_wrap=True)
+        for problem in problems:
+            errors.print(problem, markup=False, highlight=False, soft_wrap=True)
+        if report.refused:
+            if refused:
+                write_refused(report, refused)
+                errors.print(f"refused lines written to {refused}", markup=False, soft_wrap=True)
+            raise typer.Exit(1)
 
     @app.command("reconcile")
     def reconcile_command() -> None:
