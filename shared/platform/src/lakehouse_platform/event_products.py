@@ -89,6 +89,14 @@ class EventProduct:
     generate: Callable[[date, int, int], list[dict[str, Any]]]
     example_queries: Callable[[date], list[str]]
     default_size: int = 2000
+    schema_record: Path | None = None
+    """The committed schema history of the product's tables (``lakehouse catalog record-schemas``)."""
+
+    @property
+    def tables(self) -> tuple[TableSpec, ...]:
+        """Every table of the product, each once: what the platform's catalog lists."""
+        specs = (self.bronze, self.quarantine, self.events, self.sessions, *self.gold_tables)
+        return tuple({spec.qualified_name: spec for spec in specs}.values())
 
 
 def topic_specs(topics: Mapping[str, TopicConfig]) -> list[TopicSpec]:
@@ -280,6 +288,43 @@ def _pipeline_in_child(product: EventProduct, *, stderr: IO[str] | None) -> bool
     return subprocess.run([*command, "pipeline"], stderr=stderr, check=False).returncode == 0
 
 
+def _demo_day(
+    product: EventProduct,
+    config: Any,
+    settings: LakehouseSettings,
+    *,
+    day: date,
+    size: int,
+    seed: int | None,
+    log: IO[str] | None,
+) -> bool:
+    """Topics, a generated day through the collector, then the pipeline in a child process."""
+    seeds = demo_seeds(product, settings)
+    chosen = _choose_seed(seeds, day, seed)
+    if not run_steps(product, config, settings, ["topics"]):
+        return False
+    with serve_in_thread(
+        collector_app(config, settings), host=config.collector.host, port=config.collector.port
+    ) as url:
+        send_generated_day(product, config, url, day=day, size=size, seed=chosen)
+    seeds.record(day, chosen)
+    return _pipeline_in_child(product, stderr=log)
+
+
+def _print_reconciliation(product: EventProduct, config: Any, settings: LakehouseSettings) -> None:
+    counts = reconcile_product(
+        product, config, bootstrap_servers=settings.kafka_bootstrap_servers, lake_root=settings.lake_root
+    )
+    rules = quarantine_by_rule(product.quarantine, settings.lake_root)
+    console.print(reconciliation_table(counts, rules))
+    if rules.get(DUPLICATE_RULE):
+        console.print(
+            f"[yellow]{rules[DUPLICATE_RULE]} events repeat a messageId already stored[/] "
+            f"(rule {DUPLICATE_RULE}): the same day and seed were sent before. They are in "
+            "quarantine and counted once; leave out --seed to send new events."
+        )
+
+
 def reconciliation_table(counts: Reconciliation, rules: Mapping[str, int]) -> Table:
     table = Table(title="reconciliation", show_header=False, title_justify="left")
     table.add_column(style="bold")
@@ -451,35 +496,18 @@ def product_cli(product: EventProduct) -> typer.Typer:  # noqa: PLR0915 - one ne
         with log_file.open("a", encoding="utf-8") as log:
             configure_logging(product.name, stream=None if verbose else log)
             day = date.today() - timedelta(days=1)
-            seeds = demo_seeds(product, settings)
-            chosen = _choose_seed(seeds, day, seed)
-            if not run_steps(product, config, settings, ["topics"]):
-                raise typer.Exit(1)
-            with serve_in_thread(
-                collector_app(config, settings), host=config.collector.host, port=config.collector.port
-            ) as url:
-                send_generated_day(product, config, url, day=day, size=size, seed=chosen)
-            seeds.record(day, chosen)
-            ok = _pipeline_in_child(product, stderr=None if verbose else log)
-        if not verbose:
-            console.print(f"[dim]logs: {log_file}[/]")
-        counts = reconcile_product(
-            product, config, bootstrap_servers=settings.kafka_bootstrap_servers, lake_root=settings.lake_root
-        )
-        rules = quarantine_by_rule(product.quarantine, settings.lake_root)
-        console.print(reconciliation_table(counts, rules))
-        if rules.get(DUPLICATE_RULE):
-            console.print(
-                f"[yellow]{rules[DUPLICATE_RULE]} events repeat a messageId already stored[/] "
-                f"(rule {DUPLICATE_RULE}): the same day and seed were sent before. They are in "
-                "quarantine and counted once; leave out --seed to send new events."
+            ok = _demo_day(
+                product, config, settings, day=day, size=size, seed=seed, log=None if verbose else log
             )
-        if not ok:
-            raise typer.Exit(1)
-        if serve:
-            base = f"http://{config.serving.host}:{config.serving.port}"
-            links = [f"{base}/docs", *(base + q for q in product.example_queries(day)), f"{base}/metrics"]
-            console.print("\n".join(f"  {link}" for link in links))
-            _serve_api(product, config, settings)
+            if not verbose:
+                console.print(f"[dim]logs: {log_file}[/]")
+            _print_reconciliation(product, config, settings)
+            if not ok:
+                raise typer.Exit(1)
+            if serve:
+                base = f"http://{config.serving.host}:{config.serving.port}"
+                links = [f"{base}/docs", *(base + q for q in product.example_queries(day)), f"{base}/metrics"]
+                console.print("\n".join(f"  {link}" for link in links))
+                _serve_api(product, config, settings)
 
     return app
