@@ -41,7 +41,7 @@ from mobile_user_analytics.storage.tables import (
 
 pytestmark = pytest.mark.integration
 
-D1, D2, D8 = date(2024, 5, 1), date(2024, 5, 2), date(2024, 5, 8)
+D1, D2, D8, D9 = date(2024, 5, 1), date(2024, 5, 2), date(2024, 5, 8), date(2024, 5, 9)
 PLATFORMS = {"a": "ios", "b": "android"}
 
 
@@ -71,6 +71,7 @@ def silver_event(
             "app_version": version,
             "platform": PLATFORMS[device],
             "os_version": "17.4" if device == "a" else "14",
+            "imported": False,
             "source_partition": 0,
             "source_offset": 0,
         },
@@ -231,3 +232,64 @@ def test_gold_job_computes_gold_then_rewrites_only_affected_partitions(
     assert partition_files(GOLD_CRASH_FREE, lake_root, D2).isdisjoint(rewritten)
     assert unchanged_partitions(lake_root) == untouched
     assert run_gold(MOBILE, spark, config, lake_root=lake_root).batches == 0
+
+
+def append_silver(
+    spark: SparkSession, lake_root: str, events: list[tuple[Any, ...]], sessions: list[tuple[Any, ...]]
+) -> None:
+    for spec, rows in ((SILVER_EVENTS, events), (SILVER_SESSIONS, sessions)):
+        append(spark.createDataFrame(rows, spec.schema), spec, lake_root=lake_root)
+
+
+def test_a_late_earlier_install_moves_the_device_and_a_reinstall_does_not(
+    spark: SparkSession, lake_root: str
+) -> None:
+    """``a`` (ios) installs on D8 and returns on D9; ``b`` (android) installs on D1 and returns
+    on D2. Then a's install event of D1 arrives late, and b reinstalls on D8: the cohort of D8
+    is recomputed (a leaves it) from D8's install events, where b's reinstall is not an install."""
+    config = load_mobile_config()
+    append_silver(
+        spark,
+        lake_root,
+        [
+            silver_event("e1", "a", "sa8", ts(D8, 10), "1.0", "installed"),
+            silver_event("e2", "a", "sa9", ts(D9, 9), "1.0"),
+            silver_event("e3", "b", "sb1", ts(D1, 11), "2.0", "installed"),
+            silver_event("e4", "b", "sb2", ts(D2, 12), "2.0"),
+        ],
+        [
+            silver_session("sa8", "a", ts(D8, 10), 60.0, "1.0"),
+            silver_session("sa9", "a", ts(D9, 9), 60.0, "1.0"),
+            silver_session("sb1", "b", ts(D1, 11), 60.0, "2.0"),
+            silver_session("sb2", "b", ts(D2, 12), 60.0, "2.0"),
+        ],
+    )
+    run_gold(MOBILE, spark, config, lake_root=lake_root)
+    cohorts = ("install_date", "platform", "installs", "retained_d1", "retained_d7", "retained_d30")
+    assert gold(GOLD_INSTALL_COHORTS, lake_root, *cohorts) == [
+        (D1, "android", 1, 1, 0, 0),
+        (D8, "ios", 1, 1, 0, 0),
+    ]
+
+    append_silver(
+        spark,
+        lake_root,
+        [
+            silver_event("e5", "a", "sa1", ts(D1, 10), "1.0", "installed"),
+            silver_event("e6", "b", "sb8", ts(D8, 12), "2.0", "installed"),
+        ],
+        [
+            silver_session("sa1", "a", ts(D1, 10), 60.0, "1.0"),
+            silver_session("sb8", "b", ts(D8, 12), 60.0, "2.0"),
+        ],
+    )
+    assert run_gold(MOBILE, spark, config, lake_root=lake_root).batches == 1
+
+    assert gold(GOLD_INSTALL_COHORTS, lake_root, *cohorts) == [
+        (D1, "android", 1, 1, 1, 0),
+        (D1, "ios", 1, 0, 1, 0),
+    ]
+    assert gold(GOLD_DEVICES, lake_root, "device_key", "install_date", "sessions") == [
+        ("a", D1, 3),
+        ("b", D1, 3),
+    ]

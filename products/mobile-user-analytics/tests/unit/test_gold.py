@@ -32,8 +32,10 @@ from mobile_user_analytics.processing.gold import (
     active_users,
     active_users_affected_dates,
     active_users_input_dates,
+    affected_install_dates,
     crash_free,
     device_dimension,
+    first_install_events,
     install_cohorts,
     os_adoption,
     retention_input_dates,
@@ -101,6 +103,10 @@ def event(
         "timezone": "Europe/Berlin",
         "country": "DE",
         "properties_json": None,
+        "traits_json": None,
+        "previous_id": None,
+        "group_id": None,
+        "imported": False,
         "source_partition": 0,
         "source_offset": 0,
     }
@@ -399,6 +405,64 @@ def test_install_cohorts_keep_a_reinstall_in_its_first_cohort(
 ) -> None:
     assert rows(install_cohorts(*installs, install_dates={day(8)})) == []
     assert rows(install_cohorts(*installs, install_dates={day(2)})) == [
+        (day(2), "android", 1, 1, 0, 0, 1.0, 0.0, 0.0),
+    ]
+
+
+def install_days(spark: SparkSession, rows: list[tuple[str, date | None]]) -> DataFrame:
+    return spark.createDataFrame(rows, "device_key string, install_date date")
+
+
+def changed_sessions(spark: SparkSession, rows: list[tuple[date, str]]) -> DataFrame:
+    return spark.createDataFrame(rows, "session_date date, device_key string")
+
+
+def dates_of(frame: DataFrame) -> set[date]:
+    return {r["install_date"] for r in frame.collect()}
+
+
+def test_affected_install_dates_of_one_recent_day_skip_old_cohorts(spark: SparkSession) -> None:
+    """a, b and c were installed long ago and come back on day 90 only; d installs on day 90."""
+    old = [("a", day(1)), ("b", day(2)), ("c", day(45))]
+    changed = changed_sessions(spark, [(day(90), device) for device in "abcd"])
+
+    affected = affected_install_dates(
+        changed, install_days(spark, old), install_days(spark, [*old, ("d", day(90))])
+    )
+
+    assert dates_of(affected) == {day(90)}
+
+
+def test_affected_install_dates_follow_a_moved_install_and_the_returns(spark: SparkSession) -> None:
+    """a moves from day 10 to day 5 (a late, earlier install event); b stays on day 10 (a later
+    reinstall) and has a changed session on day 40 (its day 30) and day 12 (no retention day);
+    c stays on day 20 with a change on day 19 (its install day's session began the evening
+    before); e has no install event."""
+    stored = install_days(spark, [("a", day(10)), ("b", day(10)), ("c", day(20)), ("e", None)])
+    current = install_days(spark, [("a", day(5)), ("b", day(10)), ("c", day(20)), ("e", None)])
+    changed = changed_sessions(
+        spark,
+        [(day(5), "a"), (day(12), "b"), (day(40), "b"), (day(19), "c"), (day(21), "e")],
+    )
+
+    assert dates_of(affected_install_dates(changed, stored, current)) == {day(5), day(10), day(20)}
+    b = install_days(spark, [("b", day(10))])
+    b_on_day_12 = changed_sessions(spark, [(day(12), "b")])
+    assert dates_of(affected_install_dates(b_on_day_12, b, b)) == set()
+
+
+def test_first_install_events_keep_a_reinstall_out_of_the_day_it_happened(
+    installs: tuple[DataFrame, DataFrame],
+) -> None:
+    """c's reinstall on day 8, read without its first install on day 1, is not an install."""
+    events, sessions = installs
+    devices = install_days(events.sparkSession, [("c", day(1)), ("e", day(2))])
+    day_8 = events.where(events["event_date"] == day(8))
+
+    assert rows(install_cohorts(day_8, sessions, {day(8)})) != []
+    assert rows(install_cohorts(first_install_events(day_8, devices), sessions, {day(8)})) == []
+    day_2 = first_install_events(events.where(events["event_date"] == day(2)), devices)
+    assert rows(install_cohorts(day_2, sessions, {day(2)})) == [
         (day(2), "android", 1, 1, 0, 0, 1.0, 0.0, 0.0),
     ]
 

@@ -46,6 +46,8 @@ MONTH_DAYS = 30
 ACTIVE_CONTEXT_DAYS = MONTH_DAYS - 1
 """MAU on day d counts the devices active from d - 29 to d."""
 RETENTION_DAYS = (1, 7, 30)
+COHORT_SESSION_OFFSETS = (-1, 0, *RETENTION_DAYS)
+"""Days after its install day on which a changed session of a device can change its cohort."""
 INSTALLED = LIFECYCLE_EVENTS["Application Installed"]
 CRASHED = LIFECYCLE_EVENTS["Application Crashed"]
 
@@ -64,6 +66,51 @@ def active_users_affected_dates(changed_dates: Collection[date]) -> set[date]:
 def retention_input_dates(install_dates: Collection[date]) -> set[date]:
     """Session days ``install_cohorts`` reads for ``install_dates``: day 1, 7 and 30 of each."""
     return {install + timedelta(days=n) for install in install_dates for n in RETENTION_DAYS}
+
+
+def affected_install_dates(changed: DataFrame, stored: DataFrame, current: DataFrame) -> DataFrame:
+    """The install days (column ``install_date``) whose cohorts a batch can change.
+
+    ``changed`` holds the batch's changed sessions (``session_date``, ``device_key``); ``stored``
+    the touched devices' ``install_date`` before the batch and ``current`` after it (both keyed
+    by ``device_key``). A device whose install day moved changes its old and its new cohort. A
+    device that stays in cohort i changes it only through a changed session on day i-1 or i
+    (where its install events lie: a new one may change the cohort's platform) or on day 1, 7
+    or 30 of i (its returns). No other cohort can change, as no other device's events or
+    sessions did: a batch of recent days does not reach the cohorts of old install days.
+    """
+    before = stored.select("device_key", F.col("install_date").alias("stored"))
+    after = current.select("device_key", F.col("install_date").alias("current"))
+    devices = before.join(after, "device_key", "full")
+    moved = devices.where(~F.col("stored").eqNullSafe(F.col("current"))).select(
+        F.explode(F.array("stored", "current")).alias("install_date")
+    )
+    days_after = F.datediff("session_date", "current")
+    kept = (
+        devices.where(F.col("stored").eqNullSafe(F.col("current")))
+        .join(changed.select("device_key", "session_date"), "device_key")
+        .where(days_after.isin(*COHORT_SESSION_OFFSETS))
+        .select(F.col("current").alias("install_date"))
+    )
+    return moved.unionByName(kept).where(F.col("install_date").isNotNull()).distinct()
+
+
+def first_install_events(events: DataFrame, devices: DataFrame) -> DataFrame:
+    """The install events of ``events`` on each device's ``install_date`` in ``devices``.
+
+    ``install_cohorts`` takes a device's first install event; reading only some days' events,
+    a reinstall on one of them would look like a first install. Keeping only the events on the
+    install day the device dimension holds (the day of the device's first install event) drops
+    those, so ``install_cohorts`` of these events equals that of every install event in silver
+    for the days read. A device missing from ``devices`` has no install day and is dropped.
+    """
+    install_days = devices.select(
+        F.col("device_key").alias("_device_key"), F.col("install_date").alias("_install_date")
+    )
+    on_install_day = (F.col("device_key") == F.col("_device_key")) & (
+        F.col("event_date") == F.col("_install_date")
+    )
+    return events.where(F.col("lifecycle") == INSTALLED).join(install_days, on_install_day, "left_semi")
 
 
 def active_users(events: DataFrame, dates: Collection[date] | None = None) -> DataFrame:

@@ -9,11 +9,16 @@ Per batch of changes (C = the changed session days):
   of the changed sessions, C and the day after each (a session may run past midnight).
 - ``active_users``: those event days and the 29 days after each (their 30-day windows hold
   them), up to the latest event day in silver; read with the 29 days before each as context.
-- ``install_cohorts``: the days of the touched devices' install events, and the install days
-  the device dimension held for them before this batch (a late, earlier install event moves a
-  device to another cohort). A changed session on day c counts for the cohorts c-1, c-7 and
-  c-30 only through its device, whose install day is among these.
-- ``device_dimension``: the touched devices' rows, from their whole history, upserted.
+- ``device_dimension``: the touched devices' rows, from their whole history (their counts and
+  latest values need it), upserted after the cohorts are written.
+- ``install_cohorts``: the install days a batch can change (:func:`affected_install_dates`):
+  a touched device's install day before the batch (from the stored device dimension) and after
+  it, when they differ (a late, earlier install event moves a device to the earlier cohort; a
+  later one, a reinstall, does not move it); otherwise its install day i only when a changed
+  session of it lies on day i-1, i, i+1, i+7 or i+30. Only the install events of these days
+  and the sessions of day 1, 7 and 30 after them are read; an install event counts only on the
+  install day the device dimension holds for its device (:func:`first_install_events`).
+- The latest event day in silver is read from the Delta log (a max over the partition column).
 
 Daily tables overwrite exactly the partitions of the days recomputed (a day left without rows is
 emptied); all writes are idempotent, so a replayed batch gives the same gold.
@@ -30,12 +35,13 @@ from pyspark.sql import functions as F
 from lakehouse_core.aggregation import expand_dates
 from lakehouse_core.delta import merge_upsert, overwrite_partitions, read_table
 from mobile_user_analytics.processing.gold import (
-    INSTALLED,
     active_users,
     active_users_affected_dates,
     active_users_input_dates,
+    affected_install_dates,
     crash_free,
     device_dimension,
+    first_install_events,
     install_cohorts,
     os_adoption,
     retention_input_dates,
@@ -80,7 +86,7 @@ class GoldStep:
             days = {r[0] for r in changed.select("session_date").distinct().collect()}
             if days:
                 self._recompute_days(changes.sparkSession, days)
-                self._recompute_devices(changed.select("device_key").distinct())
+                self._recompute_devices(changed)
         finally:
             changed.unpersist()
 
@@ -104,37 +110,40 @@ class GoldStep:
         context = self._read(spark, SILVER_EVENTS, "event_date", active_users_input_dates(active_days))
         self._overwrite(active_users(context, active_days), GOLD_ACTIVE_USERS, active_days)
 
-    def _recompute_devices(self, devices: DataFrame) -> None:
-        spark = devices.sparkSession
-        stored = read_table(spark, GOLD_DEVICES, lake_root=self.lake_root).join(
-            devices, "device_key", "left_semi"
+    def _recompute_devices(self, changed: DataFrame) -> None:
+        """Cohorts are written before the dimension is upserted: a batch replayed after a
+        failure between the two still finds the install days the dimension held before it."""
+        spark = changed.sparkSession
+        touched = changed.select("device_key").distinct()
+        dimension = read_table(spark, GOLD_DEVICES, lake_root=self.lake_root)
+        events = read_table(spark, SILVER_EVENTS, lake_root=self.lake_root).join(
+            touched, "device_key", "left_semi"
         )
-        all_events = read_table(spark, SILVER_EVENTS, lake_root=self.lake_root)
-        events = all_events.join(devices, "device_key", "left_semi")
-        installed = all_events.where(F.col("lifecycle") == INSTALLED)
-        install_days = {
-            r[0]
-            for r in stored.select("install_date")
-            .unionByName(
-                events.where(F.col("lifecycle") == INSTALLED).select(
-                    F.col("event_date").alias("install_date")
-                )
-            )
-            .where(F.col("install_date").isNotNull())
-            .distinct()
-            .collect()
-        }
-        if install_days:
-            returns = self._read(spark, SILVER_SESSIONS, "session_date", retention_input_dates(install_days))
-            self._overwrite(
-                install_cohorts(installed, returns, install_days), GOLD_INSTALL_COHORTS, install_days
-            )
         sessions = read_table(spark, SILVER_SESSIONS, lake_root=self.lake_root).join(
-            devices, "device_key", "left_semi"
+            touched, "device_key", "left_semi"
         )
-        merge_upsert(
-            device_dimension(events, sessions), GOLD_DEVICES, lake_root=self.lake_root, keys=("device_key",)
-        )
+        devices = device_dimension(events, sessions).persist()
+        try:
+            stored = dimension.join(touched, "device_key", "left_semi")
+            install_days = {r[0] for r in affected_install_dates(changed, stored, devices).collect()}
+            if install_days:
+                current = (
+                    dimension.join(touched, "device_key", "left_anti")
+                    .select("device_key", "install_date")
+                    .unionByName(devices.select("device_key", "install_date"))
+                )
+                installs = first_install_events(
+                    self._read(spark, SILVER_EVENTS, "event_date", install_days), current
+                )
+                returns = self._read(
+                    spark, SILVER_SESSIONS, "session_date", retention_input_dates(install_days)
+                )
+                self._overwrite(
+                    install_cohorts(installs, returns, install_days), GOLD_INSTALL_COHORTS, install_days
+                )
+            merge_upsert(devices, GOLD_DEVICES, lake_root=self.lake_root, keys=("device_key",))
+        finally:
+            devices.unpersist()
 
     def _read(self, spark: SparkSession, spec: TableSpec, column: str, days: set[date]) -> DataFrame:
         return read_table(spark, spec, lake_root=self.lake_root).where(F.col(column).isin(sorted(days)))
