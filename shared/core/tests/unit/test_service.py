@@ -1,12 +1,13 @@
 import io
 import json
 import logging
+from html.parser import HTMLParser
 
 import pytest
 from fastapi.testclient import TestClient
 
 from lakehouse_core.health import HealthCheck
-from lakehouse_core.service import CORRELATION_HEADER, create_service_app
+from lakehouse_core.service import CORRELATION_HEADER, DOCS_ASSETS_PATH, create_service_app
 from lakehouse_core.structured_logging import JsonFormatter, correlation_scope
 
 pytestmark = pytest.mark.unit
@@ -74,3 +75,39 @@ def test_json_logs_carry_correlation_id_and_extra_fields() -> None:
         "warning",
         "demo",
     )
+
+
+class _References(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.urls += [value for name, value in attrs if name in ("src", "href") and value]
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_documentation_pages_load_every_asset_from_the_service(page: str) -> None:
+    client = TestClient(create_service_app(service="demo", version="1"))
+    html = client.get(page)
+    assert html.status_code == 200
+    references = _References()
+    references.feed(html.text)
+    assert references.urls, html.text
+    assert "://" not in html.text, "the page names another host"
+    if page == "/docs":
+        assert '"validatorUrl": null' in html.text, "Swagger UI would call validator.swagger.io"
+    for url in references.urls:
+        assert url.startswith(DOCS_ASSETS_PATH + "/"), url
+        asset = client.get(url)
+        assert asset.status_code == 200, url
+        kind = asset.headers["content-type"]
+        assert kind.startswith(("text/javascript", "text/css", "image/png")), (url, kind)
+        assert len(asset.content) > 1000, url
+
+
+def test_swagger_ui_script_and_stylesheet_are_the_real_bundle() -> None:
+    client = TestClient(create_service_app(service="demo", version="1"))
+    script = client.get(f"{DOCS_ASSETS_PATH}/swagger-ui-bundle.js").text
+    assert "SwaggerUIBundle" in script
+    assert ".swagger-ui" in client.get(f"{DOCS_ASSETS_PATH}/swagger-ui.css").text

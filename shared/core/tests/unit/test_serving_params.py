@@ -37,6 +37,12 @@ def test_date_range_defaults_end_today_and_start_default_days_before(client: Tes
     }
 
 
+def test_a_default_start_before_year_one_is_the_first_date_not_a_crash(client: TestClient) -> None:
+    answer = client.get("/range", params={"end": "0001-01-03"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"start": "0001-01-01", "end": "0001-01-03", "days": 3}
+
+
 def test_one_day_range_is_allowed(client: TestClient) -> None:
     assert client.get("/range", params={"start": "2024-02-29", "end": "2024-02-29"}).json()["days"] == 1
 

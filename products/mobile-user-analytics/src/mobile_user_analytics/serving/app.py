@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query
 from lakehouse_core.serving.api import create_table_api, served_table
 from lakehouse_core.serving.auth import require_role
 from lakehouse_core.serving.cache import QueryCache
+from lakehouse_core.serving.errors import error_responses
 from lakehouse_core.serving.params import DateRangeQuery, Page, PaginationQuery
 from lakehouse_core.serving.tables import ServedTable
 from lakehouse_core.settings import get_settings
@@ -48,6 +49,8 @@ from mobile_user_analytics.storage.tables import GOLD_TABLES, SILVER_SESSIONS
 ANALYST = "analyst"
 DEVICE_READER = "device_reader"
 SERVED_SPECS = (*GOLD_TABLES, SILVER_SESSIONS)
+#: A route reading a table over a date range: 400 for a range it refuses, 503 before the table exists.
+RANGE_OVER_TABLE = error_responses(400, 503)
 
 DeviceKey = Annotated[
     str, Path(min_length=1, max_length=256, description="Pseudonymous device key, as in the tables.")
@@ -102,28 +105,33 @@ def analytics_router(tables: ServedTables) -> APIRouter:
         prefix="/v1",
         tags=["analytics"],
         dependencies=[Depends(require_role(ANALYST, open_when_no_keys=True))],
+        responses=error_responses(401, 403),
     )
 
-    @router.get("/active-users", response_model=list[ActiveUsers])
+    @router.get("/active-users", response_model=list[ActiveUsers], responses=RANGE_OVER_TABLE)
     def get_active_users(dates: DateRangeQuery, platform: PlatformTotal = "all") -> list[ActiveUsers]:
         """DAU, WAU, MAU and stickiness per day."""
         return active_users(tables.active_users, dates, platform=platform)
 
-    @router.get("/sessions", response_model=list[SessionStats])
+    @router.get("/sessions", response_model=list[SessionStats], responses=RANGE_OVER_TABLE)
     def get_sessions(
         dates: DateRangeQuery, platform: PlatformTotal = "all", app_version: AppVersionTotal = "all"
     ) -> list[SessionStats]:
         """Sessions, devices and session lengths per day."""
         return session_stats(tables.session_stats, dates, platform=platform, app_version=app_version)
 
-    @router.get("/screens/top", response_model=Page[ScreenSummary])  # type: ignore[valid-type]
+    @router.get("/screens/top", response_model=Page[ScreenSummary], responses=RANGE_OVER_TABLE)  # type: ignore[valid-type]
     def get_top_screens(
         dates: DateRangeQuery, page: PaginationQuery, order_by: ScreenOrder = "views"
     ) -> object:
         """Screens over the range, best first."""
         return Page.of(top_screens(tables.screen_stats, dates, order_by=order_by), page)
 
-    @router.get("/screens/transitions", response_model=Page[ScreenTransitionTotal])  # type: ignore[valid-type]
+    @router.get(
+        "/screens/transitions",
+        response_model=Page[ScreenTransitionTotal],  # type: ignore[valid-type]
+        responses=RANGE_OVER_TABLE,
+    )
     def get_screen_transitions(
         dates: DateRangeQuery,
         page: PaginationQuery,
@@ -134,24 +142,24 @@ def analytics_router(tables: ServedTables) -> APIRouter:
         """Screen-to-screen steps over the range, most frequent first."""
         return Page.of(screen_transitions(tables.screen_transitions, dates, from_screen=from_screen), page)
 
-    @router.get("/installs", response_model=list[InstallCohort])
+    @router.get("/installs", response_model=list[InstallCohort], responses=RANGE_OVER_TABLE)
     def get_installs(dates: DateRangeQuery, platform: PlatformTotal = "all") -> list[InstallCohort]:
         """Install cohorts by install date (start and end select install dates)."""
         return install_cohorts(tables.install_cohorts, dates, platform=platform)
 
-    @router.get("/adoption/versions", response_model=list[VersionAdoption])
+    @router.get("/adoption/versions", response_model=list[VersionAdoption], responses=RANGE_OVER_TABLE)
     def get_version_adoption(
         dates: DateRangeQuery, platform: PlatformFilter = "all", app_version: AppVersionFilter = None
     ) -> list[VersionAdoption]:
         """Active devices per app version and day, and their share of the platform's devices."""
         return version_adoption(tables.version_adoption, dates, platform=platform, app_version=app_version)
 
-    @router.get("/adoption/os", response_model=list[OsAdoption])
+    @router.get("/adoption/os", response_model=list[OsAdoption], responses=RANGE_OVER_TABLE)
     def get_os_adoption(dates: DateRangeQuery, platform: PlatformFilter = "all") -> list[OsAdoption]:
         """Active devices per OS version and day, and their share of the platform's devices."""
         return os_adoption(tables.os_adoption, dates, platform=platform)
 
-    @router.get("/crash-free", response_model=list[CrashFree])
+    @router.get("/crash-free", response_model=list[CrashFree], responses=RANGE_OVER_TABLE)
     def get_crash_free(
         dates: DateRangeQuery, platform: PlatformTotal = "all", app_version: AppVersionFilter = None
     ) -> list[CrashFree]:
@@ -163,10 +171,13 @@ def analytics_router(tables: ServedTables) -> APIRouter:
 
 def devices_router(tables: ServedTables) -> APIRouter:
     router = APIRouter(
-        prefix="/v1/devices", tags=["devices"], dependencies=[Depends(require_role(DEVICE_READER))]
+        prefix="/v1/devices",
+        tags=["devices"],
+        dependencies=[Depends(require_role(DEVICE_READER))],
+        responses=error_responses(401, 403),
     )
 
-    @router.get("/{device_key}", response_model=DeviceDimension)
+    @router.get("/{device_key}", response_model=DeviceDimension, responses=error_responses(404, 503))
     def get_device(device_key: DeviceKey) -> DeviceDimension:
         """One pseudonymous device: platform, model, latest versions, first and last seen, counts."""
         found = device(tables.device_dimension, device_key)
@@ -174,7 +185,7 @@ def devices_router(tables: ServedTables) -> APIRouter:
             raise HTTPException(404, f"unknown device '{device_key}'")
         return found
 
-    @router.get("/{device_key}/sessions", response_model=Page[AppSession])
+    @router.get("/{device_key}/sessions", response_model=Page[AppSession], responses=RANGE_OVER_TABLE)
     def get_device_sessions(
         device_key: DeviceKey, dates: DateRangeQuery, page: PaginationQuery
     ) -> Page[AppSession]:

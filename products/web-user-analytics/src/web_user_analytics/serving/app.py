@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query
 from lakehouse_core.serving.api import create_table_api, served_table
 from lakehouse_core.serving.auth import require_role
 from lakehouse_core.serving.cache import QueryCache
+from lakehouse_core.serving.errors import error_responses
 from lakehouse_core.serving.params import DateRangeQuery, Page, PaginationQuery
 from lakehouse_core.serving.tables import ServedTable
 from lakehouse_core.settings import get_settings
@@ -43,6 +44,8 @@ from web_user_analytics.storage.tables import (
 ANALYST = "analyst"
 USER_READER = "user_reader"
 SERVED_SPECS = (*GOLD_TABLES, SILVER_SESSIONS)
+#: A route reading a table over a date range: 400 for a range it refuses, 503 before the table exists.
+RANGE_OVER_TABLE = error_responses(400, 503)
 
 
 @dataclass(frozen=True)
@@ -97,10 +100,15 @@ def analytics_router(config: WebConfig, tables: ServedTables) -> APIRouter:
         prefix="/v1",
         tags=["analytics"],
         dependencies=[Depends(require_role(ANALYST, open_when_no_keys=True))],
+        responses=error_responses(401, 403),
     )
     funnels_by_name = {funnel.name: funnel for funnel in config.funnels}
 
-    @router.get("/traffic", response_model=list[DailyTraffic] | list[TrafficPeriod])  # type: ignore[valid-type]
+    @router.get(
+        "/traffic",
+        response_model=list[DailyTraffic] | list[TrafficPeriod],  # type: ignore[valid-type]
+        responses=RANGE_OVER_TABLE,
+    )
     def get_traffic(
         dates: DateRangeQuery,
         granularity: Granularity = "day",
@@ -112,12 +120,12 @@ def analytics_router(config: WebConfig, tables: ServedTables) -> APIRouter:
             tables.traffic, dates, granularity=granularity, device_type=device_type, country=country
         )
 
-    @router.get("/pages/top", response_model=Page[PageSummary])  # type: ignore[valid-type]
+    @router.get("/pages/top", response_model=Page[PageSummary], responses=RANGE_OVER_TABLE)  # type: ignore[valid-type]
     def get_top_pages(dates: DateRangeQuery, page: PaginationQuery, order_by: PageOrder = "views") -> object:
         """Pages over the range, best first."""
         return Page.of(top_pages(tables.pages, dates, order_by=order_by), page)
 
-    @router.get("/acquisition", response_model=Page[AcquisitionGroup])  # type: ignore[valid-type]
+    @router.get("/acquisition", response_model=Page[AcquisitionGroup], responses=RANGE_OVER_TABLE)  # type: ignore[valid-type]
     def get_acquisition(
         dates: DateRangeQuery, page: PaginationQuery, group_by: AcquisitionDimension = "source"
     ) -> object:
@@ -129,7 +137,7 @@ def analytics_router(config: WebConfig, tables: ServedTables) -> APIRouter:
         """The configured funnels: each step's alternatives, in order, and the conversion window."""
         return list(config.funnels)
 
-    @router.get("/funnels/{name}", response_model=FunnelReport)
+    @router.get("/funnels/{name}", response_model=FunnelReport, responses=error_responses(400, 404, 503))
     def get_funnel(name: str, dates: DateRangeQuery) -> FunnelReport:
         """Sessions per step over the range; conversions from the summed sessions."""
         funnel = funnels_by_name.get(name)
@@ -138,7 +146,7 @@ def analytics_router(config: WebConfig, tables: ServedTables) -> APIRouter:
             raise HTTPException(404, f"unknown funnel '{name}'; configured funnels: {known}")
         return funnel_report(tables.funnels, funnel, dates)
 
-    @router.get("/retention", response_model=list[RetentionCohort])
+    @router.get("/retention", response_model=list[RetentionCohort], responses=RANGE_OVER_TABLE)
     def get_retention(weeks: WeekRangeQuery) -> list[RetentionCohort]:
         """Weekly cohorts and how many of them came back each following week."""
         return cohorts(tables.retention, weeks)
@@ -148,10 +156,13 @@ def analytics_router(config: WebConfig, tables: ServedTables) -> APIRouter:
 
 def visitors_router(tables: ServedTables) -> APIRouter:
     router = APIRouter(
-        prefix="/v1/users", tags=["visitors"], dependencies=[Depends(require_role(USER_READER))]
+        prefix="/v1/users",
+        tags=["visitors"],
+        dependencies=[Depends(require_role(USER_READER))],
+        responses=error_responses(401, 403),
     )
 
-    @router.get("/{visitor_id}/sessions", response_model=Page[WebSession])
+    @router.get("/{visitor_id}/sessions", response_model=Page[WebSession], responses=RANGE_OVER_TABLE)
     def get_visitor_sessions(
         visitor_id: Annotated[
             str, Path(min_length=1, max_length=256, description="Pseudonymous visitor id.")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query
 
-from lakehouse_core.serving.params import utc_today
+from lakehouse_core.serving.params import days_before, utc_today
 
 DEFAULT_COHORT_WEEKS = 12
 MAX_COHORT_WEEKS = 104
@@ -47,7 +47,7 @@ def week_range(
         today = utc_today()
         to_week = today - timedelta(days=today.weekday())
     if from_week is None:
-        from_week = to_week - timedelta(weeks=DEFAULT_COHORT_WEEKS - 1)
+        from_week = days_before(to_week, 7 * (DEFAULT_COHORT_WEEKS - 1))
     if to_week < from_week:
         raise HTTPException(400, f"to_week ({to_week}) is before from_week ({from_week})")
     weeks = (to_week - from_week).days // 7 + 1

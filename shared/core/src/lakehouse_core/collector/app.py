@@ -47,6 +47,13 @@ from lakehouse_core.collector.envelope import (
     decode_body,
     parse_json_object,
 )
+from lakehouse_core.collector.openapi import (
+    batch_schema,
+    collector_responses,
+    describe_payloads,
+    single_call_schema,
+    tracking_operation,
+)
 from lakehouse_core.config import (
     DEFAULT_MAX_BATCH_BYTES,
     CollectorSettings,
@@ -330,7 +337,12 @@ def create_collector_app(config: CollectorConfig, *, producer: EventProducer | N
     collector = Collector(config, kafka, events)
     app.state.collector = collector
 
-    @app.post("/v1/batch", tags=["tracking"])
+    @app.post(
+        "/v1/batch",
+        tags=["tracking"],
+        responses=collector_responses(),
+        openapi_extra=tracking_operation(batch_schema(), limit_bytes=config.max_batch_bytes),
+    )
     async def batch(request: Request) -> JSONResponse:
         """Several calls in one request: ``{"batch": [...]}``, at most ``max_batch_bytes`` (4 MiB by
         default), compressed or not."""
@@ -338,6 +350,7 @@ def create_collector_app(config: CollectorConfig, *, producer: EventProducer | N
 
     for message_type in MESSAGE_TYPES:
         _add_single_route(app, message_type, collector)
+    describe_payloads(app)
     return app
 
 
@@ -346,7 +359,15 @@ def _add_single_route(app: FastAPI, message_type: MessageType, collector: Collec
         return await collector.handle(request, limit=MAX_MESSAGE_BYTES, single=message_type)
 
     single.__doc__ = f"One ``{message_type}`` call, at most 32 KB."
-    app.add_api_route(f"/v1/{message_type}", single, methods=["POST"], tags=["tracking"], name=message_type)
+    app.add_api_route(
+        f"/v1/{message_type}",
+        single,
+        methods=["POST"],
+        tags=["tracking"],
+        name=message_type,
+        responses=collector_responses(),
+        openapi_extra=tracking_operation(single_call_schema(message_type), limit_bytes=MAX_MESSAGE_BYTES),
+    )
 
 
 def product_collector_app(

@@ -28,6 +28,14 @@ def utc_today() -> date:
     return datetime.now(UTC).date()
 
 
+def days_before(day: date, days: int) -> date:
+    """``day`` minus ``days`` days, or the first representable date when that lies before it
+    (a default start near year 1 is the start of the calendar, not a crash)."""
+    if (day - date.min).days < days:
+        return date.min
+    return day - timedelta(days=days)
+
+
 @dataclass(frozen=True)
 class DateRange:
     """Inclusive on both ends."""
@@ -62,7 +70,7 @@ def date_range_dependency(
         ] = None,
     ) -> DateRange:
         resolved_end = end if end is not None else today()
-        resolved_start = start if start is not None else resolved_end - timedelta(days=default_days - 1)
+        resolved_start = start if start is not None else days_before(resolved_end, default_days - 1)
         if resolved_end < resolved_start:
             raise HTTPException(
                 400, f"end ({resolved_end}) is before start ({resolved_start}); end must be on or after start"
