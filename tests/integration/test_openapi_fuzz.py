@@ -211,3 +211,33 @@ def test_the_collectors_answer_as_documented(
         assert_docs_served_locally(url)
     assert_keys_accepted(statuses)
     assert statuses["POST /v1/batch"][200] > 0, dict(statuses)
+
+
+def test_the_documents_declare_the_api_key_the_write_key_and_the_segment_bodies(
+    lake_root: str, kafka_broker: KafkaFixture, unique_topic: str
+) -> None:
+    api = create_web_api(load_web_config(), lake_root=lake_root).openapi()
+    assert api["components"]["securitySchemes"]["APIKeyHeader"] == {
+        **api["components"]["securitySchemes"]["APIKeyHeader"],
+        "type": "apiKey",
+        "in": "header",
+        "name": API_KEY_HEADER,
+    }
+    protected = {path: ops["get"] for path, ops in api["paths"].items() if path.startswith("/v1/")}
+    assert protected
+    for path, operation in protected.items():
+        assert operation["security"] == [{"APIKeyHeader": []}], path
+        assert {"401", "403"} <= set(operation["responses"]), path
+        assert operation["responses"]["401"]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/ErrorResponse"
+        }, path
+
+    collector = collector_of(load_web_config(), unique_topic, kafka_broker.bootstrap_servers).openapi()
+    assert collector["components"]["securitySchemes"]["writeKey"]["scheme"] == "basic"
+    batch = collector["paths"]["/v1/batch"]["post"]
+    assert batch["security"] == [{"writeKey": []}]
+    body = batch["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/SegmentBatch"}
+    message = collector["components"]["schemas"]["SegmentMessage"]
+    assert {"messageId", "anonymousId", "userId", "event", "context"} <= set(message["properties"])
+    assert set(batch["responses"]) == {"200", "400", "401", "413", "415", "503"}
