@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from lakehouse_core.errors import JobError
+from lakehouse_core.errors import DataError, JobError
 from lakehouse_core.tables import TableSpec, checkpoint_location
 
 if TYPE_CHECKING:
@@ -63,7 +63,21 @@ def run_incrementally(
     trigger_seconds: float = 10.0,
 ) -> IncrementalRun:
     """Feed the source's unprocessed data to ``process`` batch by batch; block until done
-    (or, with ``continuous``, until the query is stopped)."""
+    (or, with ``continuous``, until the query is stopped).
+
+    A :class:`~lakehouse_core.errors.DataError` raised by ``process`` stops the stream and is
+    raised as itself (with the stream's failure as its cause), not as the generic
+    :class:`JobError`: the orchestrator does not retry a data error, since it would fail again.
+    """
+    data_errors: list[DataError] = []
+
+    def guarded(batch: DataFrame, batch_id: int) -> None:
+        try:
+            process(batch, batch_id)
+        except DataError as error:
+            data_errors.append(error)
+            raise
+
     reader = spark.readStream.format("delta")
     if source.change_feed:
         reader = reader.option("readChangeFeed", "true")
@@ -71,7 +85,7 @@ def run_incrementally(
         reader = reader.option("maxFilesPerTrigger", str(source.max_files_per_trigger))
     writer = (
         reader.load(source.location)
-        .writeStream.foreachBatch(process)
+        .writeStream.foreachBatch(guarded)
         .option("checkpointLocation", source.checkpoint)
         .queryName(name)
     )
@@ -81,7 +95,12 @@ def run_incrementally(
         else writer.trigger(availableNow=True)
     )
     query = writer.start()
-    await_query(query, name)
+    try:
+        await_query(query, name)
+    except JobError as failure:
+        if data_errors:
+            raise data_errors[-1] from failure
+        raise
     progress = query.recentProgress
     run = IncrementalRun(
         batches=sum(1 for p in progress if int(p.get("numInputRows", 0)) > 0),

@@ -22,7 +22,7 @@ is not committed; see :meth:`RefinementStep.__call__`.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
@@ -35,7 +35,7 @@ from lakehouse_core.delta import (
     replace_rows,
     with_conflict_retry,
 )
-from lakehouse_core.errors import JobError, SystemicBreakageError
+from lakehouse_core.errors import SystemicBreakageError
 from lakehouse_core.incremental import IncrementalRun, IncrementalSource, run_incrementally
 from lakehouse_core.ingestion.deduplication import duplicates_to_quarantine, split_duplicates
 from lakehouse_core.ingestion.quarantine import QuarantinedRecord
@@ -106,13 +106,10 @@ def _dates_in(column: str, dates: Collection[date], alias: str | None = None) ->
 
 @dataclass(frozen=True)
 class RefinementStep:
-    """The batch function of the refinement stream. ``failures`` keeps the data errors raised
-    in a batch, so that :func:`run_refinement` can raise them as themselves rather than as the
-    stream's generic failure."""
+    """The batch function of the refinement stream."""
 
     refinement: Refinement
     lake_root: str
-    failures: list[SystemicBreakageError] = field(default_factory=list, compare=False)
 
     def __call__(self, bronze: DataFrame, batch_id: int) -> None:
         """Refine one bronze batch. Cached, it is read from bronze once (and counted once in
@@ -133,7 +130,6 @@ class RefinementStep:
                 batch = self.refinement.to_silver(bronze)
             except SystemicBreakageError as error:
                 self._store_quarantine(bronze, self._refused(bronze, error))
-                self.failures.append(error)
                 raise
             events = batch.events.persist()
             try:
@@ -329,17 +325,11 @@ def run_refinement(
         location=refinement.bronze.location(lake_root),
         checkpoint=checkpoint_location(lake_root, refinement.product, "silver"),
     )
-    step = RefinementStep(refinement, lake_root)
-    try:
-        return run_incrementally(
-            spark,
-            source,
-            step,
-            name=f"{refinement.product}-silver",
-            continuous=continuous,
-            trigger_seconds=trigger_seconds,
-        )
-    except JobError as error:
-        if step.failures:
-            raise step.failures[-1] from error
-        raise
+    return run_incrementally(
+        spark,
+        source,
+        RefinementStep(refinement, lake_root),
+        name=f"{refinement.product}-silver",
+        continuous=continuous,
+        trigger_seconds=trigger_seconds,
+    )

@@ -1,0 +1,33 @@
+"""Incremental jobs over a real Delta table: a data error in a batch surfaces as itself."""
+
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+
+from lakehouse_core.errors import JobError, QualityError
+from lakehouse_core.incremental import IncrementalSource, run_incrementally
+
+pytestmark = pytest.mark.integration
+
+
+def _source(spark: SparkSession, lake_root: str) -> IncrementalSource:
+    location = f"{lake_root}/silver/demo/rows"
+    spark.createDataFrame([(1,), (2,)], "n int").write.format("delta").save(location)
+    return IncrementalSource(location=location, checkpoint=f"{lake_root}/_checkpoints/demo/job")
+
+
+def test_a_data_error_in_a_batch_is_raised_as_itself(spark: SparkSession, lake_root: str) -> None:
+    def refuse(batch: DataFrame, batch_id: int) -> None:
+        raise QualityError("demo: every row failed rule 'n_is_even'", failures={"n_is_even": 2}, rows=2)
+
+    with pytest.raises(QualityError, match="n_is_even") as raised:
+        run_incrementally(spark, _source(spark, lake_root), refuse, name="demo-job")
+    assert raised.value.failures == {"n_is_even": 2}
+    assert isinstance(raised.value.__cause__, JobError)
+
+
+def test_any_other_failure_stays_a_job_error(spark: SparkSession, lake_root: str) -> None:
+    def crash(batch: DataFrame, batch_id: int) -> None:
+        raise OSError("disk full")
+
+    with pytest.raises(JobError, match="demo-job failed"):
+        run_incrementally(spark, _source(spark, lake_root), crash, name="demo-job")
