@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from lakehouse_platform.event_products import EventProduct, SparkProvider, event_pipeline
 from mobile_user_analytics import PRODUCT
-from mobile_user_analytics.config import MobileConfig, load_mobile_config
+from mobile_user_analytics.config import SOURCE_CONFIG_DIR, MobileConfig, load_mobile_config
 from mobile_user_analytics.ingestion.generator import generate_day
 from mobile_user_analytics.processing.gold_job import GOLD_INPUTS_AND_OUTPUTS, GoldStep
 from mobile_user_analytics.processing.silver_job import mobile_refinement
@@ -48,6 +48,7 @@ MOBILE = EventProduct(
     generate=lambda day, size, seed: generate_day(day, devices=size, seed=seed),
     example_queries=_example_queries,
     default_size=1500,
+    schema_record=SOURCE_CONFIG_DIR / "schemas.json",
 )
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from lakehouse_platform.event_products import EventProduct, SparkProvider, event_pipeline
 from web_user_analytics import PRODUCT
-from web_user_analytics.config import WebConfig, load_web_config
+from web_user_analytics.config import SOURCE_CONFIG_DIR, WebConfig, load_web_config
 from web_user_analytics.ingestion.generator import generate_day
 from web_user_analytics.processing.gold_job import GOLD_INPUTS_AND_OUTPUTS, GoldStep
 from web_user_analytics.processing.silver_job import web_refinement
@@ -41,6 +41,7 @@ WEB = EventProduct(
     create_api=lambda config, lake: create_app(config, lake_root=lake),
     generate=lambda day, size, seed: generate_day(day, visitors=size, seed=seed),
     example_queries=_example_queries,
+    schema_record=SOURCE_CONFIG_DIR / "schemas.json",
 )
 
 

@@ -2,7 +2,9 @@
 
 Products declare their tables as :class:`TableSpec` values in their ``storage`` package; jobs
 and the serving layer resolve locations through :meth:`TableSpec.location`, so a table's path
-is written in exactly one place.
+is written in exactly one place. The same declaration carries what the platform's catalog shows:
+the columns that identify a person, retention, a freshness SLA, upstream tables and the schema
+version.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from lakehouse_core.errors import ConfigError
+
 if TYPE_CHECKING:
+    from pydantic import BaseModel
     from pyspark.sql.types import StructType
 
 
@@ -21,6 +26,59 @@ class Layer(StrEnum):
     SILVER = "silver"
     GOLD = "gold"
     QUARANTINE = "quarantine"
+
+
+class SubjectKind(StrEnum):
+    """How a column identifies a person, so erasure and segmentation find them everywhere."""
+
+    SUBJECT_KEY = "subject_key"
+    """Keyed HMAC of the user id: the same person has the same key in every table."""
+    PSEUDONYMOUS_ID = "pseudonymous_id"
+    """Keyed HMAC of an id that is not (only) the user id: an anonymous id, a previous id."""
+    DEVICE_ID = "device_id"
+    """Keyed HMAC of a device id (else of the anonymous id)."""
+    USER_ID = "user_id"
+    """An id as the source sent it (userId, else anonymousId), not pseudonymised."""
+    IP = "ip"
+    """An IP address or a truncated network of one."""
+    FREE_TEXT = "free_text"
+    """Text that may hold personal data: raw payloads, properties and traits, URLs."""
+
+
+@dataclass(frozen=True)
+class Retention:
+    """Rows are kept ``days`` days, counted on ``date_column`` (a business date or timestamp)."""
+
+    days: int
+    date_column: str
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """The table's freshness SLA: minutes since its newest data before a warning, and a breach."""
+
+    warn_minutes: int
+    breach_minutes: int
+
+
+@dataclass(frozen=True)
+class ConfiguredTopic:
+    """An upstream Kafka topic named in the product's configuration under ``topics.<key>``;
+    the catalog resolves it to ``kafka:<name>`` from the loaded configuration, so the topic's
+    name stays written only in ``product.yaml``."""
+
+    key: str
+
+    def __str__(self) -> str:
+        return f"kafka:<topics.{self.key}>"
+
+
+#: An upstream: a table's qualified name (``<product>.<layer>.<table>``), ``kafka:<topic>``,
+#: or a topic of the product's configuration.
+Upstream = str | ConfiguredTopic
+
+#: The prefix of an upstream that is a Kafka topic.
+KAFKA_UPSTREAM = "kafka:"
 
 
 #: Properties every table gets: readable by delta-rs' pyarrow path (no deletion vectors, no
@@ -38,7 +96,12 @@ def join_location(root: str, *parts: str) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class TableSpec:
-    """Where a table lives and how it is laid out. ``schema`` comes from the product contract."""
+    """Where a table lives, how it is laid out and what the catalog says about it.
+
+    ``schema`` comes from the product contract (``contract``, the pydantic model, gives the
+    columns' descriptions). ``schema_version`` is bumped on a breaking change of the schema
+    (a dropped column, a narrowed or changed type, a nullable column made required).
+    """
 
     name: str
     layer: Layer
@@ -47,6 +110,34 @@ class TableSpec:
     partition_by: tuple[str, ...] = ()
     properties: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
+    contract: type[BaseModel] | None = None
+    schema_version: int = 1
+    subject_columns: Mapping[str, SubjectKind] = field(default_factory=dict)
+    retention: Retention | None = None
+    freshness: Freshness | None = None
+    upstream: tuple[Upstream, ...] = ()
+
+    def __post_init__(self) -> None:
+        columns = set(self.schema.fieldNames())
+        named = [*self.subject_columns, *([self.retention.date_column] if self.retention else [])]
+        unknown = sorted(c for c in named if c not in columns)
+        if unknown:
+            raise ConfigError(
+                f"{self.qualified_name}: {', '.join(unknown)} named in the declaration but not a "
+                f"column of the table ({', '.join(self.schema.fieldNames())})"
+            )
+        if self.schema_version < 1:
+            raise ConfigError(f"{self.qualified_name}: schema_version must be 1 or more")
+        if self.retention is not None and self.retention.days < 1:
+            raise ConfigError(f"{self.qualified_name}: retention must be at least one day")
+        if (
+            self.freshness is not None
+            and not 0 < self.freshness.warn_minutes <= self.freshness.breach_minutes
+        ):
+            raise ConfigError(
+                f"{self.qualified_name}: freshness needs 0 < warn_minutes <= breach_minutes, got "
+                f"{self.freshness.warn_minutes} and {self.freshness.breach_minutes}"
+            )
 
     @property
     def qualified_name(self) -> str:

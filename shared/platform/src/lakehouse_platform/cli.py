@@ -1,20 +1,28 @@
-"""``lakehouse``: the platform's command line (local stack, topics, smoke pipeline)."""
+"""``lakehouse``: the platform's command line (local stack, topics, catalog, SQL, smoke pipeline)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.tree import Tree
 
 from lakehouse_core.errors import LakehouseError
 from lakehouse_core.kafka.admin import TopicSpec, ensure_topics, list_topics
 from lakehouse_core.settings import LakehouseSettings
+from lakehouse_core.tables import Layer
+from lakehouse_platform.catalog import Catalog, CatalogEntry, LineageNode, discover_products, load_catalog
+from lakehouse_platform.schema_history import problems, read_record, record, write_record
 from lakehouse_platform.stack.kafka_broker import BrokerConfig, BrokerStatus, LocalKafkaBroker
 from lakehouse_platform.topics import describe_topic
+
+if TYPE_CHECKING:
+    from lakehouse_platform.schema_history import SchemaVersion
 
 app = typer.Typer(help="The data platform's command line.", no_args_is_help=True)
 stack = typer.Typer(help="The local stack: a single-node Kafka broker (KRaft).", no_args_is_help=True)
@@ -24,6 +32,11 @@ topics = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(topics, name="topics")
+catalog_app = typer.Typer(
+    help="The catalog: every table of every installed product, its metadata and lineage.",
+    no_args_is_help=True,
+)
+app.add_typer(catalog_app, name="catalog")
 
 console = Console()
 errors = Console(stderr=True)
@@ -156,6 +169,244 @@ def topics_describe(
     console.print(table)
     for key, value in sorted(described.config.items()):
         console.print(f"  {key} = {value}")
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _catalog() -> Catalog:
+    try:
+        return load_catalog(lake_root=LakehouseSettings().lake_root)
+    except LakehouseError as exc:
+        errors.print(f"[red]catalog:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from exc
+
+
+def _entry(catalog: Catalog, name: str) -> CatalogEntry:
+    try:
+        return catalog.get(name)
+    except LakehouseError as exc:
+        errors.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(1) from exc
+
+
+def _subjects(entry: CatalogEntry) -> str:
+    return ", ".join(f"{c} ({k.value})" for c, k in entry.spec.subject_columns.items()) or "-"
+
+
+@catalog_app.command("list")
+def catalog_list(
+    product: Annotated[str | None, typer.Option(help="Only this product's tables.")] = None,
+    layer: Annotated[Layer | None, typer.Option(help="Only this layer's tables.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Every catalogued table: qualified name, schema version, partitioning, subject columns."""
+    catalog = _catalog()
+    if product is not None and not catalog.select(product=product):
+        products = sorted({e.product for e in catalog.entries.values()})
+        errors.print(f"[red]no product {product!r}[/] (installed: {', '.join(products)})")
+        raise typer.Exit(1)
+    entries = catalog.select(product=product, layer=layer)
+    if as_json:
+        print(json.dumps([e.to_json() for e in entries]))
+        return
+    table = Table(title=f"{len(entries)} tables", title_justify="left")
+    table.add_column("name", no_wrap=True)
+    for column in ("schema", "partitioned by", "subject columns", "description"):
+        table.add_column(column, overflow="fold")
+    for e in entries:
+        table.add_row(
+            e.qualified_name,
+            f"v{e.spec.schema_version}",
+            ", ".join(e.spec.partition_by) or "-",
+            ", ".join(e.spec.subject_columns) or "-",
+            e.spec.description.strip().splitlines()[0] if e.spec.description.strip() else "",
+        )
+    console.print(table)
+
+
+def _versions(history: tuple[SchemaVersion, ...]) -> str:
+    if not history:
+        return "not recorded (lakehouse catalog record-schemas)"
+    return ", ".join(f"{v.label} ({len(v.fields)} columns)" for v in history)
+
+
+@catalog_app.command("show")
+def catalog_show(
+    name: Annotated[str, typer.Argument(help="Qualified name, e.g. web-user-analytics.gold.daily_traffic.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Everything the catalog knows about one table, with its columns and schema versions."""
+    entry = _entry(_catalog(), name)
+    if as_json:
+        print(json.dumps(entry.to_json()))
+        return
+    spec = entry.spec
+    about = Table(title=entry.qualified_name, show_header=False, title_justify="left")
+    about.add_column(style="bold")
+    about.add_column(overflow="fold")
+    rows: list[tuple[str, Any]] = [
+        ("description", spec.description.strip()),
+        ("layer", spec.layer.value),
+        ("owner", entry.owner),
+        ("contract", entry.contract or "-"),
+        ("schema version", spec.schema_version),
+        ("schema history", _versions(entry.history)),
+        ("location", entry.location),
+        ("sql name", entry.sql_name),
+        ("partitioned by", ", ".join(spec.partition_by) or "-"),
+        ("subject columns", _subjects(entry)),
+        (
+            "retention",
+            f"{spec.retention.days} days by {spec.retention.date_column}" if spec.retention else "-",
+        ),
+        (
+            "freshness SLA",
+            f"warn after {spec.freshness.warn_minutes} min, breach after {spec.freshness.breach_minutes} min"
+            if spec.freshness
+            else "-",
+        ),
+        ("upstream", ", ".join(entry.upstream) or "-"),
+    ]
+    for key, value in rows:
+        about.add_row(key, escape(str(value)))
+    console.print(about)
+    columns = Table(title="columns", title_justify="left")
+    for heading in ("column", "type", "nullable", "subject", "description"):
+        columns.add_column(heading, overflow="fold")
+    for c in entry.columns:
+        columns.add_row(
+            c.name,
+            escape(c.type),
+            "yes" if c.nullable else "no",
+            c.subject.value if c.subject else "",
+            c.description,
+        )
+    console.print(columns)
+
+
+def _tree(node: LineageNode, tree: Tree) -> None:
+    for child in node.children:
+        label = escape(child.name) + (" [dim](shown above)[/]" if child.repeated else "")
+        _tree(child, tree.add(label))
+
+
+@catalog_app.command("lineage")
+def catalog_lineage(
+    name: Annotated[str, typer.Argument(help="Qualified table name, or kafka:<topic> with --downstream.")],
+    upstream: Annotated[
+        bool, typer.Option("--upstream/--downstream", help="Follow the sources (default) or the consumers.")
+    ] = True,
+) -> None:
+    """The chain of tables (and Kafka topics) a table is computed from, or feeds, as a tree."""
+    catalog = _catalog()
+    try:
+        root = catalog.lineage(name, upstream=upstream)
+    except LakehouseError as exc:
+        errors.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(1) from exc
+    tree = Tree(f"[bold]{escape(root.name)}[/] ({'upstream' if upstream else 'downstream'})")
+    _tree(root, tree)
+    console.print(tree)
+
+
+@catalog_app.command("record-schemas")
+def catalog_record_schemas(
+    check_only: Annotated[
+        bool, typer.Option("--check", help="Write nothing; exit 1 when a record is out of date.")
+    ] = False,
+) -> None:
+    """Record each table's live schema in its product's schema record (config/schemas.json).
+
+    An additive change becomes a new revision of the table's schema version; a breaking change
+    is refused until the table's declared schema_version is bumped.
+    """
+    _catalog()
+    failed = False
+    for product in discover_products():
+        if product.schema_record is None:
+            errors.print(f"{product.name}: declares no schema record; skipped")
+            continue
+        history = read_record(product.schema_record)
+        if check_only:
+            for problem in problems(product.tables, history):
+                errors.print(escape(problem), soft_wrap=True)
+                failed = True
+            continue
+        updated: dict[str, tuple[SchemaVersion, ...]] = {}
+        for spec in product.tables:
+            before = history.get(spec.qualified_name, ())
+            try:
+                updated[spec.qualified_name] = record(spec, before)
+            except LakehouseError as exc:
+                errors.print(f"[red]{escape(str(exc))}[/]", soft_wrap=True)
+                failed = True
+                continue
+            if updated[spec.qualified_name] != before:
+                console.print(f"recorded {spec.qualified_name} v{updated[spec.qualified_name][-1].label}")
+        if not failed and updated != history:
+            write_record(product.schema_record, updated)
+            console.print(f"{product.name}: wrote {product.schema_record}", soft_wrap=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+@app.command("sql")
+def sql(
+    query: Annotated[
+        str, typer.Argument(help="Spark SQL, e.g. select * from web_user_analytics_gold.daily_traffic.")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines, one per row.")] = False,
+    limit: Annotated[int, typer.Option(min=1, help="Rows printed at most.")] = 1000,
+) -> None:
+    """Run Spark SQL over every catalogued table (database <product>_<layer>, dashes as underscores)."""
+    import tempfile
+
+    from lakehouse_core.spark import build_spark_session
+    from lakehouse_platform.catalog import register_tables
+
+    catalog = _catalog()
+    with tempfile.TemporaryDirectory(prefix="lakehouse-sql-") as warehouse:
+        try:
+            spark = build_spark_session(
+                "lakehouse-sql",
+                settings=LakehouseSettings(),
+                extra_conf={
+                    "spark.sql.warehouse.dir": warehouse,
+                    "spark.driver.extraJavaOptions": f"-Dderby.system.home={warehouse}",
+                },
+            )
+            registration = register_tables(spark, catalog)
+            for name, reason in registration.skipped.items():
+                errors.print(f"[dim]skipped {name}: {escape(reason)}[/]")
+            frame = spark.sql(query)
+            rows = frame.limit(limit + 1).collect()
+        except Exception as exc:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            errors.print(f"[red]sql failed:[/] {escape(message)}")
+            raise typer.Exit(1) from exc
+    if as_json:
+        for row in rows[:limit]:
+            print(json.dumps(_json_value(row.asDict(recursive=True))))
+    else:
+        table = Table(title=f"{min(len(rows), limit)} rows", title_justify="left")
+        for column in frame.columns:
+            table.add_column(escape(column), overflow="fold")
+        for row in rows[:limit]:
+            table.add_row(*(escape("null" if v is None else str(v)) for v in row))
+        console.print(table)
+    if len(rows) > limit:
+        errors.print(f"more than {limit} rows; printed the first {limit} (--limit)")
 
 
 @app.command("smoke")

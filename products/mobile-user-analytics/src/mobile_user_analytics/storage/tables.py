@@ -1,13 +1,24 @@
-"""Every table of mobile-user-analytics, declared once: name, layer, schema, partitioning."""
+"""Every table of mobile-user-analytics, declared once: name, layer, schema, partitioning, and
+what the platform's catalog shows (subject columns, retention, freshness SLA, upstream tables)."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from pydantic import BaseModel
 
 from lakehouse_core.contracts import spark_schema
-from lakehouse_core.ingestion.bronze import bronze_table
-from lakehouse_core.ingestion.quarantine import quarantine_table
-from lakehouse_core.tables import Layer, TableSpec
+from lakehouse_core.ingestion.bronze import BronzeRecord, bronze_table
+from lakehouse_core.ingestion.quarantine import QuarantinedRecord, quarantine_table
+from lakehouse_core.tables import (
+    ConfiguredTopic,
+    Freshness,
+    Layer,
+    Retention,
+    SubjectKind,
+    TableSpec,
+    Upstream,
+)
 from mobile_user_analytics import PRODUCT
 from mobile_user_analytics.contracts import (
     ActiveUsers,
@@ -24,11 +35,54 @@ from mobile_user_analytics.contracts import (
     VersionAdoption,
 )
 
-BRONZE_EVENTS = bronze_table(PRODUCT)
-QUARANTINE_EVENTS = quarantine_table(PRODUCT)
+#: Raw data is kept long enough to replay a quarter; pseudonymised silver 13 months (a year
+#: over year comparison); aggregates without personal data five years.
+RAW_DAYS = 90
+PSEUDONYMOUS_DAYS = 395
+AGGREGATE_DAYS = 1825
+
+FRESHNESS = {
+    Layer.BRONZE: Freshness(warn_minutes=15, breach_minutes=60),
+    Layer.QUARANTINE: Freshness(warn_minutes=60, breach_minutes=240),
+    Layer.SILVER: Freshness(warn_minutes=60, breach_minutes=240),
+    Layer.GOLD: Freshness(warn_minutes=120, breach_minutes=360),
+}
+
+BRONZE = f"{PRODUCT}.bronze.events"
+SILVER = f"{PRODUCT}.silver.events"
+SESSIONS = f"{PRODUCT}.silver.sessions"
+SCREENS = f"{PRODUCT}.silver.screen_views"
+
+BRONZE_EVENTS = replace(
+    bronze_table(PRODUCT),
+    contract=BronzeRecord,
+    subject_columns={"key": SubjectKind.USER_ID, "value": SubjectKind.FREE_TEXT},
+    retention=Retention(RAW_DAYS, "ingest_date"),
+    freshness=FRESHNESS[Layer.BRONZE],
+    upstream=(ConfiguredTopic("events"),),
+)
+QUARANTINE_EVENTS = replace(
+    quarantine_table(PRODUCT),
+    contract=QuarantinedRecord,
+    subject_columns={"raw_value": SubjectKind.FREE_TEXT},
+    retention=Retention(RAW_DAYS, "quarantined_at"),
+    freshness=FRESHNESS[Layer.QUARANTINE],
+    upstream=(BRONZE,),
+)
 
 
-def _table(name: str, layer: Layer, model: type[BaseModel], partition: str | None) -> TableSpec:
+def _table(
+    name: str,
+    layer: Layer,
+    model: type[BaseModel],
+    partition: str | None,
+    *,
+    upstream: tuple[Upstream, ...],
+    retention: Retention | None = None,
+    subject_columns: dict[str, SubjectKind] | None = None,
+) -> TableSpec:
+    if retention is None and partition is not None:
+        retention = Retention(AGGREGATE_DAYS, partition)
     return TableSpec(
         name=name,
         layer=layer,
@@ -36,22 +90,73 @@ def _table(name: str, layer: Layer, model: type[BaseModel], partition: str | Non
         schema=spark_schema(model),
         partition_by=(partition,) if partition else (),
         description=model.__doc__ or "",
+        contract=model,
+        subject_columns=subject_columns or {},
+        retention=retention,
+        freshness=FRESHNESS[layer],
+        upstream=upstream,
     )
 
 
-SILVER_EVENTS = _table("events", Layer.SILVER, MobileEvent, "event_date")
-SILVER_SESSIONS = _table("sessions", Layer.SILVER, AppSession, "session_date")
-SILVER_SCREEN_VIEWS = _table("screen_views", Layer.SILVER, ScreenView, "event_date")
+SILVER_EVENTS = _table(
+    "events",
+    Layer.SILVER,
+    MobileEvent,
+    "event_date",
+    upstream=(BRONZE,),
+    retention=Retention(PSEUDONYMOUS_DAYS, "event_date"),
+    subject_columns={
+        "device_key": SubjectKind.DEVICE_ID,
+        "user_key": SubjectKind.SUBJECT_KEY,
+        "previous_id": SubjectKind.PSEUDONYMOUS_ID,
+        "properties_json": SubjectKind.FREE_TEXT,
+        "traits_json": SubjectKind.FREE_TEXT,
+    },
+)
+SILVER_SESSIONS = _table(
+    "sessions",
+    Layer.SILVER,
+    AppSession,
+    "session_date",
+    upstream=(SILVER,),
+    retention=Retention(PSEUDONYMOUS_DAYS, "session_date"),
+    subject_columns={"device_key": SubjectKind.DEVICE_ID, "user_key": SubjectKind.SUBJECT_KEY},
+)
+SILVER_SCREEN_VIEWS = _table(
+    "screen_views",
+    Layer.SILVER,
+    ScreenView,
+    "event_date",
+    upstream=(SILVER,),
+    retention=Retention(PSEUDONYMOUS_DAYS, "event_date"),
+    subject_columns={"device_key": SubjectKind.DEVICE_ID},
+)
 
-GOLD_ACTIVE_USERS = _table("active_users", Layer.GOLD, ActiveUsers, "date")
-GOLD_SESSION_STATS = _table("session_stats", Layer.GOLD, SessionStats, "date")
-GOLD_SCREEN_STATS = _table("screen_stats", Layer.GOLD, ScreenStats, "date")
-GOLD_SCREEN_TRANSITIONS = _table("screen_transitions", Layer.GOLD, ScreenTransition, "date")
-GOLD_INSTALL_COHORTS = _table("install_cohorts", Layer.GOLD, InstallCohort, "install_date")
-GOLD_VERSION_ADOPTION = _table("version_adoption", Layer.GOLD, VersionAdoption, "date")
-GOLD_OS_ADOPTION = _table("os_adoption", Layer.GOLD, OsAdoption, "date")
-GOLD_CRASH_FREE = _table("crash_free", Layer.GOLD, CrashFree, "date")
-GOLD_DEVICES = _table("device_dimension", Layer.GOLD, DeviceDimension, None)
+GOLD_ACTIVE_USERS = _table("active_users", Layer.GOLD, ActiveUsers, "date", upstream=(SILVER,))
+GOLD_SESSION_STATS = _table("session_stats", Layer.GOLD, SessionStats, "date", upstream=(SESSIONS,))
+GOLD_SCREEN_STATS = _table("screen_stats", Layer.GOLD, ScreenStats, "date", upstream=(SCREENS,))
+GOLD_SCREEN_TRANSITIONS = _table(
+    "screen_transitions", Layer.GOLD, ScreenTransition, "date", upstream=(SCREENS,)
+)
+GOLD_VERSION_ADOPTION = _table("version_adoption", Layer.GOLD, VersionAdoption, "date", upstream=(SILVER,))
+GOLD_OS_ADOPTION = _table("os_adoption", Layer.GOLD, OsAdoption, "date", upstream=(SILVER,))
+GOLD_CRASH_FREE = _table("crash_free", Layer.GOLD, CrashFree, "date", upstream=(SESSIONS,))
+GOLD_DEVICES = _table(
+    "device_dimension",
+    Layer.GOLD,
+    DeviceDimension,
+    None,
+    upstream=(SILVER, SESSIONS),
+    retention=Retention(PSEUDONYMOUS_DAYS, "last_seen"),
+    subject_columns={"device_key": SubjectKind.DEVICE_ID},
+)
+GOLD_INSTALL_COHORTS = _table(
+    "install_cohorts",
+    Layer.GOLD,
+    InstallCohort,
+    "install_date",
+    upstream=(SILVER, SESSIONS, GOLD_DEVICES.qualified_name),
+)
 
 GOLD_TABLES = (
     GOLD_ACTIVE_USERS,
