@@ -194,7 +194,10 @@ REJECTED_IN_BATCH: dict[str, tuple[object, str]] = {
         track("bad-epoch-ms", timestamp=int(YESTERDAY.timestamp() * 1000)),
         "timestamp: Value error, must be an ISO-8601 date-time string, got int",
     ),
-    "user-id-as-number": (track("bad-user-id", userId=42), "userId: Input should be a valid string"),
+    "user-id-as-fraction": (
+        track("bad-user-id", userId=4.2),
+        "userId: Value error, must be a string or an integer, got float 4.2",
+    ),
     "no-user-or-anonymous-id": (
         track("bad-no-ids", anonymousId=None),
         "either userId or anonymousId is required",

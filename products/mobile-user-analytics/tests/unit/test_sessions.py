@@ -27,6 +27,7 @@ def event(event_id: str, at: datetime, **values: Any) -> dict[str, Any]:
         platform="ios",
         source_partition=0,
         source_offset=0,
+        imported=False,
     )
     row.update(values)
     return row

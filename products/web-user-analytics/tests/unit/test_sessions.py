@@ -29,6 +29,7 @@ def event(event_id: str, minute: float, **values: Any) -> dict[str, Any]:
         is_bot=False,
         source_partition=0,
         source_offset=0,
+        imported=False,
     )
     row.update(values)
     return row

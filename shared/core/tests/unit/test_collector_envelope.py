@@ -108,6 +108,16 @@ def test_a_missing_message_id_is_generated() -> None:
     assert orjson.loads(outcome.value)["messageId"] == outcome.message_id
 
 
+def test_a_client_cannot_mark_its_events_as_imported_history() -> None:
+    sent = page(_import={"source": "sdk", "importedAt": "2026-03-01T12:00:00Z"}, writeKey="k")
+    outcome = collect_message(sent, index=0, received_at=RECEIVED, client_ip=None)
+    assert isinstance(outcome, CollectedEvent)
+    stored = orjson.loads(outcome.value)
+    assert "_import" not in stored
+    assert "writeKey" not in stored
+    assert CollectedMessage.model_validate(stored).imported is None
+
+
 @pytest.mark.parametrize(
     ("message", "needle"),
     [

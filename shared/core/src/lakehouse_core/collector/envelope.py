@@ -19,7 +19,13 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from lakehouse_core.segment import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, MessageType, SegmentMessage
+from lakehouse_core.segment import (
+    IMPORT_FIELD,
+    MAX_BATCH_BYTES,
+    MAX_MESSAGE_BYTES,
+    MessageType,
+    SegmentMessage,
+)
 
 
 class RequestRejected(Exception):  # noqa: N818 - it is a verdict, not an error of ours
@@ -145,8 +151,11 @@ def envelope(
     batch_context: Mapping[str, Any] | None = None,
     batch_sent_at: str | None = None,
 ) -> dict[str, Any]:
-    """The message as Kafka stores it (see :class:`lakehouse_core.segment.CollectedMessage`)."""
-    out = {k: v for k, v in message.items() if k != "writeKey"}
+    """The message as Kafka stores it (see :class:`lakehouse_core.segment.CollectedMessage`).
+
+    A client's own ``_import`` marker is dropped: only a product's ``import`` command marks
+    history, so no SDK can widen the event-time window for its events."""
+    out = {k: v for k, v in message.items() if k not in ("writeKey", IMPORT_FIELD)}
     context = _merged(batch_context or {}, out.get("context") or {})
     if client_ip and not context.get("ip"):
         context["ip"] = client_ip
