@@ -7,6 +7,7 @@ from typing import Literal
 
 StartingOffsets = Literal["earliest", "latest"]
 
+
 def kafka_source_options(
     bootstrap_servers: str,
     topics: Sequence[str],
