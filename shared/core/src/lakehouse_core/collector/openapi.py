@@ -3,11 +3,13 @@
 The routes read the raw body themselves (size limit while reading, gzip), so FastAPI must not
 parse it: the request bodies are described with ``openapi_extra`` and their schemas, derived
 from :class:`~lakehouse_core.segment.SegmentMessage` (the contract the collector validates
-with), are added to the document's components once.
+with), are added to the document's components once; each single-call route inlines that
+schema with its own type.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
@@ -86,12 +88,22 @@ def collector_responses() -> dict[int | str, dict[str, Any]]:
 
 
 def single_call_schema(message_type: MessageType) -> dict[str, Any]:
-    """The body of ``/v1/<message_type>``: a :class:`SegmentMessage` whose ``type``, when sent,
-    is the route's own (the route fills it in when absent)."""
-    return {
-        "allOf": [{"$ref": _REF.format(model=SegmentMessage.__name__)}],
-        "properties": {"type": {"const": message_type}},
-    }
+    """The body of ``/v1/<message_type>``: a :class:`SegmentMessage` whose ``type`` may be left
+    out (the route fills it in) and, when sent, is the route's own."""
+    message = copy.deepcopy(payload_schemas()[SegmentMessage.__name__])
+    message["required"] = [name for name in message.get("required", []) if name != "type"]
+    message["properties"]["type"] = {"const": message_type, "description": "Optional: the route's type."}
+    # The route's type is implied, so the rule for it applies whether ``type`` is sent or not.
+    own_rules = [
+        rule["then"]
+        for rule in message.pop("allOf")
+        if rule["if"]["properties"]["type"]["const"] == message_type
+    ]
+    if own_rules:
+        message["allOf"] = own_rules
+    message["title"] = f"{message_type.capitalize()}Call"
+    schema: dict[str, Any] = message
+    return schema
 
 
 def tracking_operation(body: dict[str, Any], *, limit_bytes: int) -> dict[str, Any]:
@@ -122,9 +134,24 @@ def payload_schemas() -> dict[str, Any]:
         [(SegmentBatch, "validation"), (SegmentMessage, "validation")], ref_template=_REF, by_alias=True
     )
     schemas: dict[str, Any] = top["$defs"]
-    # SegmentMessage's model validator requires one of the two ids; JSON Schema says so here.
-    schemas[SegmentMessage.__name__]["anyOf"] = [{"required": ["userId"]}, {"required": ["anonymousId"]}]
+    schemas[SegmentMessage.__name__].update(_REQUIRED_FIELDS)
     return schemas
+
+
+def _non_empty(field: str) -> dict[str, Any]:
+    return {"required": [field], "properties": {field: {"type": "string", "minLength": 1}}}
+
+
+#: The rules of ``SegmentMessage._required_fields`` (a model validator, so absent from the schema
+#: pydantic derives), in JSON Schema: a non-empty ``userId`` or ``anonymousId``; ``event`` on a
+#: track call, ``previousId`` on an alias, ``groupId`` on a group.
+_REQUIRED_FIELDS: dict[str, Any] = {
+    "anyOf": [_non_empty("userId"), _non_empty("anonymousId")],
+    "allOf": [
+        {"if": {"required": ["type"], "properties": {"type": {"const": kind}}}, "then": _non_empty(field)}
+        for kind, field in (("track", "event"), ("alias", "previousId"), ("group", "groupId"))
+    ],
+}
 
 
 def batch_schema() -> dict[str, Any]:
