@@ -434,21 +434,26 @@ def test_affected_install_dates_of_one_recent_day_skip_old_cohorts(spark: SparkS
 
 
 def test_affected_install_dates_follow_a_moved_install_and_the_returns(spark: SparkSession) -> None:
-    """a moves from day 10 to day 5 (a late, earlier install event); b stays on day 10 (a later
-    reinstall) and has a changed session on day 40 (its day 30) and day 12 (no retention day);
+    """a moves from day 10 to day 5 (a late, earlier install event); b stays on day 11 (a later
+    reinstall) and has a changed session on day 41 (its day 30) and day 13 (no retention day);
     c stays on day 20 with a change on day 19 (its install day's session began the evening
     before); e has no install event."""
-    stored = install_days(spark, [("a", day(10)), ("b", day(10)), ("c", day(20)), ("e", None)])
-    current = install_days(spark, [("a", day(5)), ("b", day(10)), ("c", day(20)), ("e", None)])
+    stored = install_days(spark, [("a", day(10)), ("b", day(11)), ("c", day(20)), ("e", None)])
+    current = install_days(spark, [("a", day(5)), ("b", day(11)), ("c", day(20)), ("e", None)])
     changed = changed_sessions(
         spark,
-        [(day(5), "a"), (day(12), "b"), (day(40), "b"), (day(19), "c"), (day(21), "e")],
+        [(day(5), "a"), (day(13), "b"), (day(41), "b"), (day(19), "c"), (day(21), "e")],
     )
 
-    assert dates_of(affected_install_dates(changed, stored, current)) == {day(5), day(10), day(20)}
-    b = install_days(spark, [("b", day(10))])
-    b_on_day_12 = changed_sessions(spark, [(day(12), "b")])
-    assert dates_of(affected_install_dates(b_on_day_12, b, b)) == set()
+    assert dates_of(affected_install_dates(changed, stored, current)) == {
+        day(5),
+        day(10),
+        day(11),
+        day(20),
+    }
+    b = install_days(spark, [("b", day(11))])
+    b_on_day_13 = changed_sessions(spark, [(day(13), "b")])
+    assert dates_of(affected_install_dates(b_on_day_13, b, b)) == set()
 
 
 def test_first_install_events_keep_a_reinstall_out_of_the_day_it_happened(
