@@ -265,3 +265,23 @@ def test_not_ready_while_its_topics_do_not_exist(kafka_broker: KafkaFixture, uni
         ready = httpx.get(f"{url}/ready", timeout=20)
     assert ready.status_code == 503
     assert f"topic {unique_topic} does not exist" in ready.text
+
+
+def test_segment_sdks_short_paths_are_served(collector: tuple[str, str], kafka_broker: KafkaFixture) -> None:
+    """analytics.js posts single calls to /v1/t, /v1/p, ... with the write key in the body;
+    analytics-swift and analytics-kotlin post batches to <apiHost>/b."""
+    url, topic = collector
+    track = {"messageId": "short-t", "anonymousId": "a1", "event": "Clicked", "writeKey": WRITE_KEY}
+    page = {"messageId": "short-p", "anonymousId": "a1", "writeKey": WRITE_KEY}
+    assert httpx.post(f"{url}/v1/t", content=orjson.dumps(track)).status_code == 200
+    assert httpx.post(f"{url}/v1/p", content=orjson.dumps(page)).status_code == 200
+    batch = {"batch": [{"type": "screen", "messageId": "short-b", "anonymousId": "a2", "name": "Home"}]}
+    assert httpx.post(f"{url}/v1/b", content=orjson.dumps(batch), auth=AUTH).status_code == 200
+    assert httpx.post(f"{url}/v1/t", content=orjson.dumps({**track, "writeKey": "wrong"})).status_code == 401
+    stored = {
+        orjson.loads(value)["messageId"]: orjson.loads(value)
+        for _, value, _ in drain(kafka_broker.bootstrap_servers, topic)
+    }
+    assert set(stored) == {"short-t", "short-p", "short-b"}
+    assert (stored["short-t"]["type"], stored["short-p"]["type"]) == ("track", "page")
+    assert "writeKey" not in stored["short-t"]

@@ -348,15 +348,32 @@ def create_collector_app(config: CollectorConfig, *, producer: EventProducer | N
         default), compressed or not."""
         return await collector.handle(request, limit=config.max_batch_bytes, single=None)
 
+    app.add_api_route(
+        f"/v1/{SHORT_BATCH_PATH}", batch, methods=["POST"], name="batch_short", include_in_schema=False
+    )
     for message_type in MESSAGE_TYPES:
         _add_single_route(app, message_type, collector)
     describe_payloads(app)
     return app
 
 
+#: Segment's own SDKs post to short paths: analytics.js single calls to ``/v1/<first letter of
+#: the type>`` (write key in the body), analytics-swift and analytics-kotlin batches to
+#: ``<apiHost>/b``. They are served as aliases (left out of the OpenAPI document).
+SHORT_BATCH_PATH = "b"
+
+
 def _add_single_route(app: FastAPI, message_type: MessageType, collector: Collector) -> None:
     async def single(request: Request) -> JSONResponse:
         return await collector.handle(request, limit=MAX_MESSAGE_BYTES, single=message_type)
+
+    app.add_api_route(
+        f"/v1/{message_type[0]}",
+        single,
+        methods=["POST"],
+        name=f"{message_type}_short",
+        include_in_schema=False,
+    )
 
     single.__doc__ = f"One ``{message_type}`` call, at most 32 KB."
     app.add_api_route(
