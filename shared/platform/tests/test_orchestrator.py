@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 
 from lakehouse_core.kafka.admin import TopicSpec, ensure_topics
 from lakehouse_core.kafka.consumer import build_consumer, consume_batches
+from lakehouse_core.platform_topics import PipelineRunRecord
 from lakehouse_platform.orchestrator import (
     JsonLinesRecorder,
     KafkaRunRecorder,
@@ -268,18 +270,36 @@ def test_json_lines_recorder_appends_one_line_per_run(tmp_path: Path) -> None:
     assert PipelineRun.model_validate_json(lines[0]) == first
 
 
+def burn_cpu(seconds: float) -> None:
+    deadline = time.process_time() + seconds
+    while time.process_time() < deadline:
+        sum(range(1000))
+
+
 @pytest.mark.integration
-def test_kafka_run_recorder_publishes_the_run_keyed_by_pipeline(
-    kafka_broker: KafkaFixture, unique_topic: str
+def test_kafka_run_recorder_publishes_one_record_per_attempt_keyed_by_product(
+    kafka_broker: KafkaFixture, unique_topic: str, tmp_path: Path
 ) -> None:
     bootstrap = kafka_broker.bootstrap_servers
     ensure_topics(bootstrap, [TopicSpec(unique_topic, partitions=2)])
 
     def broken(_: RunContext) -> None:
+        burn_cpu(0.05)
         raise OSError("disk full")
 
-    pipeline = Pipeline("web-user-analytics", [Task("a", broken, retries=0), Task("b", recording([]))])
-    with KafkaRunRecorder(bootstrap, topic=unique_topic) as recorder:
+    def silver(_: RunContext) -> Mapping[str, Any]:
+        burn_cpu(0.05)
+        return {"rows_written": {"web.silver.events": 3}}
+
+    pipeline = Pipeline(
+        "web-user-analytics",
+        [
+            Task("bronze", broken, retries=1, retry_backoff_seconds=0),
+            Task("silver", silver),
+            Task("gold", recording([]), depends_on=("bronze",)),
+        ],
+    )
+    with KafkaRunRecorder(bootstrap, topic=unique_topic, spool_dir=tmp_path / "spool") as recorder:
         run = run_pipeline(pipeline, recorder=recorder)
 
     consumer = build_consumer(bootstrap, group_id=f"g-{unique_topic}", topics=[unique_topic])
@@ -287,12 +307,105 @@ def test_kafka_run_recorder_publishes_the_run_keyed_by_pipeline(
         messages = [m for batch in consume_batches(consumer, idle_timeout=3) for m in batch]
     finally:
         consumer.close()
-    assert len(messages) == 1
-    assert messages[0].key() == b"web-user-analytics"
-    received = PipelineRun.model_validate_json(messages[0].value())
-    assert received == run
-    assert received.status == "failed"
-    assert received.task("a").error == "OSError: disk full"
+    assert {m.key() for m in messages} == {b"web-user-analytics"}
+    records = {
+        (r.asset, r.attempt): r
+        for r in (PipelineRunRecord.model_validate_json(m.value() or b"") for m in messages)
+    }
+    assert sorted(records) == [("bronze", 1), ("bronze", 2), ("gold", 0), ("silver", 1)]
+    assert {r.run_id for r in records.values()} == {run.run_id}
+    assert {r.product for r in records.values()} == {"web-user-analytics"}
+    for key in [("bronze", 1), ("bronze", 2), ("silver", 1)]:
+        assert records[key].cpu_seconds > 0, key
+    assert all(r.peak_memory_bytes > 0 for r in records.values())
+    first, last = records[("bronze", 1)], records[("bronze", 2)]
+    assert (first.status, first.final_attempt, first.error_class) == ("failed", False, "OSError")
+    assert (last.status, last.final_attempt, last.error_message) == ("failed", True, "disk full")
+    assert (records[("silver", 1)].status, records[("silver", 1)].rows_written) == (
+        "succeeded",
+        {"web.silver.events": 3},
+    )
+    assert records[("silver", 1)].error_class is None
+    assert records[("gold", 0)].status == "skipped"
+    assert records[("gold", 0)].error_message == "upstream task(s) failed: bronze"
+
+
+class MemoryAttempts(MemoryRecorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.attempts: list[PipelineRunRecord] = []
+
+    def record_attempt(self, attempt: PipelineRunRecord) -> None:
+        self.attempts.append(attempt)
+
+
+@pytest.mark.unit
+def test_each_attempt_is_recorded_as_it_ends_with_usage_and_reported_counts() -> None:
+    from lakehouse_core.errors import JobError, SystemicBreakageError
+
+    recorder = MemoryAttempts()
+
+    def silver(context: RunContext) -> Mapping[str, Any]:
+        burn_cpu(0.05)
+        assert [a.asset for a in recorder.attempts] == ["bronze"], "bronze's record came after silver ran"
+        return {
+            "partition": "2026-03-02",
+            "rows_read": {"web.bronze.events": 120},
+            "rows_written": {"web.silver.events": 100, "web.silver.quarantine": 20},
+            "delta_versions": {"web.silver.events": 7},
+            "rows_quarantined": {"event_time_plausible": 20},
+            "batches": 1,
+        }
+
+    def refused(_: RunContext) -> None:
+        try:
+            raise SystemicBreakageError("suite web_events: all rows quarantined", failures={"r": 5}, rows=5)
+        except SystemicBreakageError as cause:
+            raise JobError("web-user-analytics-gold failed") from cause
+
+    pipeline = Pipeline(
+        "web",
+        [
+            Task("bronze", recording([], {"rows_read": 5, "rows_written": {"t": -1}})),
+            Task("silver", silver, depends_on=("bronze",)),
+            Task("gold", refused, depends_on=("silver",), retries=3),
+        ],
+    )
+    run = run_pipeline(pipeline, recorder=recorder)
+
+    assert len(recorder.runs) == 1
+    assert [(a.asset, a.attempt, a.status) for a in recorder.attempts] == [
+        ("bronze", 1, "succeeded"),
+        ("silver", 1, "succeeded"),
+        ("gold", 1, "failed"),
+    ]
+    bronze, silver_record, gold = recorder.attempts
+    assert (bronze.rows_read, bronze.rows_written) == ({}, {}), "malformed counts are left out"
+    assert silver_record.partition == "2026-03-02"
+    assert silver_record.rows_read == {"web.bronze.events": 120}
+    assert silver_record.rows_written == {"web.silver.events": 100, "web.silver.quarantine": 20}
+    assert silver_record.delta_versions == {"web.silver.events": 7}
+    assert silver_record.rows_quarantined == {"event_time_plausible": 20}
+    assert silver_record.cpu_seconds >= 0.04
+    assert silver_record.started_at <= silver_record.finished_at
+    assert gold.final_attempt is True
+    assert gold.error_class == "lakehouse_core.errors.JobError"
+    assert gold.error_message == (
+        "web-user-analytics-gold failed (caused by SystemicBreakageError: suite web_events: all rows "
+        "quarantined) [data error, not retried]"
+    )
+    assert run.task("gold").error == f"JobError: {gold.error_message}"
+    assert len({a.record_id for a in recorder.attempts}) == 3
+    assert {a.run_id for a in recorder.attempts} == {run.run_id}
+
+
+@pytest.mark.unit
+def test_several_recorders_each_receive_the_run() -> None:
+    plain, attempts = MemoryRecorder(), MemoryAttempts()
+    run = run_pipeline(Pipeline("p", [Task("a", recording([]))]), recorders=[plain, attempts])
+
+    assert plain.runs == attempts.runs == [run]
+    assert [a.asset for a in attempts.attempts] == ["a"]
 
 
 @pytest.mark.unit

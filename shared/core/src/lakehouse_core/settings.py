@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["dev", "staging", "prod"]
@@ -43,6 +43,15 @@ class LakehouseSettings(BaseSettings):
     kafka_port: int = Field(default=9092, ge=1, le=65535, description="Local broker's client port.")
     kafka_controller_port: int = Field(default=9093, ge=1, le=65535)
     kafka_heap: str = "512m"
+
+    audit_bootstrap_servers: str = Field(
+        default="",
+        description="Kafka that services publish their audit records (platform.audit.v1) to; "
+        "empty: they publish none.",
+    )
+    api_key_fingerprint_secret: SecretStr = Field(
+        default=SecretStr(""), description="Keys the fingerprint of API keys in audit records."
+    )
 
     @model_validator(mode="after")
     def _resolve_defaults(self) -> LakehouseSettings:

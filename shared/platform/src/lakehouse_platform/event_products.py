@@ -45,7 +45,14 @@ from lakehouse_core.structured_logging import configure_logging
 from lakehouse_core.tables import TableSpec
 from lakehouse_platform.demo import Binding, DemoSeeds, quarantine_by_rule, taken_ports
 from lakehouse_platform.history_import import describe_report, import_history, write_refused
-from lakehouse_platform.orchestrator import JsonLinesRecorder, Pipeline, RunContext, Task, run_pipeline
+from lakehouse_platform.orchestrator import (
+    JsonLinesRecorder,
+    KafkaRunRecorder,
+    Pipeline,
+    RunContext,
+    Task,
+    run_pipeline,
+)
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -211,7 +218,8 @@ def collector_app(config: Any, settings: LakehouseSettings) -> FastAPI:
 def run_steps(
     product: EventProduct, config: Any, settings: LakehouseSettings, only: list[str] | None
 ) -> bool:
-    """Run (some of) the product's pipeline, print each task's outcome, record the run."""
+    """Run (some of) the product's pipeline, print each task's outcome, record the run (JSON
+    lines) and each attempt (``platform.pipeline_runs.v1``, spooled while Kafka is down)."""
     pipeline = event_pipeline(
         product,
         config,
@@ -220,7 +228,8 @@ def run_steps(
         lake_root=settings.lake_root,
     )
     recorder = JsonLinesRecorder(settings.state_dir / "pipeline_runs" / f"{product.name}.jsonl")
-    run = run_pipeline(pipeline, only=only, recorder=recorder)
+    with KafkaRunRecorder.from_settings(settings) as published:
+        run = run_pipeline(pipeline, only=only, recorders=[recorder, published])
     for task in run.tasks:
         colour = {"succeeded": "green", "failed": "red"}.get(task.status, "yellow")
         detail = json.dumps(task.outputs) if task.outputs else (task.error or "")

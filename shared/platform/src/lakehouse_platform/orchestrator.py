@@ -6,31 +6,57 @@ retries a failing task with exponential backoff, then records it as failed and s
 that depend on it while independent tasks still run. A
 :class:`~lakehouse_core.errors.DataError` (e.g. a batch refused by its quality suite) is
 deterministic, so it is not retried: the task is recorded as failed at once, with the reason.
-The outcome is a :class:`PipelineRun`, which a :class:`RunRecorder` stores: as JSON lines in a
-file, or on the Kafka topic ``platform.pipeline_runs.v1`` that operational-metrics consumes.
+The outcome is a :class:`PipelineRun`, which a :class:`RunRecorder` stores, e.g. as JSON lines
+in a file. Every attempt of a task (and every skipped task) is also described as it ends by a
+:class:`~lakehouse_core.platform_topics.PipelineRunRecord`, with the CPU time and peak memory
+of the process and the rows, Delta versions and quarantined rows the task reported; recorders
+that also implement :class:`AttemptRecorder` receive those, e.g. :class:`KafkaRunRecorder`,
+which publishes them to ``platform.pipeline_runs.v1`` (operational-metrics consumes it) through
+a :class:`~lakehouse_core.kafka.spool.SpooledPublisher`.
 """
 
 from __future__ import annotations
 
 import logging
+import resource
+import sys
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import orjson
 from pydantic import BaseModel, Field
 
 from lakehouse_core.errors import DataError, LakehouseError
-from lakehouse_core.kafka.producer import EventProducer, OutgoingMessage
+from lakehouse_core.kafka.spool import SpooledPublisher, spool_folder
+from lakehouse_core.platform_topics import PIPELINE_RUNS, PIPELINE_RUNS_TOPIC, PipelineRunRecord
+from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.structured_logging import correlation_scope
 
 log = logging.getLogger(__name__)
 
-PIPELINE_RUNS_TOPIC = "platform.pipeline_runs.v1"
+__all__ = [
+    "PIPELINE_RUNS_TOPIC",
+    "AttemptRecorder",
+    "JsonLinesRecorder",
+    "KafkaRunRecorder",
+    "Pipeline",
+    "PipelineDefinitionError",
+    "PipelineRun",
+    "RunContext",
+    "RunRecorder",
+    "Task",
+    "TaskRun",
+    "run_pipeline",
+]
+
+#: Output keys a task may return to fill its attempt's record: mappings of table (or, for
+#: ``rows_quarantined``, quality rule) to a count or version, and ``partition``, a string.
+REPORTED_COUNTS = ("rows_read", "rows_written", "delta_versions", "rows_quarantined")
 
 TaskStatus = Literal["succeeded", "failed", "skipped"]
 RunStatus = Literal["succeeded", "failed"]
@@ -55,7 +81,8 @@ class RunContext:
 @dataclass(frozen=True)
 class Task:
     """One step. ``run`` may return outputs (JSON-serialisable) that land in the run record
-    and in the context of the tasks depending on it. ``retries`` counts the attempts after the
+    and in the context of the tasks depending on it; the keys of :data:`REPORTED_COUNTS` and
+    ``partition`` also fill the attempt's pipeline-run record. ``retries`` counts the attempts after the
     first; the n-th retry waits ``retry_backoff_seconds * 2 ** (n - 1)``. A
     :class:`~lakehouse_core.errors.DataError`, raised or the cause of what was raised, is
     never retried: the same input would fail the same way."""
@@ -150,6 +177,13 @@ class RunRecorder(Protocol):
     def record(self, run: PipelineRun) -> None: ...
 
 
+@runtime_checkable
+class AttemptRecorder(Protocol):
+    """A recorder that also receives each attempt's record as the attempt ends."""
+
+    def record_attempt(self, attempt: PipelineRunRecord) -> None: ...
+
+
 def serialise_run(run: PipelineRun) -> bytes:
     return orjson.dumps(run.model_dump(mode="json"))
 
@@ -167,24 +201,46 @@ class JsonLinesRecorder:
 
 
 class KafkaRunRecorder:
-    """Publishes each pipeline run to Kafka, keyed by pipeline name so one pipeline's runs stay
-    in order; :meth:`record` returns once the broker acknowledged the record."""
+    """Publishes each attempt's :class:`~lakehouse_core.platform_topics.PipelineRunRecord` to
+    ``platform.pipeline_runs.v1``, keyed by product so one product's records stay in order,
+    through a :class:`~lakehouse_core.kafka.spool.SpooledPublisher`: the pipeline never waits
+    for Kafka, and records spooled while Kafka is down are sent when it is back (or by the next
+    process using the same spool folder). The whole run is not published again at the end."""
 
     def __init__(
-        self, bootstrap_servers: str, topic: str = PIPELINE_RUNS_TOPIC, *, timeout: float = 30.0
+        self,
+        bootstrap_servers: str,
+        *,
+        spool_dir: Path | None = None,
+        topic: str = PIPELINE_RUNS_TOPIC,
+        ack_timeout: float = 10.0,
+        close_timeout: float = 5.0,
     ) -> None:
+        spec = PIPELINE_RUNS.spec if topic == PIPELINE_RUNS.name else replace(PIPELINE_RUNS.spec, name=topic)
         self.topic = topic
-        self.timeout = timeout
-        self._producer = EventProducer(bootstrap_servers)
-
-    def record(self, run: PipelineRun) -> None:
-        self._producer.send_all(
-            [OutgoingMessage(self.topic, serialise_run(run), key=run.pipeline.encode())],
-            timeout=self.timeout,
+        self.close_timeout = close_timeout
+        self.publisher = SpooledPublisher(
+            bootstrap_servers, spec, spool_dir=spool_dir, ack_timeout=ack_timeout
         )
 
-    def close(self) -> None:
-        self._producer.close()
+    @classmethod
+    def from_settings(cls, settings: LakehouseSettings) -> KafkaRunRecorder:
+        """To the configured Kafka, spooled under the configured state folder."""
+        return cls(
+            settings.kafka_bootstrap_servers,
+            spool_dir=spool_folder(settings.state_dir, PIPELINE_RUNS_TOPIC),
+        )
+
+    def record_attempt(self, attempt: PipelineRunRecord) -> None:
+        self.publisher.publish(attempt, key=attempt.product)
+
+    def record(self, run: PipelineRun) -> None:
+        """Nothing more to send: each attempt was published as it ended."""
+
+    def close(self) -> int:
+        """Send what is pending for up to ``close_timeout`` seconds; returns how many records
+        stay spooled for the next process."""
+        return self.publisher.close(timeout=self.close_timeout)
 
     def __enter__(self) -> KafkaRunRecorder:
         return self
@@ -199,6 +255,97 @@ def _now() -> datetime:
 
 def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
+
+
+def _qualified_class(error: BaseException) -> str:
+    kind = type(error)
+    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+
+
+@dataclass(frozen=True)
+class _Usage:
+    """CPU seconds (user + system) and peak resident bytes of this process so far."""
+
+    cpu_seconds: float
+    peak_memory_bytes: int
+
+    @classmethod
+    def now(cls) -> _Usage:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        peak = usage.ru_maxrss if sys.platform == "darwin" else usage.ru_maxrss * 1024  # Linux: KiB
+        return cls(usage.ru_utime + usage.ru_stime, peak)
+
+
+def _reported_counts(task: str, outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The counts (and partition) a task reported in its outputs, fit for its attempt's record;
+    what does not fit is named in a warning rather than failing the task."""
+    reported: dict[str, Any] = {}
+    for name in REPORTED_COUNTS:
+        value = outputs.get(name)
+        if value is None:
+            continue
+        if isinstance(value, Mapping) and all(
+            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0
+            for k, v in value.items()
+        ):
+            reported[name] = dict(value)
+        else:
+            log.warning(
+                "task output is not a mapping of name to count; left out of the run record",
+                extra={"task": task, "output": name},
+            )
+    partition = outputs.get("partition")
+    if isinstance(partition, str):
+        reported["partition"] = partition
+    return reported
+
+
+@dataclass(frozen=True)
+class _AttemptScope:
+    """What every attempt record of one pipeline run shares, and where records go."""
+
+    run_id: str
+    product: str
+    recorders: Sequence[AttemptRecorder]
+
+    def emit(self, **fields: Any) -> None:
+        if not self.recorders:
+            return
+        record = PipelineRunRecord(run_id=self.run_id, product=self.product, **fields)
+        for recorder in self.recorders:
+            try:
+                recorder.record_attempt(record)
+            except LakehouseError:
+                log.exception(
+                    "attempt record not recorded", extra={"task": record.asset, "attempt": record.attempt}
+                )
+
+    def attempt(
+        self,
+        task: str,
+        attempt: int,
+        *,
+        final: bool,
+        started: tuple[datetime, _Usage],
+        outputs: Mapping[str, Any] | None = None,
+        error: BaseException | None = None,
+        message: str | None = None,
+    ) -> None:
+        started_at, before = started
+        after = _Usage.now()
+        self.emit(
+            asset=task,
+            attempt=attempt,
+            final_attempt=final,
+            status="succeeded" if error is None else "failed",
+            started_at=started_at,
+            finished_at=_now(),
+            cpu_seconds=max(0.0, after.cpu_seconds - before.cpu_seconds),
+            peak_memory_bytes=after.peak_memory_bytes,
+            error_class=None if error is None else _qualified_class(error),
+            error_message=message,
+            **_reported_counts(task, outputs or {}),
+        )
 
 
 def _data_error(error: BaseException) -> DataError | None:
@@ -220,6 +367,7 @@ def _run_task(
     pipeline: str,
     upstream_outputs: Mapping[str, Mapping[str, Any]],
     sleep: Callable[[float], None],
+    attempts: _AttemptScope,
 ) -> TaskRun:
     started_at = _now()
     fields = {"pipeline": pipeline, "task": task.name, "run_id": run_id}
@@ -227,16 +375,20 @@ def _run_task(
     for attempt in range(1, task.retries + 2):
         context = RunContext(run_id, pipeline, task.name, attempt, upstream_outputs)
         log.info("task started", extra={**fields, "attempt": attempt})
+        started = (_now(), _Usage.now())
         try:
             outputs = dict(task.run(context) or {})
         except Exception as error:
-            last_error = _describe(error)
+            message = str(error)
             deterministic = _data_error(error)
             if deterministic is not None and deterministic is not error:
-                last_error = f"{last_error} (caused by {_describe(deterministic)})"
+                message = f"{message} (caused by {_describe(deterministic)})"
             if deterministic is not None:
-                last_error = f"{last_error} [data error, not retried]"
-            if attempt > task.retries or deterministic is not None:
+                message = f"{message} [data error, not retried]"
+            last_error = f"{type(error).__name__}: {message}"
+            final = attempt > task.retries or deterministic is not None
+            attempts.attempt(task.name, attempt, final=final, started=started, error=error, message=message)
+            if final:
                 log.exception("task failed", extra={**fields, "attempt": attempt, "error": last_error})
                 return TaskRun(
                     name=task.name,
@@ -253,6 +405,7 @@ def _run_task(
             )
             sleep(delay)
         else:
+            attempts.attempt(task.name, attempt, final=True, started=started, outputs=outputs)
             log.info("task succeeded", extra={**fields, "attempt": attempt})
             return TaskRun(
                 name=task.name,
@@ -279,15 +432,21 @@ def run_pipeline(
     *,
     only: Collection[str] | None = None,
     recorder: RunRecorder | None = None,
+    recorders: Sequence[RunRecorder] = (),
     sleep: Callable[[float], None] = time.sleep,
 ) -> PipelineRun:
     """Run the pipeline's tasks in dependency order and return (and record) the run.
+
+    The run goes to ``recorder`` and each of ``recorders`` at the end; those that are also
+    :class:`AttemptRecorder` s receive each attempt's record (and a skipped task's) as it ends.
 
     ``only`` runs a subset, e.g. one step again after a fix; its dependencies outside the subset
     are taken as done and the tasks left out do not appear in the record. A task whose upstream
     failed, or was skipped because of a failure, is skipped with the failed task(s) named.
     """
     run_id = uuid.uuid4().hex
+    every = [*([recorder] if recorder is not None else []), *recorders]
+    attempts = _AttemptScope(run_id, pipeline.name, [r for r in every if isinstance(r, AttemptRecorder)])
     with correlation_scope(run_id):
         started_at = _now()
         log.info("pipeline started", extra={"pipeline": pipeline.name, "run_id": run_id})
@@ -301,10 +460,27 @@ def run_pipeline(
                 reason = f"upstream task(s) failed: {', '.join(sorted(roots))}"
                 log.warning("task skipped", extra={"pipeline": pipeline.name, "task": name, "reason": reason})
                 task_runs[name] = TaskRun(name=name, status="skipped", attempts=0, error=reason)
+                skipped_at = _now()
+                attempts.emit(
+                    asset=name,
+                    attempt=0,
+                    final_attempt=True,
+                    status="skipped",
+                    started_at=skipped_at,
+                    finished_at=skipped_at,
+                    cpu_seconds=0.0,
+                    peak_memory_bytes=_Usage.now().peak_memory_bytes,
+                    error_message=reason,
+                )
                 continue
             upstream = {d: task_runs[d].outputs for d in task.depends_on if d in task_runs}
             task_runs[name] = _run_task(
-                task, run_id=run_id, pipeline=pipeline.name, upstream_outputs=upstream, sleep=sleep
+                task,
+                run_id=run_id,
+                pipeline=pipeline.name,
+                upstream_outputs=upstream,
+                sleep=sleep,
+                attempts=attempts,
             )
             if task_runs[name].status == "failed":
                 failed_roots[name] = {name}
@@ -321,6 +497,6 @@ def run_pipeline(
             "pipeline finished",
             extra={"pipeline": pipeline.name, "run_id": run_id, "status": status},
         )
-        if recorder is not None:
-            recorder.record(run)
+        for each in every:
+            each.record(run)
         return run

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from lakehouse_core.config import require_outside_dev
 from lakehouse_core.health import delta_table_check
 from lakehouse_core.service import create_service_app
+from lakehouse_core.serving.audit import install_read_audit
 from lakehouse_core.serving.auth import install_api_keys
 from lakehouse_core.serving.cache import QueryCache
 from lakehouse_core.serving.tables import ServedTable, install_table_errors
@@ -34,7 +35,8 @@ def create_table_api(
     """:func:`~lakehouse_core.service.create_service_app` whose ``/ready`` checks that every table
     of ``served`` can be opened, with ``api_keys`` installed for
     :func:`~lakehouse_core.serving.auth.require_role`, 503 for tables not built yet, and ``cache``
-    on ``app.state.query_cache``.
+    on ``app.state.query_cache``, and a ``read`` audit record per request that reads data when
+    ``LAKEHOUSE_AUDIT_BOOTSTRAP_SERVERS`` is set (:mod:`lakehouse_core.serving.audit`).
 
     Without API keys the routes declared ``open_when_no_keys`` are open to anyone, so in
     ``staging`` and ``prod`` the service refuses to start (:class:`~lakehouse_core.errors.ConfigError`
@@ -51,4 +53,5 @@ def create_table_api(
     app.state.query_cache = cache
     install_api_keys(app, api_keys)
     install_table_errors(app)
+    install_read_audit(app, service=service)
     return app
