@@ -137,6 +137,26 @@ class RetentionCohort(BaseModel):
     retention_rate: float
 
 
+class VisitorDay(BaseModel):
+    """Gold (internal): one visitor's non-bot activity on one day; the user dimension is summed
+    from these rows, so a batch reads only the affected days of silver."""
+
+    visitor_id: str
+    date: date
+    events: int = Field(description="Non-bot events with event_date = date, of every type.")
+    page_views: int
+    first_event_at: datetime | None = Field(description="Earliest event_ts that day; null without events.")
+    last_event_at: datetime | None = Field(description="Latest event_ts that day; null without events.")
+    sessions: int = Field(description="Non-bot sessions that started that day.")
+    first_session_started_at: datetime | None = Field(
+        description="The day's first session (by started_at, then session_id); null without sessions."
+    )
+    first_session_id: str | None
+    first_source: str | None
+    first_medium: str | None
+    first_campaign: str | None
+
+
 class UserDimension(BaseModel):
     """Gold: one row per pseudonymous visitor."""
 

@@ -1,6 +1,6 @@
-"""The gold job on real Delta tables: a late session moves a visitor to an earlier cohort.
+"""The gold job on real Delta tables.
 
-Silver (W1 = Monday 2024-03-04, W2 = the Monday after):
+A late session moves a visitor to an earlier cohort. Silver (W1 = Monday 2024-03-04, W2 = the Monday after):
 
 - ``b`` visits on Wednesday of W1 (sb1) and on Tuesday of W2 (sb2): cohort W1, back in W2.
 - ``a`` first visits on Monday of W2 (sa2): cohort W2.
@@ -11,19 +11,29 @@ cohort W2 must lose them (it is left empty), not keep them as well.
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from pyspark.sql import SparkSession
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
 
-from lakehouse_core.delta import append
+from lakehouse_core.delta import append, read_table
 from lakehouse_core.delta_reader import read_arrow
 from lakehouse_core.tables import TableSpec
 from lakehouse_platform.event_products import run_gold
 from web_user_analytics.config import load_web_config
 from web_user_analytics.pipeline import WEB
-from web_user_analytics.storage.tables import GOLD_RETENTION, GOLD_USERS, SILVER_EVENTS, SILVER_SESSIONS
+from web_user_analytics.processing.gold import user_dimension, visitor_days
+from web_user_analytics.storage.tables import (
+    GOLD_RETENTION,
+    GOLD_USERS,
+    GOLD_VISITOR_DAYS,
+    SILVER_EVENTS,
+    SILVER_SESSIONS,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -110,3 +120,60 @@ def test_late_first_visit_moves_the_visitor_out_of_their_old_cohort(
         for visitor, seen in gold(GOLD_USERS, lake_root, "visitor_id", "first_seen")
     }
     assert first_seen == {"a": ts(W1 + timedelta(days=6), 22), "b": ts(W1 + timedelta(days=2), 10)}
+
+
+def collected(df: DataFrame) -> list[tuple[Any, ...]]:
+    return sorted(
+        tuple(v.astimezone(UTC) if isinstance(v, datetime) else v for v in row) for row in df.collect()
+    )
+
+
+def test_a_batch_reads_only_its_days_of_silver_and_sums_the_user_dimension_from_visitor_days(
+    spark: SparkSession, lake_root: str, tmp_path: Path
+) -> None:
+    """x visits on D0 and D10, y on D10 and D20. Then x visits on D20 and y's D20 visit leaves
+    silver (as a later quarantine or re-sessionisation would take it): the batch touches D20
+    only. The silver event days outside its context (D0 and D10) are moved away while it runs,
+    so reading any of their files fails the job. Afterwards visitor_days and the user dimension
+    equal a computation over the whole of silver: y's D20 row is gone, x counts three visits."""
+    config = load_web_config()
+    d0, d10, d20 = date(2024, 3, 4), date(2024, 3, 14), date(2024, 3, 24)
+    visit(spark, lake_root, "sx0", "x", ts(d0, 10))
+    visit(spark, lake_root, "sx1", "x", ts(d10, 10))
+    visit(spark, lake_root, "sy1", "y", ts(d10, 11))
+    visit(spark, lake_root, "sy2", "y", ts(d20, 11))
+    assert run_gold(WEB, spark, config, lake_root=lake_root).batches == 1
+
+    visit(spark, lake_root, "sx2", "x", ts(d20, 9))
+    for spec, key in ((SILVER_EVENTS, "event_id = 'e-sy2'"), (SILVER_SESSIONS, "session_id = 'sy2'")):
+        DeltaTable.forPath(spark, spec.location(lake_root)).delete(key)
+    events_table = Path(SILVER_EVENTS.location(lake_root))
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    outside = [f"event_date={day}" for day in (d0, d10)]
+    for partition in outside:
+        shutil.move(events_table / partition, hidden / partition)
+    try:
+        assert run_gold(WEB, spark, config, lake_root=lake_root).batches == 1
+    finally:
+        for partition in outside:
+            shutil.move(hidden / partition, events_table / partition)
+
+    events = read_table(spark, SILVER_EVENTS, lake_root=lake_root)
+    sessions = read_table(spark, SILVER_SESSIONS, lake_root=lake_root)
+    stored_days = read_table(spark, GOLD_VISITOR_DAYS, lake_root=lake_root)
+    assert collected(stored_days) == collected(visitor_days(events, sessions))
+    assert sorted((r.visitor_id, r.date) for r in stored_days.collect()) == [
+        ("x", d0),
+        ("x", d10),
+        ("x", d20),
+        ("y", d10),
+    ]
+    users = read_table(spark, GOLD_USERS, lake_root=lake_root)
+    assert collected(users) == collected(user_dimension(events, sessions))
+    assert [
+        (r.visitor_id, r.sessions, r.last_seen.astimezone(UTC)) for r in users.orderBy("visitor_id").collect()
+    ] == [
+        ("x", 3, ts(d20, 9)),
+        ("y", 1, ts(d10, 11)),
+    ]

@@ -30,6 +30,7 @@ from web_user_analytics.contracts import (
     PageStats,
     RetentionCohort,
     UserDimension,
+    VisitorDay,
     WebEvent,
     WebSession,
 )
@@ -45,6 +46,8 @@ from web_user_analytics.processing.gold import (
     retention_cohorts,
     retention_input_start,
     user_dimension,
+    users_from_days,
+    visitor_days,
 )
 
 pytestmark = pytest.mark.unit
@@ -376,6 +379,93 @@ def test_user_dimension_summarises_each_visitor(events: DataFrame, sessions: Dat
         ("v3", at(D2, 9, 0), at(D2, 9, 20), 1, 4, 2, "(direct)", "(none)", "(not set)"),
         ("v4", at(D2, 8, 0), at(D2, 8, 0), 0, 1, 0, "(direct)", "(none)", "(not set)"),
     ]
+
+
+def test_visitor_days_count_events_on_their_day_and_sessions_on_their_start_day(
+    events: DataFrame, sessions: DataFrame
+) -> None:
+    """s2 starts on D1 and runs into D2: D1 counts the session, D2 the five events after midnight.
+    v3's identify call counts on D2; v4 has a day without a session; the bot b1 has no day."""
+    days = visitor_days(events, sessions)
+
+    no_session = (0, None, None, None, None, None)
+    google, newsletter, direct = (
+        ("google", "organic", "(not set)"),
+        ("newsletter", "email", "spring"),
+        ("(direct)", "(none)", "(not set)"),
+    )
+    assert days.schema == spark_schema(VisitorDay)
+    assert rows(days) == [
+        ("v1", D1, 5, 4, at(D1, 10, 0), at(D1, 23, 50), 2, at(D1, 10, 0), "s1", *google),
+        ("v1", D2, 5, 1, at(D2, 0, 10), at(D2, 0, 20), *no_session),
+        ("v2", D1, 1, 1, at(D1, 12, 0), at(D1, 12, 0), 1, at(D1, 12, 0), "s3", *newsletter),
+        ("v3", D2, 4, 2, at(D2, 9, 0), at(D2, 9, 20), 1, at(D2, 9, 0), "s4", *direct),
+        ("v4", D2, 1, 0, at(D2, 8, 0), at(D2, 8, 0), *no_session),
+    ]
+
+
+@pytest.fixture(scope="module")
+def edge_cases(spark: SparkSession, events: DataFrame, sessions: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """The fixture traffic and, on D1 and D2:
+
+    - t1: two sessions starting at the same instant on D1; the first by ``session_id`` (t1-a)
+      has the source that sorts last; a later session on D2
+    - t2: human events, but its only session is a bot's: 0 sessions
+    - t3: a session starting on D1 whose only human events lie on D2
+    - t4: only bot events, and a human session: no row in the user dimension
+    - t5: two events at the same instant, one an alias call, one a group call
+    """
+    more_sessions = [
+        session("t1-b", "t1", at(D1, 8, 0), at(D1, 8, 30), source="alpha"),
+        session("t1-a", "t1", at(D1, 8, 0), at(D1, 8, 10), source="zeta", medium="cpc", campaign="c"),
+        session("t1-c", "t1", at(D2, 7, 0), at(D2, 7, 5), source="early"),
+        session("t2-s", "t2", at(D1, 9, 0), at(D1, 9, 0), device_type="bot"),
+        session("t3-s", "t3", at(D1, 23, 0), at(D2, 1, 0), source="late"),
+        session("t4-s", "t4", at(D2, 5, 0), at(D2, 5, 0)),
+    ]
+    more_events = [
+        event("f01", "t1", at(D1, 8, 0), "page", session_id="t1-a", path="/"),
+        event("f02", "t1", at(D1, 8, 0), "page", session_id="t1-b", path="/pricing"),
+        event("f03", "t1", at(D2, 7, 0), "track", session_id="t1-c", name="Signed Up"),
+        event("f04", "t2", at(D1, 9, 0), "page", session_id="t2-s", path="/"),
+        event("f05", "t3", at(D1, 23, 0), "page", session_id="t3-s", path="/", bot=True),
+        event("f06", "t3", at(D2, 1, 0), "page", session_id="t3-s", path="/signup"),
+        event("f07", "t4", at(D2, 5, 0), "page", session_id="t4-s", path="/", bot=True),
+        event("f08", "t5", at(D2, 6, 0), "alias"),
+        event("f09", "t5", at(D2, 6, 0), "group"),
+    ]
+    return (
+        events.unionByName(frame(spark, WebEvent, more_events)),
+        sessions.unionByName(frame(spark, WebSession, more_sessions)),
+    )
+
+
+def test_user_dimension_summed_from_visitor_days_computed_day_by_day_equals_the_definition(
+    edge_cases: tuple[DataFrame, DataFrame],
+) -> None:
+    """Each day's rows from that day's context only, as the gold job reads silver; summed, they
+    give the user dimension of the whole history."""
+    events, sessions = edge_cases
+    by_day = [
+        visitor_days(
+            events.where(events.event_date.isin(sorted(context_dates({day})))),
+            sessions.where(sessions.session_date.isin(sorted(context_dates({day})))),
+            {day},
+        )
+        for day in (D1, D2)
+    ]
+    days = by_day[0].unionByName(by_day[1])
+
+    assert rows(days) == rows(visitor_days(events, sessions))
+    users = users_from_days(days)
+    assert users.schema == spark_schema(UserDimension)
+    assert rows(users) == rows(user_dimension(events, sessions))
+    assert {r[0]: r[1:] for r in rows(users) if r[0].startswith("t")} == {
+        "t1": (at(D1, 8, 0), at(D2, 7, 0), 3, 3, 2, "zeta", "cpc", "c"),
+        "t2": (at(D1, 9, 0), at(D1, 9, 0), 0, 1, 1, "(direct)", "(none)", "(not set)"),
+        "t3": (at(D2, 1, 0), at(D2, 1, 0), 1, 1, 1, "late", "(none)", "(not set)"),
+        "t5": (at(D2, 6, 0), at(D2, 6, 0), 0, 2, 0, "(direct)", "(none)", "(not set)"),
+    }
 
 
 W1, W2, W3 = date(2024, 3, 4), date(2024, 3, 11), date(2024, 3, 18)

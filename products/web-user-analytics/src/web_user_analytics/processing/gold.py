@@ -28,6 +28,7 @@ from web_user_analytics.contracts import (
     PageStats,
     RetentionCohort,
     UserDimension,
+    VisitorDay,
 )
 
 UNKNOWN_COUNTRY = "unknown"
@@ -269,12 +270,110 @@ def complete_histories(sessions: DataFrame, session_counts: DataFrame) -> DataFr
     return human.join(complete.select("visitor_id"), "visitor_id", "left_semi")
 
 
+def visitor_days(events: DataFrame, sessions: DataFrame, dates: Collection[date] | None = None) -> DataFrame:
+    """One row per visitor and day with non-bot events or a non-bot session starting that day.
+
+    A day's row depends on that day's events (by ``event_date``) and the sessions that started on
+    it (by ``session_date``) only, so the inputs need hold no other day than ``dates``. Events
+    count whatever their type (identify, alias and group calls too) and whichever day their
+    session started; the day's first session is the first by ``(started_at, session_id)``.
+    """
+    session = F.struct("started_at", "session_id", "source", "medium", "campaign")
+    no_session = F.lit(None).cast(sessions.select(session).schema[0].dataType)
+    event_rows = on_days(_human_events(events), "event_date", dates).select(
+        "visitor_id",
+        F.col("event_date").alias("date"),
+        F.lit(1).alias("events"),
+        F.when(F.col("event_type") == "page", 1).otherwise(0).alias("page_views"),
+        "event_ts",
+        no_session.alias("session"),
+    )
+    session_rows = on_days(_human_sessions(sessions), "session_date", dates).select(
+        "visitor_id",
+        F.col("session_date").alias("date"),
+        F.lit(0).alias("events"),
+        F.lit(0).alias("page_views"),
+        F.lit(None).cast("timestamp").alias("event_ts"),
+        session.alias("session"),
+    )
+    first = F.col("first")
+    days = (
+        event_rows.unionByName(session_rows)
+        .groupBy("visitor_id", "date")
+        .agg(
+            F.coalesce(F.sum("events"), F.lit(0)).alias("events"),
+            F.coalesce(F.sum("page_views"), F.lit(0)).alias("page_views"),
+            F.min("event_ts").alias("first_event_at"),
+            F.max("event_ts").alias("last_event_at"),
+            F.count("session").alias("sessions"),
+            F.min("session").alias("first"),
+        )
+        .select(
+            "*",
+            first["started_at"].alias("first_session_started_at"),
+            first["session_id"].alias("first_session_id"),
+            first["source"].alias("first_source"),
+            first["medium"].alias("first_medium"),
+            first["campaign"].alias("first_campaign"),
+        )
+    )
+    return conform(days, VisitorDay)
+
+
+def users_from_days(days: DataFrame) -> DataFrame:
+    """:func:`user_dimension` of the visitors whose every :func:`visitor_days` row ``days`` holds.
+
+    Sums and extremes of the days; the first session is the earliest of the days' first
+    sessions by ``(started_at, session_id)``, as in :func:`user_dimension`, since a session that
+    starts earlier starts on the same day or an earlier one. Visitors with no event (only a
+    session's day, which real silver never has) are left out, as there. The others have first
+    and last event times, so the fallback in ``first_seen``/``last_seen`` is never taken: it
+    only gives the columns the contract's nullability.
+    """
+    first_session = F.min(
+        F.when(
+            F.col("sessions") > 0,
+            F.struct(
+                F.col("first_session_started_at").alias("started_at"),
+                F.col("first_session_id").alias("session_id"),
+                F.col("first_source").alias("source"),
+                F.col("first_medium").alias("medium"),
+                F.col("first_campaign").alias("campaign"),
+            ),
+        )
+    )
+    never = F.timestamp_seconds(F.lit(0))
+    users = (
+        days.groupBy("visitor_id")
+        .agg(
+            F.min("first_event_at").alias("_first_seen"),
+            F.max("last_event_at").alias("_last_seen"),
+            F.coalesce(F.sum("sessions"), F.lit(0)).alias("sessions"),
+            F.coalesce(F.sum("events"), F.lit(0)).alias("events"),
+            F.coalesce(F.sum("page_views"), F.lit(0)).alias("page_views"),
+            first_session.alias("first"),
+        )
+        .where(F.col("_first_seen").isNotNull())
+        .select(
+            "*",
+            F.coalesce(F.col("_first_seen"), never).alias("first_seen"),
+            F.coalesce(F.col("_last_seen"), never).alias("last_seen"),
+            F.coalesce(F.col("first.source"), F.lit(NO_SESSION_SOURCE)).alias("first_source"),
+            F.coalesce(F.col("first.medium"), F.lit(NO_SESSION_MEDIUM)).alias("first_medium"),
+            F.coalesce(F.col("first.campaign"), F.lit(NO_SESSION_CAMPAIGN)).alias("first_campaign"),
+        )
+    )
+    return conform(users, UserDimension)
+
+
 def user_dimension(events: DataFrame, sessions: DataFrame) -> DataFrame:
     """One row per visitor with events: first and last seen, activity counts, first source.
 
     Both inputs must hold the visitors' whole history. A visitor without a session (only
     identify calls, say) has 0 sessions and the source values of a visit with nothing known:
-    ``(direct)``, ``(none)``, ``(not set)``.
+    ``(direct)``, ``(none)``, ``(not set)``. This is the definition; the gold job computes the
+    same rows in two steps, :func:`visitor_days` then :func:`users_from_days`, so that a batch
+    reads only the affected days of silver.
     """
     visitor = Window.partitionBy("visitor_id")
     whole_history = visitor.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)

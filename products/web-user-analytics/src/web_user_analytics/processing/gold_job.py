@@ -5,7 +5,8 @@ touched visitors' sessions, so that feed names every touched day and visitor). P
 changes (C = the changed session days, V = the touched visitors):
 
 - daily tables: the days C and one day either side, read with one more day of context each side.
-- ``user_dimension``: V's rows, from their whole history of events and sessions, upserted.
+- ``visitor_days``: the same days' partitions, rewritten from the silver rows read for them.
+- ``user_dimension``: V's rows, summed from their ``visitor_days`` rows, upserted.
 - ``retention_cohorts``: the weeks of C; for each visitor of V the week of their ``first_seen`` in
   the user dimension before this batch and after it, the week of their first session, and the
   week of their first session this batch did not touch (a late event can move a visitor's first
@@ -14,6 +15,17 @@ changes (C = the changed session days, V = the touched visitors):
   before it (the user dimension counts their sessions) belongs to an earlier cohort, untouched.
 
 All writes are idempotent, so a replayed batch gives the same gold.
+
+Why ``visitor_days``: the user dimension is a sum over a visitor's whole history, so computing
+it from silver reads every event and session the touched visitors ever had, on every batch, and
+silver cannot be pruned by visitor (it is partitioned by day). A visitor-day row is a function of
+that day's silver rows alone, so it is rewritten exactly where silver changed — the affected days,
+already read for the daily tables — and the user dimension is then a sum over a few compact rows
+per visitor (:func:`~web_user_analytics.processing.gold.users_from_days`), equal to
+:func:`~web_user_analytics.processing.gold.user_dimension` over the whole history. A day's
+partition is replaced whole, so a visitor whose rows left that day of silver leaves it too. A lake
+whose ``visitor_days`` was never written (created by an upgrade, with gold already built) is
+filled from the whole of silver once, by the first batch (:meth:`GoldStep.fill_visitor_days`).
 """
 
 from __future__ import annotations
@@ -24,7 +36,7 @@ from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
 
-from lakehouse_core.delta import merge_upsert, overwrite_partitions, read_table
+from lakehouse_core.delta import merge_upsert, overwrite_partitions, read_table, table_history
 from web_user_analytics.config import WebConfig
 from web_user_analytics.processing.gold import (
     acquisition,
@@ -37,7 +49,8 @@ from web_user_analytics.processing.gold import (
     page_stats,
     retention_cohorts,
     retention_input_start,
-    user_dimension,
+    users_from_days,
+    visitor_days,
     week_of,
 )
 from web_user_analytics.storage.tables import (
@@ -48,16 +61,17 @@ from web_user_analytics.storage.tables import (
     GOLD_RETENTION,
     GOLD_TABLES,
     GOLD_USERS,
+    GOLD_VISITOR_DAYS,
     SILVER_EVENTS,
     SILVER_SESSIONS,
 )
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import DataFrame, SparkSession
 
 
 #: What the gold job reads and writes; created when missing, so a first run on an empty lake works.
-GOLD_INPUTS_AND_OUTPUTS = (SILVER_EVENTS, *GOLD_TABLES)
+GOLD_INPUTS_AND_OUTPUTS = (SILVER_EVENTS, *GOLD_TABLES, GOLD_VISITOR_DAYS)
 
 
 @dataclass(frozen=True)
@@ -70,6 +84,7 @@ class GoldStep:
         try:
             days = {r[0] for r in changed.select("session_date").distinct().collect()}
             if days:
+                self.fill_visitor_days(changes.sparkSession)
                 self._recompute_days(changes, affected_dates(days))
                 self._recompute_visitors(changes, changed.select("visitor_id").distinct(), days)
         finally:
@@ -93,6 +108,7 @@ class GoldStep:
             (GOLD_PAGE_STATS, page_stats(events, days)),
             (GOLD_ACQUISITION, acquisition(sessions, days)),
             (GOLD_FUNNEL_STEPS, funnel_steps(events, sessions, funnels, days, windows=windows)),
+            (GOLD_VISITOR_DAYS, visitor_days(events, sessions, days)),
         ]
         for spec, rows in outputs:
             overwrite_partitions(rows, spec, lake_root=self.lake_root, partitions=days)
@@ -101,11 +117,11 @@ class GoldStep:
         spark = visitors.sparkSession
         all_sessions = read_table(spark, SILVER_SESSIONS, lake_root=self.lake_root)
         first_seen_before = self._first_seen_days(visitors)
-        events = read_table(spark, SILVER_EVENTS, lake_root=self.lake_root).join(
+        days = read_table(spark, GOLD_VISITOR_DAYS, lake_root=self.lake_root).join(
             visitors, "visitor_id", "left_semi"
         )
         merge_upsert(
-            user_dimension(events, all_sessions.join(visitors, "visitor_id", "left_semi")),
+            users_from_days(days),
             GOLD_USERS,
             lake_root=self.lake_root,
             keys=("visitor_id",),
@@ -137,6 +153,15 @@ class GoldStep:
             )
         finally:
             since.unpersist()
+
+    def fill_visitor_days(self, spark: SparkSession) -> None:
+        """Build ``visitor_days`` from the whole of silver if it was never written: the one
+        batch that reads all of silver, on a lake that had gold before this table existed."""
+        if table_history(spark, GOLD_VISITOR_DAYS, lake_root=self.lake_root, limit=1)[0]["version"] > 0:
+            return
+        events = read_table(spark, SILVER_EVENTS, lake_root=self.lake_root)
+        sessions = read_table(spark, SILVER_SESSIONS, lake_root=self.lake_root)
+        overwrite_partitions(visitor_days(events, sessions), GOLD_VISITOR_DAYS, lake_root=self.lake_root)
 
     def _first_seen_days(self, visitors: DataFrame) -> set[date]:
         """The days of the visitors' ``first_seen`` in the user dimension as it is now."""

@@ -27,6 +27,7 @@ from web_user_analytics.contracts import (
     PageStats,
     RetentionCohort,
     UserDimension,
+    VisitorDay,
     WebEvent,
     WebSession,
 )
@@ -134,12 +135,23 @@ GOLD_DAILY_TRAFFIC = _gold("daily_traffic", DailyTraffic, "date", upstream=(SESS
 GOLD_PAGE_STATS = _gold("page_stats", PageStats, "date", upstream=(SILVER,))
 GOLD_ACQUISITION = _gold("acquisition", Acquisition, "date", upstream=(SESSIONS,))
 GOLD_FUNNEL_STEPS = _gold("funnel_steps", FunnelStep, "date", upstream=(SILVER, SESSIONS))
+GOLD_VISITOR_DAYS = _table(
+    "visitor_days",
+    Layer.GOLD,
+    VisitorDay,
+    "date",
+    upstream=(SILVER, SESSIONS),
+    retention=Retention(PSEUDONYMOUS_DAYS, "date"),
+    subject_columns={"visitor_id": SubjectKind.PSEUDONYMOUS_ID},
+)
+"""Internal: what the user dimension is summed from. Not in :data:`GOLD_TABLES` (the tables the
+API serves); the gold job creates and writes it."""
 GOLD_USERS = _table(
     "user_dimension",
     Layer.GOLD,
     UserDimension,
     None,
-    upstream=(SILVER, SESSIONS),
+    upstream=(GOLD_VISITOR_DAYS.qualified_name,),
     retention=Retention(PSEUDONYMOUS_DAYS, "last_seen"),
     subject_columns={"visitor_id": SubjectKind.PSEUDONYMOUS_ID},
 )
