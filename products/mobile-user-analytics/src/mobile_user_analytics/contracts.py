@@ -189,6 +189,27 @@ class CrashFree(BaseModel):
     crash_free_devices: float
 
 
+class DeviceDay(BaseModel):
+    """Gold (internal): one device's events and sessions of one day; the device dimension is
+    aggregated from these rows, so a batch reads only the affected days of silver."""
+
+    device_key: str
+    date: date
+    events: int = Field(description="Events with event_date = date, every type included.")
+    sessions: int = Field(description="Sessions that started that day.")
+    crashes: int = Field(description="Application Crashed events that day.")
+    installs: int = Field(description="Application Installed events that day.")
+    first_event_at: datetime | None = Field(description="Earliest event_ts that day; null without events.")
+    last_event_at: datetime | None = Field(description="Latest event_ts that day; null without events.")
+    platform: str | None = Field(description="Of the day's latest event (by event_ts, then event_id).")
+    device_manufacturer: str | None = Field(
+        description="The latest non-null value of the day's events (so are the columns below)."
+    )
+    device_model: str | None
+    os_version: str | None
+    app_version: str | None
+
+
 class DeviceDimension(BaseModel):
     """Gold: one row per pseudonymous device."""
 

@@ -1,4 +1,5 @@
-"""The gold job on real Delta tables: a first run over a small silver, then one changed session.
+"""The gold job on real Delta tables: a first run over a small silver, then one changed session;
+a late install that moves a device's cohort; a batch that reads only its days of silver.
 
 Silver (D1 = 2024-05-01):
 
@@ -13,22 +14,26 @@ session tables and leave D1 and D8 alone.
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from delta.tables import DeltaTable
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
-from lakehouse_core.delta import append
+from lakehouse_core.delta import append, read_table
 from lakehouse_core.delta_reader import open_table, read_arrow
 from lakehouse_core.tables import TableSpec
 from lakehouse_platform.event_products import run_gold
 from mobile_user_analytics.config import load_mobile_config
 from mobile_user_analytics.pipeline import MOBILE
+from mobile_user_analytics.processing.gold import device_days, device_dimension
 from mobile_user_analytics.storage.tables import (
     GOLD_ACTIVE_USERS,
     GOLD_CRASH_FREE,
+    GOLD_DEVICE_DAYS,
     GOLD_DEVICES,
     GOLD_INSTALL_COHORTS,
     GOLD_SCREEN_TRANSITIONS,
@@ -292,4 +297,102 @@ def test_a_late_earlier_install_moves_the_device_and_a_reinstall_does_not(
     assert gold(GOLD_DEVICES, lake_root, "device_key", "install_date", "sessions") == [
         ("a", D1, 3),
         ("b", D1, 3),
+    ]
+
+
+def collected(df: DataFrame) -> list[tuple[Any, ...]]:
+    return sorted(
+        (tuple(v.astimezone(UTC) if isinstance(v, datetime) else v for v in row) for row in df.collect()),
+        key=repr,
+    )
+
+
+def test_a_batch_reads_only_its_days_of_silver_and_aggregates_the_devices_from_device_days(
+    spark: SparkSession, lake_root: str, tmp_path: Path
+) -> None:
+    """``a`` installs on D1 and returns on D40; ``b`` installs on D1 and returns on D40 and D41.
+    Then ``a`` has a session from 23:50 on D40 to past midnight (crashing on D41) and an
+    identify call on D39, and b's D41 leaves silver (events and session): the batch changes the
+    sessions of D40 and D41. Silver's D1 partitions are moved away while it runs, so reading any
+    of their files fails the job. Afterwards device_days and the device dimension equal a
+    computation over the whole of silver."""
+    config = load_mobile_config()
+    d39, d40, d41 = (D1 + timedelta(days=n) for n in (38, 39, 40))
+    append_silver(
+        spark,
+        lake_root,
+        [
+            silver_event("e1", "a", "sa1", ts(D1, 10), "1.0", "installed"),
+            silver_event("e2", "a", "sa40", ts(d40, 8), "1.1"),
+            silver_event("e3", "b", "sb1", ts(D1, 11), "2.0", "installed"),
+            silver_event("e4", "b", "sb40", ts(d40, 12), "2.0"),
+            silver_event("e5", "b", "sb41", ts(d41, 9), "2.1"),
+        ],
+        [
+            silver_session("sa1", "a", ts(D1, 10), 60.0, "1.0"),
+            silver_session("sa40", "a", ts(d40, 8), 60.0, "1.1"),
+            silver_session("sb1", "b", ts(D1, 11), 60.0, "2.0"),
+            silver_session("sb40", "b", ts(d40, 12), 60.0, "2.0"),
+            silver_session("sb41", "b", ts(d41, 9), 60.0, "2.1"),
+        ],
+    )
+    assert run_gold(MOBILE, spark, config, lake_root=lake_root).batches == 1
+
+    identify = silver_event("e8", "a", "", ts(d39, 12), "1.1")
+    identify = tuple(
+        {"event_type": "identify", "session_id": None}.get(name, value)
+        for name, value in zip(SILVER_EVENTS.schema.fieldNames(), identify, strict=True)
+    )
+    append_silver(
+        spark,
+        lake_root,
+        [
+            silver_event("e6", "a", "sax", ts(d40, 23, 50), "1.2"),
+            silver_event("e7", "a", "sax", ts(d41, 0, 10), "1.2", "crashed"),
+            identify,
+        ],
+        [silver_session("sax", "a", ts(d40, 23, 50), 1200.0, "1.2", crashed=True)],
+    )
+    for spec, key in ((SILVER_EVENTS, "event_id = 'e5'"), (SILVER_SESSIONS, "session_id = 'sb41'")):
+        DeltaTable.forPath(spark, spec.location(lake_root)).delete(key)
+    hidden = tmp_path / "hidden"
+    moved = [
+        (Path(spec.location(lake_root)) / f"{spec.partition_by[0]}={D1}", hidden / spec.name)
+        for spec in (SILVER_EVENTS, SILVER_SESSIONS)
+    ]
+    hidden.mkdir()
+    for partition, away in moved:
+        shutil.move(partition, away)
+    try:
+        assert run_gold(MOBILE, spark, config, lake_root=lake_root).batches == 1
+    finally:
+        for partition, away in moved:
+            shutil.move(away, partition)
+
+    events = read_table(spark, SILVER_EVENTS, lake_root=lake_root)
+    sessions = read_table(spark, SILVER_SESSIONS, lake_root=lake_root)
+    stored_days = read_table(spark, GOLD_DEVICE_DAYS, lake_root=lake_root)
+    assert collected(stored_days) == collected(device_days(events, sessions))
+    assert sorted((r.device_key, r.date) for r in stored_days.collect()) == [
+        ("a", D1),
+        ("a", d39),
+        ("a", d40),
+        ("a", d41),
+        ("b", D1),
+        ("b", d40),
+    ]
+    devices = read_table(spark, GOLD_DEVICES, lake_root=lake_root)
+    assert collected(devices) == collected(device_dimension(events, sessions))
+    device_columns = (
+        "device_key",
+        "app_version",
+        "last_seen",
+        "install_date",
+        "sessions",
+        "events",
+        "crashes",
+    )
+    assert gold(GOLD_DEVICES, lake_root, *device_columns) == [
+        ("a", "1.2", ts(d41, 0, 10), D1, 3, 5, 1),
+        ("b", "2.0", ts(d40, 12), D1, 2, 2, 0),
     ]

@@ -18,6 +18,7 @@ from mobile_user_analytics.contracts import (
     ActiveUsers,
     AppSession,
     CrashFree,
+    DeviceDay,
     DeviceDimension,
     InstallCohort,
     MobileEvent,
@@ -34,7 +35,10 @@ from mobile_user_analytics.processing.gold import (
     active_users_input_dates,
     affected_install_dates,
     crash_free,
+    device_days,
+    device_days_dates,
     device_dimension,
+    devices_from_days,
     first_install_events,
     install_cohorts,
     os_adoption,
@@ -561,3 +565,98 @@ def test_device_dimension_summarises_each_device(spark: SparkSession, upgrade: D
         ("a", "ios", "Apple", "iPhone15,2", "17.4", "1.1", at(1, 8), at(3, 11), day(1), 2, 7, 1),
         ("e", "android", "Google", "iPhone15,2", None, None, at(3, 9), at(3, 9), None, 0, 1, 0),
     ]
+
+
+@pytest.fixture(scope="module")
+def device_history(spark: SparkSession) -> tuple[DataFrame, DataFrame]:
+    """Days 1 and 2 of three devices:
+
+    - t1: its two latest events share an instant on day 2; by ``event_id`` the last (t1-c) is
+      on ios with no app or OS version, the other on android with app 2.0
+    - t2: installs at 23:50 on day 1 in a session that runs past midnight and crashes on day 2
+    - t3: a session on each day; its install and an identify call without app version on day 2
+    """
+    events = [
+        event("t1-a", "t1", at(1, 9)),
+        event("t1-b", "t1", at(2, 10), platform="android", version="2.0", model=None),
+        event("t1-c", "t1", at(2, 10), version=None, os=None, model="X"),
+        event("t2-a", "t2", at(1, 23, 50), lifecycle="installed"),
+        event("t2-b", "t2", at(2, 0, 10), lifecycle="crashed", version="1.1"),
+        event("t3-a", "t3", at(1, 8)),
+        event("t3-b", "t3", at(2, 8), lifecycle="installed", version="1.1"),
+        event("t3-c", "t3", at(2, 9), in_session=False, version=None),
+    ]
+    sessions = [
+        session("t1-1", "t1", at(1, 9)),
+        session("t1-2", "t1", at(2, 10)),
+        session("t2-1", "t2", at(1, 23, 50), 1200.0),
+        session("t3-1", "t3", at(1, 8)),
+        session("t3-2", "t3", at(2, 8)),
+    ]
+    return frame(spark, MobileEvent, events), frame(spark, AppSession, sessions)
+
+
+def day_by_day(events: DataFrame, sessions: DataFrame, days: list[int]) -> DataFrame:
+    """``device_days`` of each day from that day's silver rows only, as the gold job reads them."""
+    computed = [
+        device_days(
+            events.where(events.event_date == day(n)),
+            sessions.where(sessions.session_date == day(n)),
+            {day(n)},
+        )
+        for n in days
+    ]
+    return computed[0].unionByName(computed[1]) if len(computed) == 2 else computed[0]
+
+
+def test_device_days_count_events_on_their_day_and_sessions_on_their_start_day(
+    device_history: tuple[DataFrame, DataFrame],
+) -> None:
+    """t2's session counts on day 1, its crash after midnight on day 2; t1's day 2 takes the
+    values of t1-c, the last of the two events at 10:00, and the app version of t1-b."""
+    days = device_days(*device_history)
+
+    ios = ("ios", "Apple", "iPhone15,2", "17.4")
+    assert days.schema == spark_schema(DeviceDay)
+    assert rows(days) == [
+        ("t1", day(1), 1, 1, 0, 0, at(1, 9), at(1, 9), *ios, "1.0"),
+        ("t1", day(2), 2, 1, 0, 0, at(2, 10), at(2, 10), "ios", "Apple", "X", "17.4", "2.0"),
+        ("t2", day(1), 1, 1, 0, 1, at(1, 23, 50), at(1, 23, 50), *ios, "1.0"),
+        ("t2", day(2), 1, 0, 1, 0, at(2, 0, 10), at(2, 0, 10), *ios, "1.1"),
+        ("t3", day(1), 1, 1, 0, 0, at(1, 8), at(1, 8), *ios, "1.0"),
+        ("t3", day(2), 2, 1, 0, 1, at(2, 8), at(2, 9), *ios, "1.1"),
+    ]
+
+
+def test_device_dimension_from_device_days_computed_day_by_day_equals_the_definition(
+    device_history: tuple[DataFrame, DataFrame],
+) -> None:
+    """Then t3's day 2 vanishes from silver (events and session): rewriting that day's
+    partition alone takes its install, events and app version out of t3's row."""
+    events, sessions = device_history
+    days = day_by_day(events, sessions, [1, 2])
+
+    assert rows(days) == rows(device_days(events, sessions))
+    devices = devices_from_days(days)
+    assert devices.schema == spark_schema(DeviceDimension)
+    assert rows(devices) == rows(device_dimension(events, sessions))
+    assert rows(devices) == [
+        ("t1", "ios", "Apple", "X", "17.4", "2.0", at(1, 9), at(2, 10), None, 2, 3, 0),
+        ("t2", "ios", "Apple", "iPhone15,2", "17.4", "1.1", at(1, 23, 50), at(2, 0, 10), day(1), 1, 2, 1),
+        ("t3", "ios", "Apple", "iPhone15,2", "17.4", "1.1", at(1, 8), at(2, 9), day(2), 2, 3, 0),
+    ]
+
+    gone = "device_key = 't3' AND {} = '2024-06-02'"
+    events = events.where(f"NOT ({gone.format('event_date')})")
+    sessions = sessions.where(f"NOT ({gone.format('session_date')})")
+    days = days.where(days.date != day(2)).unionByName(day_by_day(events, sessions, [2]))
+
+    devices = devices_from_days(days)
+    assert rows(devices) == rows(device_dimension(events, sessions))
+    assert [r for r in rows(devices) if r[0] == "t3"] == [
+        ("t3", "ios", "Apple", "iPhone15,2", "17.4", "1.0", at(1, 8), at(1, 8), None, 1, 1, 0),
+    ]
+
+
+def test_device_days_dates_are_each_changed_day_and_one_either_side() -> None:
+    assert device_days_dates({day(5), day(9)}) == {day(4), day(5), day(6), day(8), day(9), day(10)}

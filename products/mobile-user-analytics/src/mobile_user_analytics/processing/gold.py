@@ -30,6 +30,7 @@ from mobile_user_analytics.contracts import (
     LIFECYCLE_EVENTS,
     ActiveUsers,
     CrashFree,
+    DeviceDay,
     DeviceDimension,
     InstallCohort,
     OsAdoption,
@@ -50,6 +51,8 @@ COHORT_SESSION_OFFSETS = (-1, 0, *RETENTION_DAYS)
 """Days after its install day on which a changed session of a device can change its cohort."""
 INSTALLED = LIFECYCLE_EVENTS["Application Installed"]
 CRASHED = LIFECYCLE_EVENTS["Application Crashed"]
+LATEST_SEEN = ("device_manufacturer", "device_model", "os_version", "app_version")
+"""The device dimension's columns that hold the latest value seen."""
 
 
 def active_users_input_dates(dates: Collection[date]) -> set[date]:
@@ -270,19 +273,104 @@ def os_adoption(events: DataFrame, dates: Collection[date] | None = None) -> Dat
     return conform(_adoption(events, dates, "os_version"), OsAdoption)
 
 
+def device_days_dates(changed_days: Collection[date]) -> set[date]:
+    """The days whose ``device_days`` rows a batch with sessions changed on ``changed_days``
+    rewrites: each changed day and one day either side.
+
+    A day's rows change only with that day's sessions (their day is changed) or events. A new
+    event in a session lies on the session's start day or, past midnight, the next; a new event
+    outside sessions (identify, alias, group) re-summarises its device's sessions of the day
+    before it, its own day and the day after, so when the device has one of those, one of
+    them is a changed day.
+    """
+    return expand_dates(changed_days, before=1, after=1)
+
+
+def device_days(events: DataFrame, sessions: DataFrame, dates: Collection[date] | None = None) -> DataFrame:
+    """One row per device and day with events (by ``event_date``) or a session starting that day
+    (by ``session_date``): what :func:`devices_from_days` aggregates into the device dimension.
+
+    A day's row depends on that day's events and sessions only, so the inputs need hold no other
+    day than ``dates``. The latest values are those of the day's latest event (by ``event_ts``,
+    then ``event_id``), as in :func:`device_dimension`, among the events that have one.
+    """
+    detail = ("event_ts", "event_id", "lifecycle", "platform", *LATEST_SEEN)
+    event_rows = on_days(events, "event_date", dates).select(
+        "device_key", F.col("event_date").alias("date"), F.lit(True).alias("is_event"), *detail
+    )
+    session_rows = on_days(sessions, "session_date", dates).select(
+        "device_key",
+        F.col("session_date").alias("date"),
+        F.lit(False).alias("is_event"),
+        *(F.lit(None).cast(event_rows.schema[name].dataType).alias(name) for name in detail),
+    )
+    lifecycle = F.col("lifecycle")
+    days = (
+        event_rows.unionByName(session_rows)
+        .groupBy("device_key", "date")
+        .agg(
+            F.count_if("is_event").alias("events"),
+            F.count_if(~F.col("is_event")).alias("sessions"),
+            F.count_if(lifecycle == CRASHED).alias("crashes"),
+            F.count_if(lifecycle == INSTALLED).alias("installs"),
+            F.min("event_ts").alias("first_event_at"),
+            F.max("event_ts").alias("last_event_at"),
+            *(
+                latest_non_null(F.col(name), "event_ts", "event_id").alias(name)
+                for name in ("platform", *LATEST_SEEN)
+            ),
+        )
+    )
+    return conform(days, DeviceDay)
+
+
+def devices_from_days(days: DataFrame) -> DataFrame:
+    """:func:`device_dimension` of the devices whose every :func:`device_days` row ``days`` holds.
+
+    Counts are sums of the days, ``first_seen``/``last_seen`` their extremes, ``install_date``
+    the first day with an install event. The latest values are those of the latest day that has
+    one: ``event_date`` is the UTC day of ``event_ts``, so every event of a later day is later by
+    ``(event_ts, event_id)`` and the day's value (its latest) is the device's. A device with no
+    event (only a session's day, which real silver never has) is left out, as there; the others
+    have a platform and first and last event times, so the fallbacks below are never taken: they
+    only give the columns the contract's nullability.
+    """
+    never = F.timestamp_seconds(F.lit(0))
+    devices = (
+        days.groupBy("device_key")
+        .agg(
+            F.min("first_event_at").alias("_first_seen"),
+            F.max("last_event_at").alias("_last_seen"),
+            latest_non_null(F.col("platform"), "date").alias("_platform"),
+            *(latest_non_null(F.col(name), "date").alias(name) for name in LATEST_SEEN),
+            F.min(F.when(F.col("installs") > 0, F.col("date"))).alias("install_date"),
+            *(F.coalesce(F.sum(name), F.lit(0)).alias(name) for name in ("sessions", "events", "crashes")),
+        )
+        .where(F.col("_first_seen").isNotNull())
+        .select(
+            "*",
+            F.coalesce(F.col("_platform"), F.lit(UNKNOWN)).alias("platform"),
+            F.coalesce(F.col("_first_seen"), never).alias("first_seen"),
+            F.coalesce(F.col("_last_seen"), never).alias("last_seen"),
+        )
+    )
+    return conform(devices, DeviceDimension)
+
+
 def device_dimension(events: DataFrame, sessions: DataFrame) -> DataFrame:
     """One row per device with events, from the device's whole history of events and sessions.
 
     Platform, last_seen and the latest-seen values come from the device's latest event (by
     ``event_ts``, then ``event_id``); a value the latest event lacks is taken from the latest
     event that has it. ``install_date`` is the day of the first ``Application Installed`` event,
-    null when none was seen; ``crashes`` counts ``Application Crashed`` events.
+    null when none was seen; ``crashes`` counts ``Application Crashed`` events. This is the
+    definition; the gold job computes the same rows in two steps, :func:`device_days` then
+    :func:`devices_from_days`, so that a batch reads only the affected days of silver.
     """
     device = Window.partitionBy("device_key")
     history = device.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
     latest = {
-        name: latest_non_null(F.col(name), "event_ts", "event_id").over(history)
-        for name in ("device_manufacturer", "device_model", "os_version", "app_version")
+        name: latest_non_null(F.col(name), "event_ts", "event_id").over(history) for name in LATEST_SEEN
     }
     ranked = events.select(
         "device_key",

@@ -9,8 +9,10 @@ Per batch of changes (C = the changed session days):
   of the changed sessions, C and the day after each (a session may run past midnight).
 - ``active_users``: those event days and the 29 days after each (their 30-day windows hold
   them), up to the latest event day in silver; read with the 29 days before each as context.
-- ``device_dimension``: the touched devices' rows, from their whole history (their counts and
-  latest values need it), upserted after the cohorts are written.
+- ``device_days``: C and one day either side (:func:`device_days_dates`), each partition
+  rewritten whole from those days' events and sessions.
+- ``device_dimension``: the touched devices' rows, aggregated from their ``device_days`` rows
+  (:func:`devices_from_days`), upserted after the cohorts are written.
 - ``install_cohorts``: the install days a batch can change (:func:`affected_install_dates`):
   a touched device's install day before the batch (from the stored device dimension) and after
   it, when they differ (a late, earlier install event moves a device to the earlier cohort; a
@@ -22,6 +24,15 @@ Per batch of changes (C = the changed session days):
 
 Daily tables overwrite exactly the partitions of the days recomputed (a day left without rows is
 emptied); all writes are idempotent, so a replayed batch gives the same gold.
+
+Why ``device_days``: the device dimension's counts and latest values range over a device's whole
+history, and silver is partitioned by day, not by device, so computing it from silver reads every
+day of silver on every batch. A device-day row is a function of that day's silver rows alone, so
+it is rewritten exactly where silver changed, and the dimension is then an aggregate of a few
+compact rows per device, equal to :func:`device_dimension` over the whole history. A day's
+partition is replaced whole, so a device whose rows left that day of silver leaves it too. A
+lake whose ``device_days`` was never written (created by an upgrade, with gold already built) is
+filled from the whole of silver once, by the first batch (:meth:`GoldStep.fill_device_days`).
 """
 
 from __future__ import annotations
@@ -33,14 +44,16 @@ from typing import TYPE_CHECKING
 from pyspark.sql import functions as F
 
 from lakehouse_core.aggregation import expand_dates
-from lakehouse_core.delta import merge_upsert, overwrite_partitions, read_table
+from lakehouse_core.delta import merge_upsert, overwrite_partitions, read_table, table_history
 from mobile_user_analytics.processing.gold import (
     active_users,
     active_users_affected_dates,
     active_users_input_dates,
     affected_install_dates,
     crash_free,
-    device_dimension,
+    device_days,
+    device_days_dates,
+    devices_from_days,
     first_install_events,
     install_cohorts,
     os_adoption,
@@ -53,6 +66,7 @@ from mobile_user_analytics.processing.gold import (
 from mobile_user_analytics.storage.tables import (
     GOLD_ACTIVE_USERS,
     GOLD_CRASH_FREE,
+    GOLD_DEVICE_DAYS,
     GOLD_DEVICES,
     GOLD_INSTALL_COHORTS,
     GOLD_OS_ADOPTION,
@@ -73,7 +87,7 @@ if TYPE_CHECKING:
 
 
 #: What the gold job reads and writes; created when missing, so a first run on an empty lake works.
-GOLD_INPUTS_AND_OUTPUTS = (SILVER_EVENTS, SILVER_SCREEN_VIEWS, *GOLD_TABLES)
+GOLD_INPUTS_AND_OUTPUTS = (SILVER_EVENTS, SILVER_SCREEN_VIEWS, *GOLD_TABLES, GOLD_DEVICE_DAYS)
 
 
 @dataclass(frozen=True)
@@ -85,7 +99,10 @@ class GoldStep:
         try:
             days = {r[0] for r in changed.select("session_date").distinct().collect()}
             if days:
-                self._recompute_days(changes.sparkSession, days)
+                spark = changes.sparkSession
+                self.fill_device_days(spark)
+                self._recompute_days(spark, days)
+                self._recompute_device_days(spark, device_days_dates(days))
                 self._recompute_devices(changed)
         finally:
             changed.unpersist()
@@ -110,19 +127,30 @@ class GoldStep:
         context = self._read(spark, SILVER_EVENTS, "event_date", active_users_input_dates(active_days))
         self._overwrite(active_users(context, active_days), GOLD_ACTIVE_USERS, active_days)
 
+    def _recompute_device_days(self, spark: SparkSession, days: set[date]) -> None:
+        events = self._read(spark, SILVER_EVENTS, "event_date", days)
+        sessions = self._read(spark, SILVER_SESSIONS, "session_date", days)
+        self._overwrite(device_days(events, sessions, days), GOLD_DEVICE_DAYS, days)
+
+    def fill_device_days(self, spark: SparkSession) -> None:
+        """Build ``device_days`` from the whole of silver if it was never written: the one
+        batch that reads all of silver, on a lake that had gold before this table existed."""
+        if table_history(spark, GOLD_DEVICE_DAYS, lake_root=self.lake_root, limit=1)[0]["version"] > 0:
+            return
+        events = read_table(spark, SILVER_EVENTS, lake_root=self.lake_root)
+        sessions = read_table(spark, SILVER_SESSIONS, lake_root=self.lake_root)
+        overwrite_partitions(device_days(events, sessions), GOLD_DEVICE_DAYS, lake_root=self.lake_root)
+
     def _recompute_devices(self, changed: DataFrame) -> None:
         """Cohorts are written before the dimension is upserted: a batch replayed after a
         failure between the two still finds the install days the dimension held before it."""
         spark = changed.sparkSession
         touched = changed.select("device_key").distinct()
         dimension = read_table(spark, GOLD_DEVICES, lake_root=self.lake_root)
-        events = read_table(spark, SILVER_EVENTS, lake_root=self.lake_root).join(
+        days = read_table(spark, GOLD_DEVICE_DAYS, lake_root=self.lake_root).join(
             touched, "device_key", "left_semi"
         )
-        sessions = read_table(spark, SILVER_SESSIONS, lake_root=self.lake_root).join(
-            touched, "device_key", "left_semi"
-        )
-        devices = device_dimension(events, sessions).persist()
+        devices = devices_from_days(days).persist()
         try:
             stored = dimension.join(touched, "device_key", "left_semi")
             install_days = {r[0] for r in affected_install_dates(changed, stored, devices).collect()}

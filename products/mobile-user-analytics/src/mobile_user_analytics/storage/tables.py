@@ -24,6 +24,7 @@ from mobile_user_analytics.contracts import (
     ActiveUsers,
     AppSession,
     CrashFree,
+    DeviceDay,
     DeviceDimension,
     InstallCohort,
     MobileEvent,
@@ -141,12 +142,23 @@ GOLD_SCREEN_TRANSITIONS = _table(
 GOLD_VERSION_ADOPTION = _table("version_adoption", Layer.GOLD, VersionAdoption, "date", upstream=(SILVER,))
 GOLD_OS_ADOPTION = _table("os_adoption", Layer.GOLD, OsAdoption, "date", upstream=(SILVER,))
 GOLD_CRASH_FREE = _table("crash_free", Layer.GOLD, CrashFree, "date", upstream=(SESSIONS,))
+GOLD_DEVICE_DAYS = _table(
+    "device_days",
+    Layer.GOLD,
+    DeviceDay,
+    "date",
+    upstream=(SILVER, SESSIONS),
+    retention=Retention(PSEUDONYMOUS_DAYS, "date"),
+    subject_columns={"device_key": SubjectKind.DEVICE_ID},
+)
+"""Internal: what the device dimension is aggregated from. Not in :data:`GOLD_TABLES` (the
+tables the API serves); the gold job creates and writes it."""
 GOLD_DEVICES = _table(
     "device_dimension",
     Layer.GOLD,
     DeviceDimension,
     None,
-    upstream=(SILVER, SESSIONS),
+    upstream=(GOLD_DEVICE_DAYS.qualified_name,),
     retention=Retention(PSEUDONYMOUS_DAYS, "last_seen"),
     subject_columns={"device_key": SubjectKind.DEVICE_ID},
 )
