@@ -61,6 +61,22 @@ class Freshness:
     breach_minutes: int
 
 
+#: Default retention by what a table holds: raw payloads long enough to replay a quarter,
+#: pseudonymised rows 13 months (a year-over-year comparison), aggregates without personal data
+#: five years.
+RAW_RETENTION_DAYS = 90
+PSEUDONYMOUS_RETENTION_DAYS = 395
+AGGREGATE_RETENTION_DAYS = 1825
+
+#: The freshness SLA a table of each layer gets unless it declares its own.
+LAYER_FRESHNESS: Mapping[Layer, Freshness] = {
+    Layer.BRONZE: Freshness(warn_minutes=15, breach_minutes=60),
+    Layer.QUARANTINE: Freshness(warn_minutes=60, breach_minutes=240),
+    Layer.SILVER: Freshness(warn_minutes=60, breach_minutes=240),
+    Layer.GOLD: Freshness(warn_minutes=120, breach_minutes=360),
+}
+
+
 @dataclass(frozen=True)
 class ConfiguredTopic:
     """An upstream Kafka topic named in the product's configuration under ``topics.<key>``;
@@ -153,3 +169,36 @@ class TableSpec:
 def checkpoint_location(lake_root: str, product: str, job: str) -> str:
     """Where a streaming job keeps its checkpoint: next to the tables, so it moves with them."""
     return join_location(lake_root, "_checkpoints", product, job)
+
+
+def declare_table(
+    product: str,
+    name: str,
+    layer: Layer,
+    model: type[BaseModel],
+    partition: str | None,
+    *,
+    upstream: tuple[Upstream, ...],
+    retention: Retention | None = None,
+    subject_columns: Mapping[str, SubjectKind] | None = None,
+) -> TableSpec:
+    """A product's table from its contract: schema, description and catalog metadata in one
+    call, with the layer's freshness SLA. A partitioned table that declares no retention keeps
+    its rows :data:`AGGREGATE_RETENTION_DAYS` by its partition column."""
+    from lakehouse_core.contracts import spark_schema
+
+    if retention is None and partition is not None:
+        retention = Retention(AGGREGATE_RETENTION_DAYS, partition)
+    return TableSpec(
+        name=name,
+        layer=layer,
+        product=product,
+        schema=spark_schema(model),
+        partition_by=(partition,) if partition else (),
+        description=model.__doc__ or "",
+        contract=model,
+        subject_columns=dict(subject_columns or {}),
+        retention=retention,
+        freshness=LAYER_FRESHNESS[layer],
+        upstream=upstream,
+    )

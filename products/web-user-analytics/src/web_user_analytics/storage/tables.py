@@ -3,21 +3,20 @@ the platform's catalog shows (subject columns, retention, freshness SLA, upstrea
 
 from __future__ import annotations
 
-from dataclasses import replace
+from functools import partial
 
 from pydantic import BaseModel
 
-from lakehouse_core.contracts import spark_schema
-from lakehouse_core.ingestion.bronze import BronzeRecord, bronze_table
-from lakehouse_core.ingestion.quarantine import QuarantinedRecord, quarantine_table
+from lakehouse_core.ingestion.bronze import bronze_table
+from lakehouse_core.ingestion.quarantine import quarantine_table
 from lakehouse_core.tables import (
-    ConfiguredTopic,
-    Freshness,
+    AGGREGATE_RETENTION_DAYS,
+    PSEUDONYMOUS_RETENTION_DAYS,
     Layer,
     Retention,
     SubjectKind,
     TableSpec,
-    Upstream,
+    declare_table,
 )
 from web_user_analytics import PRODUCT
 from web_user_analytics.contracts import (
@@ -32,64 +31,16 @@ from web_user_analytics.contracts import (
     WebSession,
 )
 
-#: Raw data is kept long enough to replay a quarter; pseudonymised silver 13 months (a year
-#: over year comparison); aggregates without personal data five years.
-RAW_DAYS = 90
-PSEUDONYMOUS_DAYS = 395
-AGGREGATE_DAYS = 1825
-
-FRESHNESS = {
-    Layer.BRONZE: Freshness(warn_minutes=15, breach_minutes=60),
-    Layer.QUARANTINE: Freshness(warn_minutes=60, breach_minutes=240),
-    Layer.SILVER: Freshness(warn_minutes=60, breach_minutes=240),
-    Layer.GOLD: Freshness(warn_minutes=120, breach_minutes=360),
-}
-
 BRONZE = f"{PRODUCT}.bronze.events"
 SILVER = f"{PRODUCT}.silver.events"
 SESSIONS = f"{PRODUCT}.silver.sessions"
 
-BRONZE_EVENTS = replace(
-    bronze_table(PRODUCT),
-    contract=BronzeRecord,
-    subject_columns={"key": SubjectKind.USER_ID, "value": SubjectKind.FREE_TEXT},
-    retention=Retention(RAW_DAYS, "ingest_date"),
-    freshness=FRESHNESS[Layer.BRONZE],
-    upstream=(ConfiguredTopic("events"),),
-)
-QUARANTINE_EVENTS = replace(
-    quarantine_table(PRODUCT),
-    contract=QuarantinedRecord,
-    subject_columns={"raw_value": SubjectKind.FREE_TEXT},
-    retention=Retention(RAW_DAYS, "quarantined_at"),
-    freshness=FRESHNESS[Layer.QUARANTINE],
-    upstream=(BRONZE,),
-)
+BRONZE_EVENTS = bronze_table(PRODUCT)
+QUARANTINE_EVENTS = quarantine_table(PRODUCT)
 
 
-def _table(
-    name: str,
-    layer: Layer,
-    model: type[BaseModel],
-    partition: str | None,
-    *,
-    upstream: tuple[Upstream, ...],
-    retention: Retention,
-    subject_columns: dict[str, SubjectKind] | None = None,
-) -> TableSpec:
-    return TableSpec(
-        name=name,
-        layer=layer,
-        product=PRODUCT,
-        schema=spark_schema(model),
-        partition_by=(partition,) if partition else (),
-        description=model.__doc__ or "",
-        contract=model,
-        subject_columns=subject_columns or {},
-        retention=retention,
-        freshness=FRESHNESS[layer],
-        upstream=upstream,
-    )
+#: A table of this product (:func:`lakehouse_core.tables.declare_table`).
+_table = partial(declare_table, PRODUCT)
 
 
 SILVER_EVENTS = _table(
@@ -98,7 +49,7 @@ SILVER_EVENTS = _table(
     WebEvent,
     "event_date",
     upstream=(BRONZE,),
-    retention=Retention(PSEUDONYMOUS_DAYS, "event_date"),
+    retention=Retention(PSEUDONYMOUS_RETENTION_DAYS, "event_date"),
     subject_columns={
         "visitor_id": SubjectKind.PSEUDONYMOUS_ID,
         "previous_id": SubjectKind.PSEUDONYMOUS_ID,
@@ -115,7 +66,7 @@ SILVER_SESSIONS = _table(
     WebSession,
     "session_date",
     upstream=(SILVER,),
-    retention=Retention(PSEUDONYMOUS_DAYS, "session_date"),
+    retention=Retention(PSEUDONYMOUS_RETENTION_DAYS, "session_date"),
     subject_columns={"visitor_id": SubjectKind.PSEUDONYMOUS_ID},
 )
 
@@ -127,7 +78,7 @@ def _gold(name: str, model: type[BaseModel], partition: str, *, upstream: tuple[
         model,
         partition,
         upstream=upstream,
-        retention=Retention(AGGREGATE_DAYS, partition),
+        retention=Retention(AGGREGATE_RETENTION_DAYS, partition),
     )
 
 
@@ -141,7 +92,7 @@ GOLD_VISITOR_DAYS = _table(
     VisitorDay,
     "date",
     upstream=(SILVER, SESSIONS),
-    retention=Retention(PSEUDONYMOUS_DAYS, "date"),
+    retention=Retention(PSEUDONYMOUS_RETENTION_DAYS, "date"),
     subject_columns={"visitor_id": SubjectKind.PSEUDONYMOUS_ID},
 )
 """Internal: what the user dimension is summed from. Not in :data:`GOLD_TABLES` (the tables the
@@ -152,7 +103,7 @@ GOLD_USERS = _table(
     UserDimension,
     None,
     upstream=(GOLD_VISITOR_DAYS.qualified_name,),
-    retention=Retention(PSEUDONYMOUS_DAYS, "last_seen"),
+    retention=Retention(PSEUDONYMOUS_RETENTION_DAYS, "last_seen"),
     subject_columns={"visitor_id": SubjectKind.PSEUDONYMOUS_ID},
 )
 GOLD_RETENTION = _gold(

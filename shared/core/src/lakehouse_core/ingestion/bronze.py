@@ -18,7 +18,16 @@ from lakehouse_core.contracts import spark_schema
 from lakehouse_core.delta import ensure_table
 from lakehouse_core.incremental import await_query
 from lakehouse_core.kafka.spark_source import kafka_source_options
-from lakehouse_core.tables import Layer, TableSpec, checkpoint_location
+from lakehouse_core.tables import (
+    LAYER_FRESHNESS,
+    RAW_RETENTION_DAYS,
+    ConfiguredTopic,
+    Layer,
+    Retention,
+    SubjectKind,
+    TableSpec,
+    checkpoint_location,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -45,6 +54,8 @@ BRONZE_SCHEMA = spark_schema(BronzeRecord)
 
 
 def bronze_table(product: str, name: str = "events") -> TableSpec:
+    """The bronze table of the product's topic ``topics.<name>``. The raw payload may hold
+    anything a producer sent, and the key is the id as sent, so both are subject columns."""
     return TableSpec(
         name=name,
         layer=Layer.BRONZE,
@@ -52,6 +63,11 @@ def bronze_table(product: str, name: str = "events") -> TableSpec:
         schema=BRONZE_SCHEMA,
         partition_by=("ingest_date",),
         description="Raw Kafka records with topic, partition, offset and ingestion time.",
+        contract=BronzeRecord,
+        subject_columns={"key": SubjectKind.USER_ID, "value": SubjectKind.FREE_TEXT},
+        retention=Retention(RAW_RETENTION_DAYS, "ingest_date"),
+        freshness=LAYER_FRESHNESS[Layer.BRONZE],
+        upstream=(ConfiguredTopic(name),),
     )
 
 

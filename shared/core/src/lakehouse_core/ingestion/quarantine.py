@@ -8,7 +8,14 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from lakehouse_core.contracts import spark_schema
-from lakehouse_core.tables import Layer, TableSpec
+from lakehouse_core.tables import (
+    LAYER_FRESHNESS,
+    RAW_RETENTION_DAYS,
+    Layer,
+    Retention,
+    SubjectKind,
+    TableSpec,
+)
 
 
 class QuarantinedRecord(BaseModel):
@@ -28,10 +35,16 @@ QUARANTINE_SCHEMA = spark_schema(QuarantinedRecord)
 
 
 def quarantine_table(product: str, name: str = "events") -> TableSpec:
+    """The quarantine of the product's bronze table ``name``; the raw payload is a subject column."""
     return TableSpec(
         name=name,
         layer=Layer.QUARANTINE,
         product=product,
         schema=QUARANTINE_SCHEMA,
         description="Records rejected on the way to silver, with the failed rules.",
+        contract=QuarantinedRecord,
+        subject_columns={"raw_value": SubjectKind.FREE_TEXT},
+        retention=Retention(RAW_RETENTION_DAYS, "quarantined_at"),
+        freshness=LAYER_FRESHNESS[Layer.QUARANTINE],
+        upstream=(f"{product}.{Layer.BRONZE.value}.{name}",),
     )
