@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import orjson
 from pydantic import ValidationError
 
+from lakehouse_core.collector.envelope import describe_validation_error, ids_as_strings
 from lakehouse_core.errors import LakehouseError
 from lakehouse_core.kafka.admin import TopicSpec, ensure_topics
 from lakehouse_core.kafka.producer import EventProducer, OutgoingMessage
@@ -46,12 +47,6 @@ if TYPE_CHECKING:
     from confluent_kafka import Consumer
 
 _GZIP_MAGIC = b"\x1f\x8b"
-_ID_FIELDS = {
-    "userId": "user_id",
-    "anonymousId": "anonymous_id",
-    "previousId": "previous_id",
-    "groupId": "group_id",
-}
 #: Messages sent to Kafka per acknowledged chunk: bounds what is in flight, not what is read.
 CHUNK_MESSAGES = 5_000
 
@@ -86,14 +81,6 @@ class ImportReport:
     refused: list[RefusedLine] = field(default_factory=list)
 
 
-def _describe(error: ValidationError) -> str:
-    parts = []
-    for problem in error.errors(include_url=False):
-        where = ".".join(str(p) for p in problem["loc"]) or "message"
-        parts.append(f"{where}: {problem['msg']}")
-    return "; ".join(parts)
-
-
 def _timestamp(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
@@ -110,11 +97,10 @@ def imported_message(raw: bytes, *, source: str, imported_at: datetime) -> Impor
     try:
         message = SegmentMessage.model_validate(payload)
     except ValidationError as exc:
-        return _describe(exc)
-    out: dict[str, Any] = {k: v for k, v in payload.items() if k not in ("writeKey", IMPORT_FIELD)}
-    for wire, attribute in _ID_FIELDS.items():
-        if isinstance(out.get(wire), int):
-            out[wire] = getattr(message, attribute)
+        return describe_validation_error(exc)
+    out: dict[str, Any] = {
+        k: v for k, v in ids_as_strings(payload, message).items() if k not in ("writeKey", IMPORT_FIELD)
+    }
     if not out.get("messageId"):
         out["messageId"] = f"import-{hashlib.sha256(raw.strip()).hexdigest()[:32]}"
     if out.get("receivedAt") in (None, ""):
@@ -124,7 +110,7 @@ def imported_message(raw: bytes, *, source: str, imported_at: datetime) -> Impor
     try:
         collected = CollectedMessage.model_validate(out)
     except ValidationError as exc:
-        return _describe(exc)
+        return describe_validation_error(exc)
     key = (message.user_id or message.anonymous_id or "").encode()
     return ImportedMessage(key=key, value=orjson.dumps(out), message_id=collected.message_id)
 

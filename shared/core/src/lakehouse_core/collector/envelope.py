@@ -135,7 +135,8 @@ def _merged(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, An
     return merged
 
 
-def _describe(error: ValidationError) -> str:
+def describe_validation_error(error: ValidationError) -> str:
+    """Each problem as ``<field path>: <what is wrong>``, joined by ``; ``."""
     parts = []
     for problem in error.errors(include_url=False):
         where = ".".join(str(p) for p in problem["loc"]) or "message"
@@ -172,7 +173,7 @@ def envelope(
 _ID_FIELDS = ("userId", "anonymousId", "previousId", "groupId")
 
 
-def _ids_as_strings(raw: Mapping[str, Any], message: SegmentMessage) -> Mapping[str, Any]:
+def ids_as_strings(raw: Mapping[str, Any], message: SegmentMessage) -> Mapping[str, Any]:
     """The message with numeric ids as the strings the contract read them as, so Kafka, the
     Kafka key and silver all hold the same text (``4711`` → ``"4711"``)."""
     ids = {"userId": message.user_id, "anonymousId": message.anonymous_id}
@@ -204,9 +205,9 @@ def collect_message(
     try:
         message = SegmentMessage.model_validate(raw)
     except ValidationError as exc:
-        return InvalidMessage(index, _describe(exc), raw_bytes)
+        return InvalidMessage(index, describe_validation_error(exc), raw_bytes)
     wrapped = envelope(
-        _ids_as_strings(raw, message),
+        ids_as_strings(raw, message),
         received_at=received_at,
         client_ip=client_ip,
         batch_context=batch_context,
@@ -257,5 +258,7 @@ __all__ = [
     "collect_batch",
     "collect_message",
     "decode_body",
+    "describe_validation_error",
+    "ids_as_strings",
     "parse_json_object",
 ]
