@@ -14,6 +14,7 @@ from rich.tree import Tree
 
 from lakehouse_core.errors import LakehouseError
 from lakehouse_core.kafka.admin import TopicSpec, ensure_topics, list_topics
+from lakehouse_core.process_exit import command_line
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.tables import Layer
 from lakehouse_platform.catalog import Catalog, CatalogEntry, LineageNode, discover_products, load_catalog
@@ -424,5 +425,7 @@ def smoke(events: Annotated[int, typer.Option(min=1, help="Events to send.")] = 
         raise typer.Exit(1)
 
 
+main = command_line(app)
+
 if __name__ == "__main__":
-    app()
+    main()
