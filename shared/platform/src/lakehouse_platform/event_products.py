@@ -42,7 +42,7 @@ from lakehouse_core.reconciliation import Reconciliation, reconcile
 from lakehouse_core.segment_client import SegmentClient, as_replay
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.structured_logging import configure_logging
-from lakehouse_core.tables import TableSpec
+from lakehouse_core.tables import Layer, TableSpec
 from lakehouse_platform.demo import Binding, DemoSeeds, quarantine_by_rule, taken_ports
 from lakehouse_platform.history_import import describe_report, import_history, write_refused
 from lakehouse_platform.orchestrator import (
@@ -188,13 +188,16 @@ def event_pipeline(
         run = run_gold(product, spark(), config, lake_root=lake_root)
         return {"changes_read": run.input_rows, "batches": run.batches}
 
+    def layers(*wanted: Layer) -> tuple[TableSpec, ...]:
+        return tuple(spec for spec in product.tables if spec.layer in wanted)
+
     return Pipeline(
         product.name,
         [
             Task("topics", topics),
-            Task("bronze", bronze, depends_on=("topics",)),
-            Task("silver", silver, depends_on=("bronze",)),
-            Task("gold", gold, depends_on=("silver",)),
+            Task("bronze", bronze, depends_on=("topics",), writes=layers(Layer.BRONZE)),
+            Task("silver", silver, depends_on=("bronze",), writes=layers(Layer.SILVER, Layer.QUARANTINE)),
+            Task("gold", gold, depends_on=("silver",), writes=layers(Layer.GOLD)),
         ],
     )
 

@@ -36,6 +36,7 @@ from lakehouse_core.kafka.spool import SpooledPublisher, spool_folder
 from lakehouse_core.platform_topics import PIPELINE_RUNS, PIPELINE_RUNS_TOPIC, PipelineRunRecord
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.structured_logging import correlation_scope
+from lakehouse_core.tables import TableSpec
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,10 @@ class Task:
     depends_on: tuple[str, ...] = ()
     retries: int = 2
     retry_backoff_seconds: float = 1.0
+    writes: tuple[TableSpec, ...] = ()
+    """The tables the task writes. What it reads follows from their declared upstream (the
+    catalog's lineage), so the platform derives the asset graph and the datasets of lineage
+    events from this alone."""
 
     def __post_init__(self) -> None:
         if self.retries < 0:
