@@ -38,6 +38,12 @@ class LakehouseSettings(BaseSettings):
     spark_master: str = "local[*]"
     spark_driver_memory: str = "2g"
     spark_shuffle_partitions: int = Field(default=4, ge=1)
+    spark_codegen: bool = Field(
+        default=True,
+        description="Spark's code generation (whole-stage and per expression). Off where the "
+        "data are tiny (the test suite): compiling a large plan's generated code then costs "
+        "more than running the plan interpreted.",
+    )
 
     kafka_bootstrap_servers: str = Field(default="", description="Defaults to the local broker.")
     kafka_port: int = Field(default=9092, ge=1, le=65535, description="Local broker's client port.")

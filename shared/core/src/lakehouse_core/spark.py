@@ -42,6 +42,9 @@ def spark_conf(settings: LakehouseSettings, *, extra: Mapping[str, str] | None =
         conf["spark.sql.adaptive.coalescePartitions.initialPartitionNum"] = str(
             settings.spark_shuffle_partitions
         )
+    if not settings.spark_codegen:
+        conf["spark.sql.codegen.wholeStage"] = "false"
+        conf["spark.sql.codegen.factoryMode"] = "NO_CODEGEN"
     conf.update(extra or {})
     return conf
 
