@@ -5,6 +5,8 @@
   storage in a temporary folder; set ``LAKEHOUSE_TEST_KAFKA_BOOTSTRAP`` to use a running one.
 - ``lake_root``: an empty lake folder per test.
 - ``unique_topic``: a topic name no other test uses.
+
+Spark runs without code generation in the test session (see :data:`CODEGEN_VARIABLE`).
 """
 
 from __future__ import annotations
@@ -35,9 +37,16 @@ MARKERS = {
 }
 
 
+#: Spark runs without code generation in the test session and in the processes its tests start
+#: (set before any settings are read): tests hold a handful of rows, so compiling the generated
+#: code of each plan is most of a job's time. Set ``LAKEHOUSE_SPARK_CODEGEN=true`` to test with it.
+CODEGEN_VARIABLE = "LAKEHOUSE_SPARK_CODEGEN"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
+    os.environ.setdefault(CODEGEN_VARIABLE, "false")
 
 
 def _ephemeral_range() -> tuple[int, int]:
