@@ -12,7 +12,7 @@ POM := infrastructure/jvm/pom.xml
 MEMBERS_PYPROJECT := $(wildcard shared/*/pyproject.toml products/*/pyproject.toml)
 PYTEST_ARGS ?=
 
-.PHONY: help setup tools run smoke test bench lint format stack-up stack-down stack-status clean
+.PHONY: help setup tools run ui smoke test bench lint format stack-up stack-down stack-status clean
 
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ $(JARS)/.resolved: $(POM)
 run: setup stack-up  ## Start the local stack and run web-user-analytics end to end (a generated day → API)
 	$(MAKE) -C products/web-user-analytics run
 
+ui: setup  ## Start the Dagster UI at 127.0.0.1:3070 (LAKEHOUSE_UI_PORT): every product's assets, checks, runs
+	$(BIN)/lakehouse ui
+
 smoke:  ## Run the smoke pipeline (Kafka → Spark → Delta → delta-rs) against the running stack
 	$(BIN)/lakehouse smoke
 
@@ -58,7 +61,7 @@ BENCH ?=
 bench: setup  ## Benchmarks against this machine's raw ceilings → tests/performance/results/*.json + REPORT.md (BENCH="raw serving" for some)
 	$(BIN)/python tests/performance/run_benchmarks.py $(BENCH)
 
-lint:  ## ruff (lint + format check), the import contracts, and mypy (strict) on shared/
+lint:  ## ruff (lint + format check), the import contracts, and mypy (strict) on shared/ and products/
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports

@@ -1,4 +1,4 @@
-"""``lakehouse``: the platform's command line (local stack, topics, catalog, SQL, smoke pipeline)."""
+"""``lakehouse``: the platform's command line (local stack, topics, catalog, SQL, smoke pipeline, UI)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from lakehouse_core.process_exit import command_line
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.tables import Layer
 from lakehouse_platform.catalog import Catalog, CatalogEntry, LineageNode, discover_products, load_catalog
+from lakehouse_platform.dagster_ui import DEFAULT_PORT, PORT_VARIABLE
 from lakehouse_platform.schema_history import problems, read_record, record, write_record
 from lakehouse_platform.stack.kafka_broker import BrokerConfig, BrokerStatus, LocalKafkaBroker
 from lakehouse_platform.topics import describe_topic
@@ -423,6 +424,27 @@ def smoke(events: Annotated[int, typer.Option(min=1, help="Events to send.")] = 
     console.print_json(json.dumps({**asdict(report), "ok": report.ok}))
     if not report.ok:
         raise typer.Exit(1)
+
+
+@app.command("ui")
+def ui(
+    port: Annotated[int, typer.Option(min=1, max=65535, envvar=PORT_VARIABLE, help="Port.")] = DEFAULT_PORT,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    daemon: Annotated[
+        bool, typer.Option("--daemon/--no-daemon", help="Also run the daemon that fires schedules.")
+    ] = True,
+) -> None:
+    """Start the Dagster UI: every product's assets, lineage, checks, runs and schedules."""
+    from lakehouse_platform.dagster_ui import instance_home, serve, ui_command
+    from lakehouse_platform.demo import Binding, taken_ports
+
+    for problem in taken_ports([Binding("Dagster UI", host, port, PORT_VARIABLE)]):
+        errors.print(f"[red]{escape(problem)}[/]")
+        raise typer.Exit(1)
+    home = instance_home(LakehouseSettings().state_dir)
+    command = ui_command(home=home, host=host, port=port, daemon=daemon)
+    console.print(f"Dagster UI at {command.url} (instance: {home})", soft_wrap=True)
+    serve(command)
 
 
 main = command_line(app)

@@ -1,0 +1,359 @@
+"""A product's tables as Dagster assets, derived from its pipeline's tasks and the catalog.
+
+Each task of an event product's pipeline that writes tables (:attr:`Task.writes`) becomes one
+``multi_asset`` whose specs are those tables, keyed ``[product, layer, table]``. What an asset
+depends on comes from the catalog's resolved upstream: tables written by another task, of this
+product or another one, and Kafka topics, which appear as external assets keyed
+``["kafka", topic]``. Two tables of one task may depend on each other (silver sessions on
+silver events): the op writes both, in the task's order, and cannot run for one alone. Tasks
+that write nothing (creating topics) run first, inside the op of each writing task that
+depends on them.
+
+The op runs the very task function ``<product> pipeline`` runs, so the data written does not
+depend on which engine ran it. A :class:`~lakehouse_core.errors.DataError` fails the op
+without a retry (the same input fails the same way); other failures are retried with
+exponential backoff from the task's ``retries`` and ``retry_backoff_seconds``.
+
+The silver task's quality rules are asset checks on the silver events asset, one per rule;
+each reports how many rows the run quarantined under that rule (as the task reports them in
+``rows_quarantined``, or else read back from the quarantine table's ``failed_rules``) and warns
+when that is more than none.
+"""
+
+# Dagster reads the annotation of an op's ``context`` at definition time, so annotations here
+# are evaluated (no ``from __future__ import annotations``).
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import dagster as dg
+from dagster import AssetExecutionContext
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+
+from lakehouse_core.errors import DataError, TableNotFoundError
+from lakehouse_core.ingestion.deduplication import DUPLICATE_RULE
+from lakehouse_core.ingestion.segment_parsing import rule_descriptions
+from lakehouse_core.segment import EventTimeWindow
+from lakehouse_core.tables import KAFKA_UPSTREAM, Layer, TableSpec
+from lakehouse_platform.catalog import Catalog, CatalogEntry, ProductDeclaration
+from lakehouse_platform.event_products import EventProduct
+from lakehouse_platform.orchestrator import Pipeline, RunContext, Task
+
+#: The product's schedule when its configuration names no ``schedule`` (a cron string).
+DEFAULT_SCHEDULE = "*/15 * * * *"
+KAFKA_GROUP = "kafka"
+DUPLICATE_DESCRIPTION = "the event's messageId is already stored in silver (a re-sent or replayed event)"
+
+_KINDS: Mapping[Layer, frozenset[str]] = {
+    Layer.BRONZE: frozenset({"kafka", "spark", "delta"}),
+}
+_DEFAULT_KINDS = frozenset({"spark", "delta"})
+
+
+def group_name(product: str) -> str:
+    """The Dagster group of a product's assets: its name with dashes as underscores."""
+    return product.replace("-", "_")
+
+
+def job_name(product: str) -> str:
+    return f"{group_name(product)}_pipeline"
+
+
+def table_key(spec: TableSpec) -> dg.AssetKey:
+    return dg.AssetKey([spec.product, spec.layer.value, spec.name])
+
+
+def upstream_key(upstream: str) -> dg.AssetKey:
+    """The asset key of a catalog upstream: ``kafka:<topic>`` or ``<product>.<layer>.<table>``."""
+    if upstream.startswith(KAFKA_UPSTREAM):
+        return dg.AssetKey(["kafka", upstream.removeprefix(KAFKA_UPSTREAM)])
+    product, layer, table = upstream.split(".")
+    return dg.AssetKey([product, layer, table])
+
+
+def owners(config: Any) -> list[str]:
+    """The product's owner and its team, as Dagster owners (an e-mail address or ``team:``)."""
+    owner = str(config.owner).strip()
+    found = [owner if "@" in owner else f"team:{owner}"] if owner else []
+    team = str(getattr(config, "team", "") or "").strip()
+    if team:
+        found.append(f"team:{team}")
+    return found
+
+
+def table_schema(entry: CatalogEntry) -> dg.TableSchema:
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name=c.name,
+                type=c.type,
+                description=c.description or None,
+                constraints=dg.TableColumnConstraints(nullable=c.nullable),
+                tags={"subject": c.subject.value} if c.subject else {},
+            )
+            for c in entry.columns
+        ]
+    )
+
+
+def table_metadata(entry: CatalogEntry) -> dict[str, Any]:
+    spec = entry.spec
+    return {
+        "dagster/column_schema": table_schema(entry),
+        "dagster/uri": entry.location,
+        "qualified_name": entry.qualified_name,
+        "sql_name": entry.sql_name,
+        "layer": spec.layer.value,
+        "partitioned_by": ", ".join(spec.partition_by) or "not partitioned",
+        "schema_version": spec.schema_version,
+        "contract": entry.contract or "none",
+        "upstream": ", ".join(entry.upstream) or "none",
+    }
+
+
+def table_asset_spec(entry: CatalogEntry, *, config: Any) -> dg.AssetSpec:
+    """The asset spec of a catalogued table, its deps being the table's catalogued upstream."""
+    return dg.AssetSpec(
+        key=table_key(entry.spec),
+        description=entry.spec.description.strip() or None,
+        deps=[upstream_key(u) for u in entry.upstream],
+        owners=owners(config),
+        group_name=group_name(entry.product),
+        kinds=set(_KINDS.get(entry.layer, _DEFAULT_KINDS)),
+        metadata=table_metadata(entry),
+        tags={"layer": entry.layer.value},
+    )
+
+
+def topic_asset_specs(catalog: Catalog) -> list[dg.AssetSpec]:
+    """Every Kafka topic a catalogued table reads, as an external asset."""
+    topics = sorted({u for e in catalog.entries.values() for u in e.upstream if u.startswith(KAFKA_UPSTREAM)})
+    return [
+        dg.AssetSpec(
+            key=upstream_key(topic),
+            description=f"The Kafka topic {topic.removeprefix(KAFKA_UPSTREAM)}.",
+            group_name=KAFKA_GROUP,
+            kinds={"kafka"},
+        )
+        for topic in topics
+    ]
+
+
+def retry_policy(task: Task) -> dg.RetryPolicy:
+    """Dagster's exponential backoff waits ``delay * (2 ** n - 1)`` before the n-th retry: the
+    same first wait as the in-process runner's ``retry_backoff_seconds * 2 ** (n - 1)``."""
+    return dg.RetryPolicy(
+        max_retries=task.retries, delay=task.retry_backoff_seconds, backoff=dg.Backoff.EXPONENTIAL
+    )
+
+
+def quality_rules(config: Any) -> dict[str, str]:
+    """The rules of an event product's silver suite (rule → what it refuses), in order; a
+    quarantine row's ``failed_rules`` names them."""
+    window = getattr(config, "event_time", None)
+    rules = rule_descriptions(window if isinstance(window, EventTimeWindow) else EventTimeWindow())
+    return {**rules, DUPLICATE_RULE: DUPLICATE_DESCRIPTION}
+
+
+def quarantined_since(quarantine: TableSpec, lake_root: str, since: datetime) -> dict[str, int]:
+    """Rows quarantined at ``since`` or later, per failed rule (a row failing two rules counts
+    under both): what one run of the silver task quarantined."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from lakehouse_core.delta_reader import read_arrow
+
+    try:
+        rows = read_arrow(
+            quarantine.location(lake_root),
+            columns=["failed_rules"],
+            filter=pc.field("quarantined_at") >= pa.scalar(since, type=pa.timestamp("us", tz="UTC")),
+        )
+    except TableNotFoundError:
+        return {}
+    counts: dict[str, int] = {}
+    for failed in rows.column("failed_rules").to_pylist():
+        for rule in failed or ():
+            counts[rule] = counts.get(rule, 0) + 1
+    return counts
+
+
+def data_error(error: BaseException) -> DataError | None:
+    """The :class:`DataError` that ``error`` is or was raised from."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, DataError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def run_task(
+    task: Task,
+    *,
+    pipeline: str,
+    context: dg.AssetExecutionContext,
+    upstream_outputs: Mapping[str, Mapping[str, Any]],
+) -> dict[str, Any]:
+    """Run ``task`` as the in-process runner would; a data error becomes a Dagster failure that
+    is not retried."""
+    attempt = RunContext(context.run.run_id, pipeline, task.name, context.retry_number + 1, upstream_outputs)
+    try:
+        return dict(task.run(attempt) or {})
+    except Exception as error:
+        deterministic = data_error(error)
+        if deterministic is None:
+            raise
+        message = str(error)
+        if deterministic is not error:
+            message = f"{message} (caused by {type(deterministic).__name__}: {deterministic})"
+        raise dg.Failure(
+            description=f"{task.name}: {message} [data error, not retried]",
+            metadata={"error_class": type(deterministic).__name__},
+            allow_retries=False,
+        ) from error
+
+
+@dataclass(frozen=True)
+class SilverChecks:
+    """Where the quality rules' checks go (the silver events asset) and what they read."""
+
+    events: TableSpec
+    quarantine: TableSpec
+    rules: Mapping[str, str]
+    lake_root: str
+
+    def specs(self) -> list[dg.AssetCheckSpec]:
+        return [
+            dg.AssetCheckSpec(
+                name=rule, asset=table_key(self.events), description=f"Quarantines rows where {what}."
+            )
+            for rule, what in self.rules.items()
+        ]
+
+    def results(self, since: datetime, outputs: Mapping[str, Any]) -> Iterator[dg.AssetCheckResult]:
+        """One result per rule: the task's own ``rows_quarantined`` (rule → rows) when it
+        reports them, otherwise the quarantine rows stamped since the op started."""
+        reported = outputs.get("rows_quarantined")
+        counts: Mapping[str, int]
+        if isinstance(reported, Mapping) and all(isinstance(v, int) for v in reported.values()):
+            counts = reported
+        else:
+            counts = quarantined_since(self.quarantine, self.lake_root, since)
+        for rule in self.rules:
+            count = counts.get(rule, 0)
+            yield dg.AssetCheckResult(
+                asset_key=table_key(self.events),
+                check_name=rule,
+                passed=count == 0,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"quarantined": dg.MetadataValue.int(count)},
+            )
+
+
+def task_asset(
+    task: Task,
+    pipeline: Pipeline,
+    *,
+    catalog: Catalog,
+    config: Any,
+    checks: SilverChecks | None = None,
+) -> dg.AssetsDefinition:
+    """One ``multi_asset`` for a task that writes tables, with ``checks`` on its outputs; it
+    runs the task's prerequisites that write nothing first (in the runner's order)."""
+    written = [catalog.get(spec.qualified_name) for spec in task.writes]
+    prerequisites = [
+        pipeline.tasks[d] for d in pipeline.order if d in task.depends_on and not pipeline.tasks[d].writes
+    ]
+    product = pipeline.name
+
+    @dg.multi_asset(
+        name=f"{group_name(product)}__{task.name}",
+        specs=[table_asset_spec(e, config=config) for e in written],
+        check_specs=checks.specs() if checks is not None else None,
+        retry_policy=retry_policy(task),
+        description=f"The {task.name} task of {product}'s pipeline (the one `{product} pipeline` runs).",
+        can_subset=False,
+        op_tags={"product": product, "task": task.name},
+    )
+    def _asset(context: AssetExecutionContext) -> Iterator[dg.MaterializeResult[Any] | dg.AssetCheckResult]:
+        started = datetime.now(tz=UTC)
+        upstream: dict[str, Mapping[str, Any]] = {}
+        for before in prerequisites:
+            upstream[before.name] = run_task(before, pipeline=product, context=context, upstream_outputs={})
+        outputs = run_task(task, pipeline=product, context=context, upstream_outputs=upstream)
+        reported = dg.MetadataValue.json(json.loads(json.dumps(outputs, default=str)))
+        for entry in written:
+            yield dg.MaterializeResult(asset_key=table_key(entry.spec), metadata={"task_outputs": reported})
+        if checks is not None:
+            yield from checks.results(started, outputs)
+
+    return _asset
+
+
+@dataclass(frozen=True)
+class ProductDefinitions:
+    """What one product contributes to the platform's Dagster definitions."""
+
+    assets: list[dg.AssetsDefinition | dg.AssetSpec]
+    jobs: list[UnresolvedAssetJobDefinition]
+    schedules: list[dg.ScheduleDefinition]
+
+
+def schedule_for(product: str, config: Any, job: UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
+    """The product's job on its configured ``schedule`` (a cron string) or every 15 minutes;
+    stopped until someone turns it on."""
+    cron = getattr(config, "schedule", None)
+    return dg.ScheduleDefinition(
+        name=f"{group_name(product)}_schedule",
+        job=job,
+        cron_schedule=cron if isinstance(cron, str) and cron.strip() else DEFAULT_SCHEDULE,
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+        description=f"Runs {product}'s assets (what `{product} pipeline` runs) as one job.",
+    )
+
+
+def event_product_definitions(
+    product: EventProduct, pipeline: Pipeline, *, catalog: Catalog, config: Any, lake_root: str
+) -> ProductDefinitions:
+    """The assets (one per writing task), the product's job and its schedule; the tables no
+    task writes are listed as external assets."""
+    checks = SilverChecks(product.events, product.quarantine, quality_rules(config), lake_root)
+    assets: list[dg.AssetsDefinition | dg.AssetSpec] = [
+        task_asset(
+            task,
+            pipeline,
+            catalog=catalog,
+            config=config,
+            checks=checks if product.events in task.writes else None,
+        )
+        for task in (pipeline.tasks[name] for name in pipeline.order)
+        if task.writes
+    ]
+    written = {spec.qualified_name for task in pipeline.tasks.values() for spec in task.writes}
+    assets.extend(
+        table_asset_spec(entry, config=config)
+        for entry in catalog.select(product=product.name)
+        if entry.qualified_name not in written
+    )
+    job = dg.define_asset_job(
+        job_name(product.name),
+        selection=dg.AssetSelection.groups(group_name(product.name)).materializable(),
+        description=f"Every table of {product.name}, in dependency order.",
+        executor_def=dg.in_process_executor,
+    )
+    return ProductDefinitions(assets, [job], [schedule_for(product.name, config, job)])
+
+
+def declared_tables(product: ProductDeclaration, *, catalog: Catalog) -> ProductDefinitions:
+    """A product the platform cannot run yet: its tables as external assets, so the graph and
+    its lineage stay whole."""
+    config = product.load_config()
+    return ProductDefinitions(
+        [table_asset_spec(entry, config=config) for entry in catalog.select(product=product.name)], [], []
+    )
