@@ -24,6 +24,7 @@ from lakehouse_platform.dagster_assets import (
     DEFAULT_SCHEDULE,
     SilverChecks,
     quarantined_since,
+    schedule_for,
     table_key,
     task_asset,
 )
@@ -312,3 +313,14 @@ def test_the_checks_take_the_counts_the_task_reports(tmp_path: Path) -> None:
 
     result = dg.materialize([shop_silver(str(tmp_path), silver)])
     assert check_results(result) == {"has_message_id": (True, 0), "known_type": (False, 4)}
+
+
+@dataclass(frozen=True)
+class ScheduledConfig(Config):
+    schedule: str = "0 3 * * *"
+
+
+def test_a_configured_cron_is_the_products_schedule() -> None:
+    job = dg.define_asset_job("shop_pipeline", selection=dg.AssetSelection.groups("shop"))
+    assert schedule_for("shop", ScheduledConfig(), job).cron_schedule == "0 3 * * *"
+    assert schedule_for("shop", Config(), job).cron_schedule == DEFAULT_SCHEDULE
