@@ -117,6 +117,9 @@ class AuditRecord(PlatformRecord):
     action: AuditAction
     resource_type: ResourceType
     resource: str = Field(min_length=1, description="The table's qualified name or the endpoint.")
+    resource_version: NonNegativeInt | None = Field(
+        default=None, description="The table's Delta version a write committed; None for other actions."
+    )
     subject_key: str | None = Field(
         default=None, description="The person whose data was read or changed (their subject key)."
     )

@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["dev", "staging", "prod"]
+LineageTransport = Literal["file", "kafka", "http", "none"]
 
 _ROOT_MARKER = Path("infrastructure") / "jvm" / "pom.xml"
 
@@ -59,6 +60,22 @@ class LakehouseSettings(BaseSettings):
         default=SecretStr(""), description="Keys the fingerprint of API keys in audit records."
     )
 
+    lineage_transport: LineageTransport = Field(
+        default="file",
+        description="Where OpenLineage run events go: file (JSON lines at lineage_file), kafka "
+        "(lineage_topic on the platform's Kafka, spooled while it is down), http (an OpenLineage "
+        "API at lineage_url, e.g. Marquez) or none.",
+    )
+    lineage_file: Path = Field(
+        default=Path(),
+        description="JSON-lines file of the file transport; default <state_dir>/lineage/events.jsonl.",
+    )
+    lineage_topic: str = Field(default="platform.lineage.v1", description="Topic of the kafka transport.")
+    lineage_url: str = Field(
+        default="",
+        description="Base URL of the OpenLineage API of the http transport (POST <url>/api/v1/lineage).",
+    )
+
     @model_validator(mode="after")
     def _resolve_defaults(self) -> LakehouseSettings:
         self.home = self.home.resolve()
@@ -66,6 +83,8 @@ class LakehouseSettings(BaseSettings):
             self.lake_root = str(self.home / "data_lake")
         if self.state_dir == Path():
             self.state_dir = self.home / ".lakehouse" / "state"
+        if self.lineage_file == Path():
+            self.lineage_file = self.state_dir / "lineage" / "events.jsonl"
         if not self.kafka_bootstrap_servers:
             self.kafka_bootstrap_servers = f"127.0.0.1:{self.kafka_port}"
         if self.jars_dir == Path():

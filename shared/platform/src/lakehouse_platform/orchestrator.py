@@ -12,11 +12,16 @@ in a file. Every attempt of a task (and every skipped task) is also described as
 of the process and the rows, Delta versions and quarantined rows the task reported; recorders
 that also implement :class:`AttemptRecorder` receive those, e.g. :class:`KafkaRunRecorder`,
 which publishes them to ``platform.pipeline_runs.v1`` (operational-metrics consumes it) through
-a :class:`~lakehouse_core.kafka.spool.SpooledPublisher`.
+a :class:`~lakehouse_core.kafka.spool.SpooledPublisher`, and :class:`KafkaAuditRecorder`, which
+publishes one ``platform.audit.v1`` write record per table version an attempt committed.
+Recorders that implement :class:`AttemptObserver` are also told when each attempt starts, with
+the task itself (e.g. :class:`~lakehouse_platform.lineage.LineageEmitter`, which emits the
+OpenLineage run events); whatever an observer raises is logged, never the task's failure.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import resource
 import sys
@@ -33,7 +38,14 @@ from pydantic import BaseModel, Field
 
 from lakehouse_core.errors import DataError, LakehouseError
 from lakehouse_core.kafka.spool import SpooledPublisher, spool_folder
-from lakehouse_core.platform_topics import PIPELINE_RUNS, PIPELINE_RUNS_TOPIC, PipelineRunRecord
+from lakehouse_core.platform_topics import (
+    AUDIT,
+    AUDIT_TOPIC,
+    PIPELINE_RUNS,
+    PIPELINE_RUNS_TOPIC,
+    AuditRecord,
+    PipelineRunRecord,
+)
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.structured_logging import correlation_scope
 from lakehouse_core.tables import TableSpec
@@ -42,8 +54,10 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "PIPELINE_RUNS_TOPIC",
+    "AttemptObserver",
     "AttemptRecorder",
     "JsonLinesRecorder",
+    "KafkaAuditRecorder",
     "KafkaRunRecorder",
     "Pipeline",
     "PipelineDefinitionError",
@@ -53,6 +67,7 @@ __all__ = [
     "Task",
     "TaskRun",
     "run_pipeline",
+    "write_audit_records",
 ]
 
 #: Output keys a task may return to fill its attempt's record: mappings of table (or, for
@@ -189,6 +204,17 @@ class AttemptRecorder(Protocol):
     def record_attempt(self, attempt: PipelineRunRecord) -> None: ...
 
 
+@runtime_checkable
+class AttemptObserver(Protocol):
+    """A recorder that is told when each attempt starts and ends, with the task itself (its
+    ``writes``) and its context: what lineage events need. A skipped task has no attempt, so
+    an observer hears nothing of it."""
+
+    def attempt_started(self, task: Task, context: RunContext, started_at: datetime) -> None: ...
+
+    def attempt_ended(self, task: Task, context: RunContext, record: PipelineRunRecord) -> None: ...
+
+
 def serialise_run(run: PipelineRun) -> bytes:
     return orjson.dumps(run.model_dump(mode="json"))
 
@@ -254,6 +280,82 @@ class KafkaRunRecorder:
         self.close()
 
 
+def write_audit_records(attempt: PipelineRunRecord) -> list[AuditRecord]:
+    """The audit records of the table versions a succeeded attempt committed: one per table of
+    its ``delta_versions`` (the newest version the attempt left), action ``write``, by the
+    product's service, with the pipeline run's id as correlation id. The record id is derived
+    from the run, the table and the version, so the same write is one record however often it
+    is sent or recorded."""
+    if attempt.status != "succeeded":
+        return []
+    return [
+        AuditRecord(
+            record_id=hashlib.sha256(f"{attempt.run_id}/{table}@{version}".encode()).hexdigest()[:32],
+            occurred_at=attempt.finished_at,
+            service=attempt.product,
+            action="write",
+            resource_type="table",
+            resource=table,
+            resource_version=version,
+            outcome="succeeded",
+            correlation_id=attempt.run_id,
+            detail=f"{attempt.asset} attempt {attempt.attempt} committed version {version}"
+            + (f" ({attempt.rows_written[table]} rows written)" if table in attempt.rows_written else ""),
+        )
+        for table, version in sorted(attempt.delta_versions.items())
+    ]
+
+
+class KafkaAuditRecorder:
+    """Publishes the :func:`write_audit_records` of each attempt to ``platform.audit.v1``, keyed
+    by table so one table's writes stay in order, through a
+    :class:`~lakehouse_core.kafka.spool.SpooledPublisher` (the same guarantees as
+    :class:`KafkaRunRecorder`: never waits for Kafka, loses nothing while it is down)."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        spool_dir: Path | None = None,
+        topic: str = AUDIT_TOPIC,
+        ack_timeout: float = 10.0,
+        close_timeout: float = 5.0,
+    ) -> None:
+        spec = AUDIT.spec if topic == AUDIT.name else replace(AUDIT.spec, name=topic)
+        self.topic = topic
+        self.close_timeout = close_timeout
+        self.publisher = SpooledPublisher(
+            bootstrap_servers, spec, spool_dir=spool_dir, ack_timeout=ack_timeout
+        )
+
+    @classmethod
+    def from_settings(cls, settings: LakehouseSettings) -> KafkaAuditRecorder:
+        """To the audit Kafka when one is configured, else to the platform's Kafka (a job's
+        writes are always audited), spooled under the configured state folder."""
+        return cls(
+            settings.audit_bootstrap_servers or settings.kafka_bootstrap_servers,
+            spool_dir=spool_folder(settings.state_dir, AUDIT_TOPIC),
+        )
+
+    def record_attempt(self, attempt: PipelineRunRecord) -> None:
+        for record in write_audit_records(attempt):
+            self.publisher.publish(record, key=record.resource)
+
+    def record(self, run: PipelineRun) -> None:
+        """Nothing more to send: each attempt's writes were published as it ended."""
+
+    def close(self) -> int:
+        """Send what is pending for up to ``close_timeout`` seconds; returns how many records
+        stay spooled for the next process."""
+        return self.publisher.close(timeout=self.close_timeout)
+
+    def __enter__(self) -> KafkaAuditRecorder:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
 def _now() -> datetime:
     return datetime.now(tz=UTC)
 
@@ -312,10 +414,11 @@ class _AttemptScope:
     run_id: str
     product: str
     recorders: Sequence[AttemptRecorder]
+    observers: Sequence[AttemptObserver] = ()
 
-    def emit(self, **fields: Any) -> None:
-        if not self.recorders:
-            return
+    def emit(self, **fields: Any) -> PipelineRunRecord | None:
+        if not self.recorders and not self.observers:
+            return None
         record = PipelineRunRecord(run_id=self.run_id, product=self.product, **fields)
         for recorder in self.recorders:
             try:
@@ -324,11 +427,27 @@ class _AttemptScope:
                 log.exception(
                     "attempt record not recorded", extra={"task": record.asset, "attempt": record.attempt}
                 )
+        return record
+
+    def started(self, task: Task, context: RunContext, started_at: datetime) -> None:
+        for observer in self.observers:
+            try:
+                observer.attempt_started(task, context, started_at)
+            except Exception:
+                log.warning(
+                    "attempt observer failed at the start of an attempt; the task runs on",
+                    exc_info=True,
+                    extra={
+                        "task": task.name,
+                        "attempt": context.attempt,
+                        "observer": type(observer).__name__,
+                    },
+                )
 
     def attempt(
         self,
-        task: str,
-        attempt: int,
+        task: Task,
+        context: RunContext,
         *,
         final: bool,
         started: tuple[datetime, _Usage],
@@ -338,9 +457,9 @@ class _AttemptScope:
     ) -> None:
         started_at, before = started
         after = _Usage.now()
-        self.emit(
-            asset=task,
-            attempt=attempt,
+        record = self.emit(
+            asset=task.name,
+            attempt=context.attempt,
             final_attempt=final,
             status="succeeded" if error is None else "failed",
             started_at=started_at,
@@ -349,8 +468,23 @@ class _AttemptScope:
             peak_memory_bytes=after.peak_memory_bytes,
             error_class=None if error is None else _qualified_class(error),
             error_message=message,
-            **_reported_counts(task, outputs or {}),
+            **_reported_counts(task.name, outputs or {}),
         )
+        if record is None:
+            return
+        for observer in self.observers:
+            try:
+                observer.attempt_ended(task, context, record)
+            except Exception:
+                log.warning(
+                    "attempt observer failed at the end of an attempt; the task's outcome stands",
+                    exc_info=True,
+                    extra={
+                        "task": task.name,
+                        "attempt": context.attempt,
+                        "observer": type(observer).__name__,
+                    },
+                )
 
 
 def _data_error(error: BaseException) -> DataError | None:
@@ -381,6 +515,7 @@ def _run_task(
         context = RunContext(run_id, pipeline, task.name, attempt, upstream_outputs)
         log.info("task started", extra={**fields, "attempt": attempt})
         started = (_now(), _Usage.now())
+        attempts.started(task, context, started[0])
         try:
             outputs = dict(task.run(context) or {})
         except Exception as error:
@@ -392,7 +527,7 @@ def _run_task(
                 message = f"{message} [data error, not retried]"
             last_error = f"{type(error).__name__}: {message}"
             final = attempt > task.retries or deterministic is not None
-            attempts.attempt(task.name, attempt, final=final, started=started, error=error, message=message)
+            attempts.attempt(task, context, final=final, started=started, error=error, message=message)
             if final:
                 log.exception("task failed", extra={**fields, "attempt": attempt, "error": last_error})
                 return TaskRun(
@@ -410,7 +545,7 @@ def _run_task(
             )
             sleep(delay)
         else:
-            attempts.attempt(task.name, attempt, final=True, started=started, outputs=outputs)
+            attempts.attempt(task, context, final=True, started=started, outputs=outputs)
             log.info("task succeeded", extra={**fields, "attempt": attempt})
             return TaskRun(
                 name=task.name,
@@ -443,7 +578,8 @@ def run_pipeline(
     """Run the pipeline's tasks in dependency order and return (and record) the run.
 
     The run goes to ``recorder`` and each of ``recorders`` at the end; those that are also
-    :class:`AttemptRecorder` s receive each attempt's record (and a skipped task's) as it ends.
+    :class:`AttemptRecorder` s receive each attempt's record (and a skipped task's) as it ends,
+    and :class:`AttemptObserver` s are told when each attempt starts and ends.
 
     ``only`` runs a subset, e.g. one step again after a fix; its dependencies outside the subset
     are taken as done and the tasks left out do not appear in the record. A task whose upstream
@@ -451,7 +587,12 @@ def run_pipeline(
     """
     run_id = uuid.uuid4().hex
     every = [*([recorder] if recorder is not None else []), *recorders]
-    attempts = _AttemptScope(run_id, pipeline.name, [r for r in every if isinstance(r, AttemptRecorder)])
+    attempts = _AttemptScope(
+        run_id,
+        pipeline.name,
+        [r for r in every if isinstance(r, AttemptRecorder)],
+        [r for r in every if isinstance(r, AttemptObserver)],
+    )
     with correlation_scope(run_id):
         started_at = _now()
         log.info("pipeline started", extra={"pipeline": pipeline.name, "run_id": run_id})
