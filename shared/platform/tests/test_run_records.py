@@ -1,5 +1,6 @@
 """A product's ``pipeline`` command records each task attempt on ``platform.pipeline_runs.v1``
-through the spool, besides the run's JSON line."""
+through the spool, besides the run's JSON line, and writes its lineage events (JSON lines by
+default)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from lakehouse_core.kafka.consumer import build_consumer, consume_batches
 from lakehouse_core.platform_topics import PIPELINE_RUNS_TOPIC, PipelineRunRecord
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_platform.event_products import run_steps
+from lakehouse_platform.lineage import read_events
 from lakehouse_testing.plugin import KafkaFixture
 from web_user_analytics.pipeline import WEB
 
@@ -57,6 +59,11 @@ def test_run_steps_publishes_one_record_per_attempt_and_keeps_the_json_lines(
         "succeeded",
     )
     assert record.peak_memory_bytes > 0
+    lineage = read_events(settings.state_dir / "lineage" / "events.jsonl")
+    assert [(e["job"]["namespace"], e["job"]["name"], e["eventType"]) for e in lineage] == [
+        (WEB.name, "topics", "START"),
+        (WEB.name, "topics", "COMPLETE"),
+    ]
     spool = settings.state_dir / "spool" / PIPELINE_RUNS_TOPIC
     assert spool.is_dir()
     assert list(spool.glob("*.jsonl")) == [], "a drained publisher leaves no segment behind"

@@ -19,7 +19,8 @@ so her two sessions become one. The second run must re-sessionise her day only.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import httpx
 import orjson
@@ -29,14 +30,22 @@ from pyspark.sql import SparkSession
 from lakehouse_core.delta_reader import read_arrow
 from lakehouse_core.kafka.admin import ensure_topics
 from lakehouse_core.kafka.producer import EventProducer
+from lakehouse_core.platform_topics import PipelineRunRecord
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_platform.event_products import collector_app, reconcile_product, topic_specs
-from lakehouse_platform.orchestrator import PipelineRun, run_pipeline
+from lakehouse_platform.lineage import lineage_from_settings, product_catalog, read_events
+from lakehouse_platform.orchestrator import PipelineRun, RunRecorder, run_pipeline
 from lakehouse_testing.plugin import KafkaFixture, serve_in_thread
 from web_user_analytics.config import WebConfig, load_web_config
 from web_user_analytics.pipeline import WEB, build_pipeline
 from web_user_analytics.serving.app import create_app
-from web_user_analytics.storage.tables import QUARANTINE_EVENTS, SILVER_EVENTS, SILVER_SESSIONS
+from web_user_analytics.storage.tables import (
+    BRONZE_EVENTS,
+    GOLD_DAILY_TRAFFIC,
+    QUARANTINE_EVENTS,
+    SILVER_EVENTS,
+    SILVER_SESSIONS,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -128,14 +137,33 @@ def post_batch(url: str, messages: list[dict[str, object]]) -> dict[str, object]
     return response.json()  # type: ignore[no-any-return]
 
 
-def run(config: WebConfig, settings: LakehouseSettings, spark: SparkSession) -> PipelineRun:
+class Attempts:
+    """The attempt records of the runs, as the runner hands them to a recorder."""
+
+    def __init__(self) -> None:
+        self.records: list[PipelineRunRecord] = []
+
+    def record(self, run: PipelineRun) -> None:
+        """Only the attempts are kept."""
+
+    def record_attempt(self, attempt: PipelineRunRecord) -> None:
+        self.records.append(attempt)
+
+    def of(self, run: PipelineRun, task: str) -> PipelineRunRecord:
+        [found] = [a for a in self.records if a.run_id == run.run_id and a.asset == task]
+        return found
+
+
+def run(
+    config: WebConfig, settings: LakehouseSettings, spark: SparkSession, recorders: Sequence[RunRecorder] = ()
+) -> PipelineRun:
     pipeline = build_pipeline(
         config,
         spark=lambda: spark,
         bootstrap_servers=settings.kafka_bootstrap_servers,
         lake_root=settings.lake_root,
     )
-    result = run_pipeline(pipeline)
+    result = run_pipeline(pipeline, recorders=recorders)
     assert result.status == "succeeded", [t.error for t in result.tasks]
     return result
 
@@ -145,10 +173,14 @@ def rows(location: str) -> list[dict[str, object]]:
 
 
 def test_known_day_through_every_layer_and_the_api(
-    product: tuple[WebConfig, LakehouseSettings, str], spark: SparkSession
+    product: tuple[WebConfig, LakehouseSettings, str], spark: SparkSession, tmp_path: Path
 ) -> None:
     config, settings, collector_url = product
     lake = settings.lake_root
+    attempts = Attempts()
+    observed = settings.model_copy(update={"lineage_file": tmp_path / "lineage.jsonl"})
+    lineage = lineage_from_settings(observed, catalog=product_catalog(WEB, lake_root=lake))
+    assert lineage is not None
 
     first = post_batch(collector_url, FIRST_DELIVERY)
     assert first["accepted"] == 10
@@ -157,9 +189,54 @@ def test_known_day_through_every_layer_and_the_api(
     with EventProducer(settings.kafka_bootstrap_servers) as producer:
         producer.send(config.topics["events"].name, b"{not json", key=b"x").result(timeout=30)
 
-    first_run = run(config, settings, spark)
-    assert first_run.task("bronze").outputs == {"records": 12}
+    with lineage:
+        first_run = run(config, settings, spark, [attempts, lineage])
+    assert first_run.task("bronze").outputs["records"] == 12
     assert first_run.task("silver").outputs["bronze_rows_read"] == 12
+    topic = config.topics["events"].name
+    bronze, silver = attempts.of(first_run, "bronze"), attempts.of(first_run, "silver")
+    assert bronze.rows_read == {f"kafka:{topic}": 12}
+    assert bronze.rows_written == {BRONZE_EVENTS.qualified_name: 12}
+    assert set(bronze.delta_versions) == {BRONZE_EVENTS.qualified_name}
+    assert silver.rows_read == {BRONZE_EVENTS.qualified_name: 12}
+    assert silver.rows_written[QUARANTINE_EVENTS.qualified_name] == 2
+    assert silver.rows_quarantined == {"unique_message_id": 1, "valid_json": 1}
+    assert {SILVER_EVENTS.qualified_name, SILVER_SESSIONS.qualified_name} <= set(silver.delta_versions)
+    gold = attempts.of(first_run, "gold")
+    assert GOLD_DAILY_TRAFFIC.qualified_name in gold.delta_versions
+    assert gold.rows_written[GOLD_DAILY_TRAFFIC.qualified_name] > 0
+
+    lineage_events = read_events(tmp_path / "lineage.jsonl")
+    assert [(e["job"]["name"], e["eventType"]) for e in lineage_events] == [
+        (task, state) for task in ("topics", "bronze", "silver", "gold") for state in ("START", "COMPLETE")
+    ]
+    datasets = {
+        (e["job"]["name"], e["eventType"]): (
+            [d["name"] for d in e["inputs"]],
+            [d["facets"]["symlinks"]["identifiers"][0]["name"] for d in e["outputs"]],
+        )
+        for e in lineage_events
+    }
+    assert datasets["bronze", "COMPLETE"] == ([topic], [BRONZE_EVENTS.qualified_name])
+    assert datasets["silver", "COMPLETE"][0] == [BRONZE_EVENTS.location(lake)]
+    assert set(datasets["silver", "COMPLETE"][1]) >= {
+        SILVER_EVENTS.qualified_name,
+        SILVER_SESSIONS.qualified_name,
+        QUARANTINE_EVENTS.qualified_name,
+    }
+    assert set(datasets["gold", "COMPLETE"][0]) == {
+        SILVER_EVENTS.location(lake),
+        SILVER_SESSIONS.location(lake),
+    }
+    silver_done = next(
+        e for e in lineage_events if (e["job"]["name"], e["eventType"]) == ("silver", "COMPLETE")
+    )
+    quarantined = next(d for d in silver_done["outputs"] if d["name"] == QUARANTINE_EVENTS.location(lake))
+    assert quarantined["facets"]["dataQualityMetrics"]["rowCount"] == 2
+    assert quarantined["facets"]["lakehouse_quarantine"]["rowsByRule"] == {
+        "unique_message_id": 1,
+        "valid_json": 1,
+    }
 
     counts = reconcile_product(
         WEB, config, bootstrap_servers=settings.kafka_bootstrap_servers, lake_root=lake
@@ -182,7 +259,9 @@ def test_known_day_through_every_layer_and_the_api(
     assert alice_sessions == [("2026-03-02T10:00:00+00:00", 2), ("2026-03-02T10:45:00+00:00", 1)]
 
     post_batch(collector_url, LATE)
-    run(config, settings, spark)
+    second_run = run(config, settings, spark, [attempts])
+    assert attempts.of(second_run, "bronze").rows_written == {BRONZE_EVENTS.qualified_name: 1}
+    assert attempts.of(second_run, "silver").rows_quarantined == {}
 
     counts = reconcile_product(
         WEB, config, bootstrap_servers=settings.kafka_bootstrap_servers, lake_root=lake

@@ -42,17 +42,22 @@ from lakehouse_core.reconciliation import Reconciliation, reconcile
 from lakehouse_core.segment_client import SegmentClient, as_replay
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.structured_logging import configure_logging
-from lakehouse_core.tables import Layer, TableSpec
+from lakehouse_core.tables import KAFKA_UPSTREAM, Layer, TableSpec
 from lakehouse_platform.demo import Binding, DemoSeeds, quarantine_by_rule, taken_ports
 from lakehouse_platform.history_import import describe_report, import_history, write_refused
+from lakehouse_platform.lineage import lineage_from_settings, product_catalog
 from lakehouse_platform.orchestrator import (
+    REPORTED_COUNTS,
     JsonLinesRecorder,
+    KafkaAuditRecorder,
     KafkaRunRecorder,
     Pipeline,
     RunContext,
+    RunRecorder,
     Task,
     run_pipeline,
 )
+from lakehouse_platform.task_reports import quarantined_by_rule, versions_before, written_since
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -173,31 +178,65 @@ def event_pipeline(
     """topics → bronze → silver → gold. ``spark`` is called when a Spark step first runs, so
     the topics step needs no JVM."""
 
+    def layers(*wanted: Layer) -> tuple[TableSpec, ...]:
+        return tuple(spec for spec in product.tables if spec.layer in wanted)
+
+    bronze_writes = layers(Layer.BRONZE)
+    silver_writes = layers(Layer.SILVER, Layer.QUARANTINE)
+    gold_writes = layers(Layer.GOLD)
+
     def topics(_: RunContext) -> Mapping[str, Any]:
         return {"created": ensure_topics(bootstrap_servers, topic_specs(config.topics))}
 
     def bronze(_: RunContext) -> Mapping[str, Any]:
+        session = spark()
+        before = versions_before(session, bronze_writes, lake_root=lake_root)
         job = bronze_job(product, config, bootstrap_servers=bootstrap_servers, lake_root=lake_root)
-        return {"records": run_bronze_ingestion(spark(), job)}
+        records = run_bronze_ingestion(session, job)
+        written = written_since(session, bronze_writes, before, lake_root=lake_root)
+        read = {f"{KAFKA_UPSTREAM}{topic}": records for topic in job.topics}
+        return {"records": records, "rows_read": read, **written.outputs()}
 
     def silver(_: RunContext) -> Mapping[str, Any]:
-        run = run_silver(product, spark(), config, lake_root=lake_root)
-        return {"bronze_rows_read": run.input_rows, "batches": run.batches}
+        session = spark()
+        before = versions_before(session, silver_writes, lake_root=lake_root)
+        run = run_silver(product, session, config, lake_root=lake_root)
+        written = written_since(session, silver_writes, before, lake_root=lake_root)
+        quarantine = product.quarantine.qualified_name
+        quarantined = quarantined_by_rule(
+            session,
+            product.quarantine,
+            before.get(quarantine),
+            written.delta_versions.get(quarantine),
+            lake_root=lake_root,
+        )
+        return {
+            "bronze_rows_read": run.input_rows,
+            "batches": run.batches,
+            "rows_read": {product.bronze.qualified_name: run.input_rows},
+            **written.outputs(),
+            "rows_quarantined": quarantined,
+        }
 
     def gold(_: RunContext) -> Mapping[str, Any]:
-        run = run_gold(product, spark(), config, lake_root=lake_root)
-        return {"changes_read": run.input_rows, "batches": run.batches}
-
-    def layers(*wanted: Layer) -> tuple[TableSpec, ...]:
-        return tuple(spec for spec in product.tables if spec.layer in wanted)
+        session = spark()
+        before = versions_before(session, gold_writes, lake_root=lake_root)
+        run = run_gold(product, session, config, lake_root=lake_root)
+        written = written_since(session, gold_writes, before, lake_root=lake_root)
+        return {
+            "changes_read": run.input_rows,
+            "batches": run.batches,
+            "rows_read": {product.sessions.qualified_name: run.input_rows},
+            **written.outputs(),
+        }
 
     return Pipeline(
         product.name,
         [
             Task("topics", topics),
-            Task("bronze", bronze, depends_on=("topics",), writes=layers(Layer.BRONZE)),
-            Task("silver", silver, depends_on=("bronze",), writes=layers(Layer.SILVER, Layer.QUARANTINE)),
-            Task("gold", gold, depends_on=("silver",), writes=layers(Layer.GOLD)),
+            Task("bronze", bronze, depends_on=("topics",), writes=bronze_writes),
+            Task("silver", silver, depends_on=("bronze",), writes=silver_writes),
+            Task("gold", gold, depends_on=("silver",), writes=gold_writes),
         ],
     )
 
@@ -222,7 +261,9 @@ def run_steps(
     product: EventProduct, config: Any, settings: LakehouseSettings, only: list[str] | None
 ) -> bool:
     """Run (some of) the product's pipeline, print each task's outcome, record the run (JSON
-    lines) and each attempt (``platform.pipeline_runs.v1``, spooled while Kafka is down)."""
+    lines), each attempt (``platform.pipeline_runs.v1``) and each table version written
+    (``platform.audit.v1``), both spooled while Kafka is down, and emit the OpenLineage events
+    of each attempt to the configured lineage transport."""
     pipeline = event_pipeline(
         product,
         config,
@@ -230,12 +271,24 @@ def run_steps(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         lake_root=settings.lake_root,
     )
-    recorder = JsonLinesRecorder(settings.state_dir / "pipeline_runs" / f"{product.name}.jsonl")
-    with KafkaRunRecorder.from_settings(settings) as published:
-        run = run_pipeline(pipeline, only=only, recorders=[recorder, published])
+    recorders: list[RunRecorder] = [
+        JsonLinesRecorder(settings.state_dir / "pipeline_runs" / f"{product.name}.jsonl")
+    ]
+    lineage = lineage_from_settings(settings, catalog=product_catalog(product, lake_root=settings.lake_root))
+    with (
+        KafkaRunRecorder.from_settings(settings) as published,
+        KafkaAuditRecorder.from_settings(settings) as audit,
+    ):
+        recorders += [published, audit, *([lineage] if lineage is not None else [])]
+        try:
+            run = run_pipeline(pipeline, only=only, recorders=recorders)
+        finally:
+            if lineage is not None:
+                lineage.close()
     for task in run.tasks:
         colour = {"succeeded": "green", "failed": "red"}.get(task.status, "yellow")
-        detail = json.dumps(task.outputs) if task.outputs else (task.error or "")
+        shown = {k: v for k, v in task.outputs.items() if k not in REPORTED_COUNTS}
+        detail = json.dumps(shown) if shown else (task.error or "")
         console.print(f"  [{colour}]{task.status:>9}[/] {task.name:<7} {detail}")
     return run.status == "succeeded"
 
