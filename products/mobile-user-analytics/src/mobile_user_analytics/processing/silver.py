@@ -15,12 +15,12 @@ from lakehouse_core.ingestion.refinement import SilverBatch
 from lakehouse_core.ingestion.segment_parsing import (
     EVENT_TS,
     MESSAGE,
-    EventTimeWindow,
     is_imported,
     kept_traits,
     refine_segment_batch,
 )
 from lakehouse_core.privacy import drop_json_keys, hmac_sha256
+from lakehouse_core.segment import EventTimeWindow
 from mobile_user_analytics.contracts import LIFECYCLE_EVENTS, MobileEvent
 
 if TYPE_CHECKING:

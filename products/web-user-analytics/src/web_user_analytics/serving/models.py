@@ -82,4 +82,4 @@ class FunnelReport(BaseModel):
         description="Later steps count only this long after the session first reached step 1; null: "
         "anywhere later in the session."
     )
-    steps: list[FunnelStepTotal] = Field(description="Every configured step, in order.")  # type: ignore[valid-type]
+    steps: list[FunnelStepTotal] = Field(description="Every configured step, in order.")

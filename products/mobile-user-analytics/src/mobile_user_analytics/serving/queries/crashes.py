@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lakehouse_core.delta_reader import DeltaReader
-from lakehouse_core.serving.arrow import between, ratio, to_models, where
+from lakehouse_core.serving.arrow import SortOrder, between, ratio, to_models, where
 from lakehouse_core.serving.params import DateRange
 from lakehouse_core.serving.tables import ServedTable
 from mobile_user_analytics.contracts import CrashFree
@@ -21,7 +21,7 @@ def crash_free(
 
     def compute(reader: DeltaReader) -> list[CrashFree]:
         window = where(between("date", dates.start, dates.end), {"app_version": app_version})
-        order = [("date", "ascending"), ("sessions", "descending"), ("app_version", "ascending")]
+        order: SortOrder = [("date", "ascending"), ("sessions", "descending"), ("app_version", "ascending")]
         if platform != ALL:
             return to_models(reader.read(filter=where(window, {"platform": platform})), CrashFree, order)
         return [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lakehouse_core.delta_reader import DeltaReader
-from lakehouse_core.serving.arrow import between, ratio, to_models, where
+from lakehouse_core.serving.arrow import SortOrder, between, ratio, to_models, where
 from lakehouse_core.serving.params import DateRange
 from lakehouse_core.serving.tables import ServedTable
 from mobile_user_analytics.contracts import InstallCohort
@@ -11,7 +11,7 @@ from mobile_user_analytics.serving.params import ALL, Platform
 from mobile_user_analytics.serving.queries.platforms import across_platforms
 
 _COUNTS = ["installs", "retained_d1", "retained_d7", "retained_d30"]
-_ORDER = [("install_date", "ascending")]
+_ORDER: SortOrder = [("install_date", "ascending")]
 
 
 def install_cohorts(table: ServedTable, dates: DateRange, *, platform: Platform) -> list[InstallCohort]:

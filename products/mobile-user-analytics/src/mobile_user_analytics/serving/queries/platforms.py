@@ -22,4 +22,5 @@ def across_platforms(
 ) -> list[dict[str, Any]]:
     """``counts`` summed over every platform per distinct ``by``, sorted by ``order``."""
     own = rows.filter(pc.field("platform") != ALL)
-    return summed(own, by, counts).sort_by(list(order)).to_pylist()
+    rows_out: list[dict[str, Any]] = summed(own, by, counts).sort_by(list(order)).to_pylist()
+    return rows_out

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from lakehouse_core.delta_reader import DeltaReader
-from lakehouse_core.serving.arrow import between, summed, to_models, where
+from lakehouse_core.serving.arrow import SortOrder, between, summed, to_models, where
 from lakehouse_core.serving.params import DateRange
 from lakehouse_core.serving.tables import ServedTable
 from mobile_user_analytics.serving.models import ScreenSummary, ScreenTransitionTotal
@@ -41,7 +41,11 @@ def screen_transitions(table: ServedTable, dates: DateRange, *, from_screen: str
             filter=where(between("date", dates.start, dates.end), {"from_screen": from_screen})
         )
         totals = summed(rows, ["from_screen", "to_screen"], ["transitions"])
-        order = [("transitions", "descending"), ("from_screen", "ascending"), ("to_screen", "ascending")]
+        order: SortOrder = [
+            ("transitions", "descending"),
+            ("from_screen", "ascending"),
+            ("to_screen", "ascending"),
+        ]
         return to_models(totals, ScreenTransitionTotal, order)
 
     return table.query(("transitions", dates, from_screen), compute)
