@@ -11,7 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
+from fastapi import FastAPI, Request
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.serde import Serde
 from pydantic import BaseModel, Field
@@ -32,8 +34,7 @@ from lakehouse_platform.lineage import (
     table_dataset_name,
 )
 from lakehouse_platform.orchestrator import Pipeline, RunContext, Task, run_pipeline
-
-pytestmark = pytest.mark.unit
+from lakehouse_testing.plugin import KafkaFixture, serve_in_thread
 
 LAKE = "/lake"
 BOOTSTRAP = "broker-1:9092,broker-2:9092"
@@ -112,6 +113,7 @@ def named(datasets: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return [(d["namespace"], d["name"]) for d in datasets]
 
 
+@pytest.mark.unit
 def test_start_names_the_job_the_run_and_the_datasets_from_the_catalog() -> None:
     event = wire(run_event(RunState.START, task=SILVER, context=context(), naming=NAMING, at=AT))
 
@@ -141,6 +143,7 @@ def test_start_names_the_job_the_run_and_the_datasets_from_the_catalog() -> None
     assert visits.get("outputFacets", {}) == {}
 
 
+@pytest.mark.unit
 def test_complete_carries_rows_read_written_and_quarantined() -> None:
     done = record(
         rows_read={"shop.bronze.events": 12},
@@ -168,6 +171,7 @@ def test_complete_carries_rows_read_written_and_quarantined() -> None:
     assert "errorMessage" not in event["run"]["facets"]
 
 
+@pytest.mark.unit
 def test_fail_names_the_error_and_shares_the_run_id_of_its_start_only() -> None:
     failed = record("failed", error_class="lakehouse_core.errors.JobError", error_message="boom")
     start = run_event(RunState.START, task=SILVER, context=context(), naming=NAMING, at=AT)
@@ -180,6 +184,7 @@ def test_fail_names_the_error_and_shares_the_run_id_of_its_start_only() -> None:
     assert fail["run"]["runId"] == start.run.runId != retry.run.runId
 
 
+@pytest.mark.unit
 def test_a_topic_input_is_named_by_its_broker_and_a_lake_in_a_bucket_by_the_bucket() -> None:
     event = wire(run_event(RunState.START, task=BRONZE_TASK, context=context("bronze"), naming=NAMING, at=AT))
 
@@ -207,6 +212,7 @@ def parse(line: Mapping[str, Any]) -> RunEvent:
     )
 
 
+@pytest.mark.unit
 def test_a_pipeline_run_writes_start_and_complete_or_fail_of_every_attempt_as_json_lines(
     tmp_path: Path,
 ) -> None:
@@ -250,6 +256,7 @@ def test_a_pipeline_run_writes_start_and_complete_or_fail_of_every_attempt_as_js
     assert "ZeroDivisionError" in lines[7]["run"]["facets"]["errorMessage"]["message"]
 
 
+@pytest.mark.unit
 def test_a_lineage_transport_that_cannot_write_never_fails_a_task(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -272,5 +279,76 @@ def test_a_lineage_transport_that_cannot_write_never_fails_a_task(
     ) == 2
 
 
+@pytest.mark.unit
 def test_lineage_can_be_switched_off() -> None:
     assert lineage_from_settings(LakehouseSettings(lineage_transport="none")) is None
+
+
+def toy_run(lineage: Any) -> None:
+    with lineage:
+        run = run_pipeline(
+            Pipeline("shop", [Task("bronze", lambda _: {"records": 1}, writes=(BRONZE,))]),
+            recorders=[lineage],
+        )
+    assert run.status == "succeeded"
+
+
+def lineage_api(received: list[dict[str, Any]]) -> FastAPI:
+    """An OpenLineage API that keeps what it is sent."""
+    api = FastAPI()
+
+    @api.post("/api/v1/lineage", status_code=201)
+    async def lineage(request: Request) -> None:
+        received.append(await request.json())
+
+    return api
+
+
+@pytest.mark.integration
+def test_the_http_transport_posts_each_event_to_the_openlineage_api(tmp_path: Path) -> None:
+    received: list[dict[str, Any]] = []
+    api = lineage_api(received)
+
+    with serve_in_thread(api) as url:
+        settings = LakehouseSettings(
+            lake_root=LAKE, state_dir=tmp_path, lineage_transport="http", lineage_url=url
+        )
+        toy_run(lineage_from_settings(settings, catalog=NAMING.catalog))
+
+    assert [(e["job"]["name"], e["eventType"]) for e in received] == [
+        ("bronze", "START"),
+        ("bronze", "COMPLETE"),
+    ]
+    assert parse(received[0]).run.runId == received[1]["run"]["runId"]
+
+
+@pytest.mark.unit
+def test_the_http_transport_needs_a_url() -> None:
+    assert lineage_from_settings(LakehouseSettings(lineage_transport="http"), catalog=NAMING.catalog) is None
+
+
+@pytest.mark.integration
+def test_the_kafka_transport_publishes_each_event_keyed_by_its_run(
+    kafka_broker: KafkaFixture, tmp_path: Path, unique_topic: str
+) -> None:
+    from lakehouse_core.kafka.consumer import build_consumer, consume_batches
+
+    settings = LakehouseSettings(
+        lake_root=LAKE,
+        state_dir=tmp_path,
+        kafka_bootstrap_servers=kafka_broker.bootstrap_servers,
+        lineage_transport="kafka",
+        lineage_topic=unique_topic,
+    )
+    toy_run(lineage_from_settings(settings, catalog=NAMING.catalog))
+
+    consumer = build_consumer(
+        kafka_broker.bootstrap_servers, group_id=f"g-{unique_topic}", topics=[unique_topic]
+    )
+    try:
+        messages = [m for batch in consume_batches(consumer, idle_timeout=3) for m in batch]
+    finally:
+        consumer.close()
+    events = [parse(orjson.loads(m.value() or b"")) for m in messages]
+    assert [(e.job.name, e.eventType.value) for e in events] == [("bronze", "START"), ("bronze", "COMPLETE")]
+    assert {m.key() for m in messages} == {events[0].run.runId.encode()}

@@ -448,3 +448,56 @@ def test_a_data_error_is_not_retried_and_the_record_says_why() -> None:
     )
     assert run.task("gold").status == "skipped"
     assert (run.task("flaky").status, run.task("flaky").attempts) == ("succeeded", 2)
+
+
+class Observer(MemoryRecorder):
+    """Hears each attempt start and end, with the task; raises on a start when told to."""
+
+    def __init__(self, *, fail_on_start: bool = False) -> None:
+        super().__init__()
+        self.fail_on_start = fail_on_start
+        self.heard: list[tuple[str, str, int, str]] = []
+
+    def attempt_started(self, task: Task, context: RunContext, started_at: Any) -> None:
+        self.heard.append(("start", task.name, context.attempt, ""))
+        if self.fail_on_start:
+            raise RuntimeError("lineage backend away")
+
+    def attempt_ended(self, task: Task, context: RunContext, record: PipelineRunRecord) -> None:
+        self.heard.append(("end", task.name, context.attempt, record.status))
+
+
+@pytest.mark.unit
+def test_observers_hear_every_attempt_start_and_end_and_cannot_fail_a_task(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    calls: list[str] = []
+    pipeline = Pipeline(
+        "p",
+        [
+            Task("flaky", failing(calls, times=1), retries=1, retry_backoff_seconds=0),
+            Task("broken", failing(calls, times=9), retries=0),
+            Task("after", recording(calls), depends_on=("broken",)),
+        ],
+    )
+    observer, failing_observer = Observer(), Observer(fail_on_start=True)
+
+    with caplog.at_level(logging.WARNING, logger="lakehouse_platform.orchestrator"):
+        run = run_pipeline(pipeline, recorders=[failing_observer, observer])
+
+    assert [(t.name, t.status) for t in run.tasks] == [
+        ("flaky", "succeeded"),
+        ("broken", "failed"),
+        ("after", "skipped"),
+    ]
+    assert observer.heard == [
+        ("start", "flaky", 1, ""),
+        ("end", "flaky", 1, "failed"),
+        ("start", "flaky", 2, ""),
+        ("end", "flaky", 2, "succeeded"),
+        ("start", "broken", 1, ""),
+        ("end", "broken", 1, "failed"),
+    ], "a skipped task has no attempt to observe"
+    assert failing_observer.heard == observer.heard
+    warned = [r.getMessage() for r in caplog.records]
+    assert warned.count("attempt observer failed at the start of an attempt; the task runs on") == 3
