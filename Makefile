@@ -42,8 +42,12 @@ $(JARS)/.resolved: $(POM)
 run: setup stack-up  ## Start the local stack and run web-user-analytics end to end (a generated day → API)
 	$(MAKE) -C products/web-user-analytics run
 
+# Runs launched from the UI get the products' development pseudonymisation keys, as `make run`
+# does (infrastructure/make/event-product.mk); the environment wins.
+PRODUCT_ENV_PREFIXES := $(shell sed -n 's/^ENV_PREFIX := //p' products/*/Makefile)
 ui: setup  ## Start the Dagster UI at 127.0.0.1:3070 (LAKEHOUSE_UI_PORT): every product's assets, checks, runs
-	$(BIN)/lakehouse ui
+	$(foreach p,$(PRODUCT_ENV_PREFIXES),$(p)_PSEUDONYMISATION_KEY="$${$(p)_PSEUDONYMISATION_KEY:-local-development-pseudonymisation-key}") \
+	  $(BIN)/lakehouse ui
 
 smoke:  ## Run the smoke pipeline (Kafka → Spark → Delta → delta-rs) against the running stack
 	$(BIN)/lakehouse smoke

@@ -324,3 +324,24 @@ def test_a_configured_cron_is_the_products_schedule() -> None:
     job = dg.define_asset_job("shop_pipeline", selection=dg.AssetSelection.groups("shop"))
     assert schedule_for("shop", ScheduledConfig(), job).cron_schedule == "0 3 * * *"
     assert schedule_for("shop", Config(), job).cron_schedule == DEFAULT_SCHEDULE
+
+
+def test_a_task_whose_later_table_feeds_an_earlier_one_materializes_upstream_first() -> None:
+    """The gold task declares a dimension after the table that reads it (web's retention
+    cohorts read the user dimension); Dagster refuses outputs out of dependency order."""
+    cohorts = spec("shop", Layer.GOLD, "cohorts", "shop.gold.dimension")
+    dimension = spec("shop", Layer.GOLD, "dimension", "shop.bronze.events")
+    versions = {"shop.gold.cohorts": 4, "shop.gold.dimension": 7}
+    pipeline = Pipeline(
+        "shop",
+        [Task("gold", lambda _: {"delta_versions": versions}, retries=0, writes=(cohorts, dimension))],
+    )
+    catalog = build_catalog([Declaration("shop", (SHOP_BRONZE, cohorts, dimension))], lake_root="/lake")
+    result = dg.materialize([task_asset(pipeline.tasks["gold"], pipeline, catalog=catalog, config=Config())])
+    assert result.success
+    materialized = result.asset_materializations_for_node("shop__gold")
+    assert [m.asset_key for m in materialized] == [table_key(dimension), table_key(cohorts)]
+    assert [m.metadata["delta_version"] for m in materialized] == [
+        dg.IntMetadataValue(7),
+        dg.IntMetadataValue(4),
+    ]

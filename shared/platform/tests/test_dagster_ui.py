@@ -73,7 +73,7 @@ def ui(tmp_path: Path) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        os.killpg(process.pid, signal.SIGINT)
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:

@@ -23,7 +23,7 @@ when that is more than none.
 # Dagster reads the annotation of an op's ``context`` at definition time, so annotations here
 # are evaluated (no ``from __future__ import annotations``).
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -255,6 +255,28 @@ class SilverChecks:
             )
 
 
+def upstream_first(entries: Sequence[CatalogEntry]) -> list[CatalogEntry]:
+    """``entries`` with each after the ones among them it reads (Dagster wants a multi-asset's
+    outputs in that order), otherwise in declaration order."""
+    names = {e.qualified_name for e in entries}
+    ordered: list[CatalogEntry] = []
+    remaining = list(entries)
+    while remaining:
+        done = {e.qualified_name for e in ordered}
+        ready = next(
+            (e for e in remaining if all(u in done for u in e.upstream if u in names)),
+            remaining[0],  # a cycle, which the catalog's lineage would show: declaration order
+        )
+        ordered.append(ready)
+        remaining.remove(ready)
+    return ordered
+
+
+def _count(reported: Any, table: str) -> int | None:
+    value = reported.get(table) if isinstance(reported, Mapping) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def task_asset(
     task: Task,
     pipeline: Pipeline,
@@ -265,7 +287,7 @@ def task_asset(
 ) -> dg.AssetsDefinition:
     """One ``multi_asset`` for a task that writes tables, with ``checks`` on its outputs; it
     runs the task's prerequisites that write nothing first (in the runner's order)."""
-    written = [catalog.get(spec.qualified_name) for spec in task.writes]
+    written = upstream_first([catalog.get(spec.qualified_name) for spec in task.writes])
     prerequisites = [
         pipeline.tasks[d] for d in pipeline.order if d in task.depends_on and not pipeline.tasks[d].writes
     ]
@@ -288,7 +310,12 @@ def task_asset(
         outputs = run_task(task, pipeline=product, context=context, upstream_outputs=upstream)
         reported = dg.MetadataValue.json(json.loads(json.dumps(outputs, default=str)))
         for entry in written:
-            yield dg.MaterializeResult(asset_key=table_key(entry.spec), metadata={"task_outputs": reported})
+            metadata: dict[str, Any] = {"task_outputs": reported}
+            for name, counts in (("rows_written", "rows_written"), ("delta_version", "delta_versions")):
+                value = _count(outputs.get(counts), entry.qualified_name)
+                if value is not None:
+                    metadata[name] = dg.MetadataValue.int(value)
+            yield dg.MaterializeResult(asset_key=table_key(entry.spec), metadata=metadata)
         if checks is not None:
             yield from checks.results(started, outputs)
 

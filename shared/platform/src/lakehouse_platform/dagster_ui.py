@@ -10,6 +10,7 @@ sooner; schedules then do not fire).
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +63,10 @@ def ui_command(*, home: Path, host: str, port: int, daemon: bool = True) -> UiCo
 
 
 def serve(command: UiCommand) -> NoReturn:
-    """Become the Dagster process (signals such as Ctrl-C reach it directly)."""
+    """Become the Dagster process (signals such as Ctrl-C reach it directly). An ignored SIGINT
+    (a shell's background job) is restored first: ``dagster dev`` stops its web server and
+    daemon with it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(command.argv[0], command.argv, command.env)
