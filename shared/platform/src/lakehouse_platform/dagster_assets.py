@@ -5,9 +5,9 @@ Each task of an event product's pipeline that writes tables (:attr:`Task.writes`
 depends on comes from the catalog's resolved upstream: tables written by another task, of this
 product or another one, and Kafka topics, which appear as external assets keyed
 ``["kafka", topic]``. Two tables of one task may depend on each other (silver sessions on
-silver events): the op writes both, in the task's order, and cannot run for one alone. Tasks
-that write nothing (creating topics) run first, inside the op of each writing task that
-depends on them.
+silver events): the op writes both and reports them upstream first; it cannot run for one
+alone. Tasks that write nothing (creating topics) run first, inside the op of each writing
+task that depends on them.
 
 The op runs the very task function ``<product> pipeline`` runs, so the data written does not
 depend on which engine ran it. A :class:`~lakehouse_core.errors.DataError` fails the op
