@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,8 @@ from pydantic import BaseModel
 from lakehouse_core.config import TopicConfig
 from lakehouse_core.contracts import spark_schema
 from lakehouse_core.errors import QualityError
+from lakehouse_core.kafka.spool import spool_folder
+from lakehouse_core.platform_topics import PIPELINE_RUNS_TOPIC, PipelineRunRecord
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.tables import ConfiguredTopic, Layer, TableSpec
 from lakehouse_platform.catalog import build_catalog, discover_products
@@ -29,6 +32,7 @@ from lakehouse_platform.dagster_assets import (
     task_asset,
 )
 from lakehouse_platform.dagster_definitions import build_definitions
+from lakehouse_platform.lineage import read_events
 from lakehouse_platform.orchestrator import Pipeline, RunContext, Task
 
 pytestmark = pytest.mark.unit
@@ -166,7 +170,9 @@ SHOP_BRONZE = spec("shop", Layer.BRONZE, "events", ConfiguredTopic("events"))
 
 
 def shop_asset(
-    run: Callable[[RunContext], Mapping[str, Any] | None], calls: list[str]
+    run: Callable[[RunContext], Mapping[str, Any] | None],
+    calls: list[str],
+    settings: LakehouseSettings | None = None,
 ) -> dg.AssetsDefinition:
     def topics(_: RunContext) -> Mapping[str, Any]:
         calls.append("topics")
@@ -187,7 +193,7 @@ def shop_asset(
         ],
     )
     catalog = build_catalog([Declaration("shop", (SHOP_BRONZE,))], lake_root="/lake")
-    return task_asset(pipeline.tasks["bronze"], pipeline, catalog=catalog, config=Config())
+    return task_asset(pipeline.tasks["bronze"], pipeline, catalog=catalog, config=Config(), settings=settings)
 
 
 def test_a_failing_task_is_retried_and_its_prerequisite_runs_first() -> None:
@@ -210,6 +216,44 @@ def test_a_failing_task_is_retried_and_its_prerequisite_runs_first() -> None:
     [materialized] = result.asset_materializations_for_node("shop__bronze")
     assert materialized.asset_key == table_key(SHOP_BRONZE)
     assert materialized.metadata["task_outputs"] == dg.JsonMetadataValue({"records": 3})
+
+
+def test_attempts_run_by_dagster_report_run_records_and_lineage_like_the_pipeline_command(
+    tmp_path: Path,
+) -> None:
+    def flaky(context: RunContext) -> Mapping[str, Any]:
+        if context.attempt == 1:
+            raise ConnectionError("broker not reachable")
+        return {"records": 3, "rows_written": {SHOP_BRONZE.qualified_name: 3}}
+
+    settings = LakehouseSettings(
+        lake_root=str(tmp_path / "lake"), state_dir=tmp_path / "state", kafka_bootstrap_servers="127.0.0.1:1"
+    )
+    assert dg.materialize([shop_asset(flaky, [], settings)]).success
+
+    spooled = [
+        PipelineRunRecord.model_validate(json.loads(line)["value"])
+        for segment in sorted(spool_folder(settings.state_dir, PIPELINE_RUNS_TOPIC).glob("*.jsonl"))
+        for line in segment.read_bytes().splitlines()
+    ]
+    assert [(r.asset, r.attempt, r.status, r.final_attempt) for r in spooled] == [
+        ("topics", 1, "succeeded", True),
+        ("bronze", 1, "failed", False),
+        ("topics", 2, "succeeded", True),
+        ("bronze", 2, "succeeded", True),
+    ]
+    assert spooled[-1].rows_written == {SHOP_BRONZE.qualified_name: 3}
+    lineage = [(e["job"]["name"], e["eventType"]) for e in read_events(settings.lineage_file)]
+    assert lineage == [
+        ("topics", "START"),
+        ("topics", "COMPLETE"),
+        ("bronze", "START"),
+        ("bronze", "FAIL"),
+        ("topics", "START"),
+        ("topics", "COMPLETE"),
+        ("bronze", "START"),
+        ("bronze", "COMPLETE"),
+    ]
 
 
 def test_a_data_error_fails_at_once_without_a_retry() -> None:

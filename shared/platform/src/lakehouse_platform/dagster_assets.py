@@ -24,6 +24,7 @@ when that is more than none.
 # are evaluated (no ``from __future__ import annotations``).
 import json
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -36,10 +37,12 @@ from lakehouse_core.errors import DataError, TableNotFoundError
 from lakehouse_core.ingestion.deduplication import DUPLICATE_RULE
 from lakehouse_core.ingestion.segment_parsing import rule_descriptions
 from lakehouse_core.segment import EventTimeWindow
+from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.tables import KAFKA_UPSTREAM, Layer, TableSpec
 from lakehouse_platform.catalog import Catalog, CatalogEntry, ProductDeclaration
 from lakehouse_platform.event_products import EventProduct
-from lakehouse_platform.orchestrator import Pipeline, RunContext, Task
+from lakehouse_platform.orchestrator import Pipeline, RunContext, RunRecorder, Task, run_attempt
+from lakehouse_platform.run_reporting import platform_recorders
 
 #: The product's schedule when its configuration names no ``schedule`` (a cron string).
 DEFAULT_SCHEDULE = "*/15 * * * *"
@@ -192,18 +195,30 @@ def data_error(error: BaseException) -> DataError | None:
     return None
 
 
+def reporting(
+    settings: LakehouseSettings | None, catalog: Catalog
+) -> AbstractContextManager[list[RunRecorder]]:
+    """Where an op's attempts report: the platform's recorders, or nowhere without settings."""
+    if settings is None:
+        return nullcontext([])
+    return platform_recorders(settings, catalog=catalog)
+
+
 def run_task(
     task: Task,
     *,
     pipeline: str,
     context: dg.AssetExecutionContext,
     upstream_outputs: Mapping[str, Mapping[str, Any]],
+    recorders: Sequence[RunRecorder] = (),
 ) -> dict[str, Any]:
-    """Run ``task`` as the in-process runner would; a data error becomes a Dagster failure that
-    is not retried."""
+    """Run ``task`` as the in-process runner would, reporting the attempt to ``recorders``
+    (run records, audit records, lineage); a data error becomes a Dagster failure that is not
+    retried."""
     attempt = RunContext(context.run.run_id, pipeline, task.name, context.retry_number + 1, upstream_outputs)
+    final = context.retry_number >= task.retries
     try:
-        return dict(task.run(attempt) or {})
+        return run_attempt(task, attempt, recorders=recorders, final=final)
     except Exception as error:
         deterministic = data_error(error)
         if deterministic is None:
@@ -284,9 +299,12 @@ def task_asset(
     catalog: Catalog,
     config: Any,
     checks: SilverChecks | None = None,
+    settings: LakehouseSettings | None = None,
 ) -> dg.AssetsDefinition:
     """One ``multi_asset`` for a task that writes tables, with ``checks`` on its outputs; it
-    runs the task's prerequisites that write nothing first (in the runner's order)."""
+    runs the task's prerequisites that write nothing first (in the runner's order). With
+    ``settings``, every attempt reports where ``<product> pipeline`` reports
+    (:func:`~lakehouse_platform.run_reporting.platform_recorders`)."""
     written = upstream_first([catalog.get(spec.qualified_name) for spec in task.writes])
     prerequisites = [
         pipeline.tasks[d] for d in pipeline.order if d in task.depends_on and not pipeline.tasks[d].writes
@@ -305,9 +323,14 @@ def task_asset(
     def _asset(context: AssetExecutionContext) -> Iterator[dg.MaterializeResult[Any] | dg.AssetCheckResult]:
         started = datetime.now(tz=UTC)
         upstream: dict[str, Mapping[str, Any]] = {}
-        for before in prerequisites:
-            upstream[before.name] = run_task(before, pipeline=product, context=context, upstream_outputs={})
-        outputs = run_task(task, pipeline=product, context=context, upstream_outputs=upstream)
+        with reporting(settings, catalog) as recorders:
+            for before in prerequisites:
+                upstream[before.name] = run_task(
+                    before, pipeline=product, context=context, upstream_outputs={}, recorders=recorders
+                )
+            outputs = run_task(
+                task, pipeline=product, context=context, upstream_outputs=upstream, recorders=recorders
+            )
         reported = dg.MetadataValue.json(json.loads(json.dumps(outputs, default=str)))
         for entry in written:
             metadata: dict[str, Any] = {"task_outputs": reported}
@@ -346,7 +369,13 @@ def schedule_for(product: str, config: Any, job: UnresolvedAssetJobDefinition) -
 
 
 def event_product_definitions(
-    product: EventProduct, pipeline: Pipeline, *, catalog: Catalog, config: Any, lake_root: str
+    product: EventProduct,
+    pipeline: Pipeline,
+    *,
+    catalog: Catalog,
+    config: Any,
+    lake_root: str,
+    settings: LakehouseSettings | None = None,
 ) -> ProductDefinitions:
     """The assets (one per writing task), the product's job and its schedule; the tables no
     task writes are listed as external assets."""
@@ -358,6 +387,7 @@ def event_product_definitions(
             catalog=catalog,
             config=config,
             checks=checks if product.events in task.writes else None,
+            settings=settings,
         )
         for task in (pipeline.tasks[name] for name in pipeline.order)
         if task.writes

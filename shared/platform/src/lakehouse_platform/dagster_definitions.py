@@ -60,7 +60,12 @@ def build_definitions(
         )
         parts.append(
             event_product_definitions(
-                product, pipeline, catalog=catalog, config=config, lake_root=settings.lake_root
+                product,
+                pipeline,
+                catalog=catalog,
+                config=config,
+                lake_root=settings.lake_root,
+                settings=settings,
             )
         )
     return dg.Definitions(

@@ -45,18 +45,17 @@ from lakehouse_core.structured_logging import configure_logging
 from lakehouse_core.tables import KAFKA_UPSTREAM, Layer, TableSpec
 from lakehouse_platform.demo import Binding, DemoSeeds, quarantine_by_rule, taken_ports
 from lakehouse_platform.history_import import describe_report, import_history, write_refused
-from lakehouse_platform.lineage import lineage_from_settings, product_catalog
+from lakehouse_platform.lineage import product_catalog
 from lakehouse_platform.orchestrator import (
     REPORTED_COUNTS,
     JsonLinesRecorder,
-    KafkaAuditRecorder,
-    KafkaRunRecorder,
     Pipeline,
     RunContext,
     RunRecorder,
     Task,
     run_pipeline,
 )
+from lakehouse_platform.run_reporting import platform_recorders
 from lakehouse_platform.task_reports import quarantined_by_rule, versions_before, written_since
 
 if TYPE_CHECKING:
@@ -274,17 +273,9 @@ def run_steps(
     recorders: list[RunRecorder] = [
         JsonLinesRecorder(settings.state_dir / "pipeline_runs" / f"{product.name}.jsonl")
     ]
-    lineage = lineage_from_settings(settings, catalog=product_catalog(product, lake_root=settings.lake_root))
-    with (
-        KafkaRunRecorder.from_settings(settings) as published,
-        KafkaAuditRecorder.from_settings(settings) as audit,
-    ):
-        recorders += [published, audit, *([lineage] if lineage is not None else [])]
-        try:
-            run = run_pipeline(pipeline, only=only, recorders=recorders)
-        finally:
-            if lineage is not None:
-                lineage.close()
+    catalog = product_catalog(product, lake_root=settings.lake_root)
+    with platform_recorders(settings, catalog=catalog) as reporting:
+        run = run_pipeline(pipeline, only=only, recorders=[*recorders, *reporting])
     for task in run.tasks:
         colour = {"succeeded": "green", "failed": "red"}.get(task.status, "yellow")
         shown = {k: v for k, v in task.outputs.items() if k not in REPORTED_COUNTS}

@@ -66,6 +66,7 @@ __all__ = [
     "RunRecorder",
     "Task",
     "TaskRun",
+    "run_attempt",
     "run_pipeline",
     "write_audit_records",
 ]
@@ -556,6 +557,38 @@ def _run_task(
                 outputs=outputs,
             )
     raise AssertionError("unreachable: the last attempt returns")  # pragma: no cover
+
+
+def run_attempt(
+    task: Task, context: RunContext, *, recorders: Sequence[RunRecorder], final: bool
+) -> dict[str, Any]:
+    """One attempt of ``task`` run by another engine that owns the retries (a Dagster op):
+    attempt observers hear it start and end and attempt recorders get its record, as in
+    :func:`run_pipeline`. ``final`` says whether a failure is the last attempt; a data error
+    always is. What the task raises propagates."""
+    scope = _AttemptScope(
+        context.run_id,
+        context.pipeline,
+        [r for r in recorders if isinstance(r, AttemptRecorder)],
+        [r for r in recorders if isinstance(r, AttemptObserver)],
+    )
+    started = (_now(), _Usage.now())
+    scope.started(task, context, started[0])
+    try:
+        outputs = dict(task.run(context) or {})
+    except Exception as error:
+        deterministic = _data_error(error)
+        scope.attempt(
+            task,
+            context,
+            final=final or deterministic is not None,
+            started=started,
+            error=error,
+            message=str(error),
+        )
+        raise
+    scope.attempt(task, context, final=True, started=started, outputs=outputs)
+    return outputs
 
 
 def _selected(pipeline: Pipeline, only: Collection[str] | None) -> Sequence[str]:

@@ -1,0 +1,35 @@
+"""Where every run of every product reports, whichever engine runs it.
+
+The in-process runner (``<product> pipeline``) and the Dagster ops report the same things: each
+attempt's record to ``platform.pipeline_runs.v1``, each table version written to
+``platform.audit.v1`` (both spooled to disk while Kafka is down) and each attempt's OpenLineage
+events to the configured lineage transport.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from lakehouse_core.settings import LakehouseSettings
+from lakehouse_platform.catalog import Catalog
+from lakehouse_platform.lineage import lineage_from_settings
+from lakehouse_platform.orchestrator import KafkaAuditRecorder, KafkaRunRecorder, RunRecorder
+
+
+@contextmanager
+def platform_recorders(
+    settings: LakehouseSettings, *, catalog: Catalog | None
+) -> Iterator[list[RunRecorder]]:
+    """The recorders of the platform topics and the lineage emitter, closed (spools flushed
+    as far as Kafka takes them) on leaving."""
+    lineage = lineage_from_settings(settings, catalog=catalog)
+    with (
+        KafkaRunRecorder.from_settings(settings) as published,
+        KafkaAuditRecorder.from_settings(settings) as audit,
+    ):
+        try:
+            yield [published, audit, *([lineage] if lineage is not None else [])]
+        finally:
+            if lineage is not None:
+                lineage.close()
