@@ -501,3 +501,20 @@ def test_observers_hear_every_attempt_start_and_end_and_cannot_fail_a_task(
     assert failing_observer.heard == observer.heard
     warned = [r.getMessage() for r in caplog.records]
     assert warned.count("attempt observer failed at the start of an attempt; the task runs on") == 3
+
+
+def test_a_configuration_error_is_not_retried_either() -> None:
+    from lakehouse_core.errors import ConfigError
+
+    calls: list[str] = []
+
+    def unconfigured(context: RunContext) -> None:
+        calls.append(f"{context.task}#{context.attempt}")
+        raise ConfigError("WEB_PSEUDONYMISATION_KEY is not set")
+
+    run = run_pipeline(Pipeline("p", [Task("silver", unconfigured, retries=3)]), sleep=lambda _: None)
+
+    assert calls == ["silver#1"]
+    assert run.task("silver").error == (
+        "ConfigError: WEB_PSEUDONYMISATION_KEY is not set [configuration error, not retried]"
+    )

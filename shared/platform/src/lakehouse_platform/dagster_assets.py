@@ -10,7 +10,8 @@ alone. Tasks that write nothing (creating topics) run first, inside the op of ea
 task that depends on them.
 
 The op runs the very task function ``<product> pipeline`` runs, so the data written does not
-depend on which engine ran it. A :class:`~lakehouse_core.errors.DataError` fails the op
+depend on which engine ran it. A :class:`~lakehouse_core.errors.DataError` or a
+:class:`~lakehouse_core.errors.ConfigError` fails the op
 without a retry (the same input fails the same way); other failures are retried with
 exponential backoff from the task's ``retries`` and ``retry_backoff_seconds``.
 
@@ -33,7 +34,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from lakehouse_core.errors import DataError, TableNotFoundError
+from lakehouse_core.errors import TableNotFoundError
 from lakehouse_core.ingestion.deduplication import DUPLICATE_RULE
 from lakehouse_core.ingestion.segment_parsing import rule_descriptions
 from lakehouse_core.segment import EventTimeWindow
@@ -41,7 +42,15 @@ from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.tables import KAFKA_UPSTREAM, Layer, TableSpec
 from lakehouse_platform.catalog import Catalog, CatalogEntry, ProductDeclaration
 from lakehouse_platform.event_products import EventProduct
-from lakehouse_platform.orchestrator import Pipeline, RunContext, RunRecorder, Task, run_attempt
+from lakehouse_platform.orchestrator import (
+    Pipeline,
+    RunContext,
+    RunRecorder,
+    Task,
+    deterministic_error,
+    not_retried,
+    run_attempt,
+)
 from lakehouse_platform.run_reporting import platform_recorders
 
 #: The product's schedule when its configuration names no ``schedule`` (a cron string).
@@ -183,18 +192,6 @@ def quarantined_since(quarantine: TableSpec, lake_root: str, since: datetime) ->
     return counts
 
 
-def data_error(error: BaseException) -> DataError | None:
-    """The :class:`DataError` that ``error`` is or was raised from."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, DataError):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
-
-
 def reporting(
     settings: LakehouseSettings | None, catalog: Catalog
 ) -> AbstractContextManager[list[RunRecorder]]:
@@ -220,14 +217,14 @@ def run_task(
     try:
         return run_attempt(task, attempt, recorders=recorders, final=final)
     except Exception as error:
-        deterministic = data_error(error)
+        deterministic = deterministic_error(error)
         if deterministic is None:
             raise
         message = str(error)
         if deterministic is not error:
             message = f"{message} (caused by {type(deterministic).__name__}: {deterministic})"
         raise dg.Failure(
-            description=f"{task.name}: {message} [data error, not retried]",
+            description=f"{task.name}: {message} {not_retried(deterministic)}",
             metadata={"error_class": type(deterministic).__name__},
             allow_retries=False,
         ) from error

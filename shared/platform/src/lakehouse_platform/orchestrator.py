@@ -4,8 +4,9 @@ A :class:`Pipeline` is a set of named :class:`Task` s with dependencies, checked
 names and cycles when it is built. :func:`run_pipeline` runs the tasks in dependency order,
 retries a failing task with exponential backoff, then records it as failed and skips the tasks
 that depend on it while independent tasks still run. A
-:class:`~lakehouse_core.errors.DataError` (e.g. a batch refused by its quality suite) is
-deterministic, so it is not retried: the task is recorded as failed at once, with the reason.
+:class:`~lakehouse_core.errors.DataError` (e.g. a batch refused by its quality suite) or
+:class:`~lakehouse_core.errors.ConfigError` (e.g. a missing key) is deterministic, so it is
+not retried: the task is recorded as failed at once, with the reason.
 The outcome is a :class:`PipelineRun`, which a :class:`RunRecorder` stores, e.g. as JSON lines
 in a file. Every attempt of a task (and every skipped task) is also described as it ends by a
 :class:`~lakehouse_core.platform_topics.PipelineRunRecord`, with the CPU time and peak memory
@@ -36,7 +37,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import orjson
 from pydantic import BaseModel, Field
 
-from lakehouse_core.errors import DataError, LakehouseError
+from lakehouse_core.errors import ConfigError, DataError, LakehouseError
 from lakehouse_core.kafka.spool import SpooledPublisher, spool_folder
 from lakehouse_core.platform_topics import (
     AUDIT,
@@ -66,6 +67,8 @@ __all__ = [
     "RunRecorder",
     "Task",
     "TaskRun",
+    "deterministic_error",
+    "not_retried",
     "run_attempt",
     "run_pipeline",
     "write_audit_records",
@@ -101,8 +104,9 @@ class Task:
     and in the context of the tasks depending on it; the keys of :data:`REPORTED_COUNTS` and
     ``partition`` also fill the attempt's pipeline-run record. ``retries`` counts the attempts after the
     first; the n-th retry waits ``retry_backoff_seconds * 2 ** (n - 1)``. A
-    :class:`~lakehouse_core.errors.DataError`, raised or the cause of what was raised, is
-    never retried: the same input would fail the same way."""
+    :class:`~lakehouse_core.errors.DataError` or :class:`~lakehouse_core.errors.ConfigError`,
+    raised or the cause of what was raised, is never retried: the same input would fail the
+    same way."""
 
     name: str
     run: Callable[[RunContext], Mapping[str, Any] | None]
@@ -488,16 +492,23 @@ class _AttemptScope:
                 )
 
 
-def _data_error(error: BaseException) -> DataError | None:
-    """The :class:`DataError` that ``error`` is or was raised from (a job wraps its cause)."""
+def deterministic_error(error: BaseException) -> DataError | ConfigError | None:
+    """The :class:`DataError` or :class:`ConfigError` that ``error`` is or was raised from (a
+    job wraps its cause): wrong data or a missing setting, which a retry meets again."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
-        if isinstance(current, DataError):
+        if isinstance(current, DataError | ConfigError):
             return current
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return None
+
+
+def not_retried(error: DataError | ConfigError) -> str:
+    """What a failure's message ends with when ``error`` stopped the retries."""
+    kind = "data error" if isinstance(error, DataError) else "configuration error"
+    return f"[{kind}, not retried]"
 
 
 def _run_task(
@@ -521,11 +532,11 @@ def _run_task(
             outputs = dict(task.run(context) or {})
         except Exception as error:
             message = str(error)
-            deterministic = _data_error(error)
+            deterministic = deterministic_error(error)
             if deterministic is not None and deterministic is not error:
                 message = f"{message} (caused by {_describe(deterministic)})"
             if deterministic is not None:
-                message = f"{message} [data error, not retried]"
+                message = f"{message} {not_retried(deterministic)}"
             last_error = f"{type(error).__name__}: {message}"
             final = attempt > task.retries or deterministic is not None
             attempts.attempt(task, context, final=final, started=started, error=error, message=message)
@@ -577,7 +588,7 @@ def run_attempt(
     try:
         outputs = dict(task.run(context) or {})
     except Exception as error:
-        deterministic = _data_error(error)
+        deterministic = deterministic_error(error)
         scope.attempt(
             task,
             context,
