@@ -83,6 +83,18 @@ class ProductConfig(BaseSettings):
     description: str = ""
     topics: dict[str, TopicConfig] = Field(default_factory=dict)
     serving: ServingConfig = Field(default_factory=ServingConfig)
+    schedule: str | None = Field(
+        default=None,
+        description="When the orchestrator runs the product's assets: a cron string of five "
+        "fields, in UTC; unset, every 15 minutes (the schedule starts stopped).",
+    )
+
+    @field_validator("schedule")
+    @classmethod
+    def _five_cron_fields(cls, value: str | None) -> str | None:
+        if value is not None and len(value.split()) != 5:
+            raise ValueError(f"{value!r} is not a cron string of five fields (minute hour day month weekday)")
+        return value
 
 
 def current_environment() -> Environment:

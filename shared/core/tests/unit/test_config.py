@@ -97,3 +97,17 @@ def test_field_marked_secret_is_refused_in_files(tmp_path: Path, monkeypatch: py
     monkeypatch.setenv("DEMO_API_KEYS", '{"k1": ["analyst", "user_reader"]}')
     config = load_config(DemoConfig, clean, env_prefix="DEMO_", environment="dev")
     assert config.api_keys == {"k1": ["analyst", "user_reader"]}
+
+
+def test_a_schedule_is_a_five_field_cron_string(tmp_path: Path) -> None:
+    hourly = write_config(tmp_path / "hourly", BASE + 'schedule: "0 * * * *"\n')
+    assert load_config(DemoConfig, hourly, env_prefix="DEMO_", environment="dev").schedule == "0 * * * *"
+    assert (
+        load_config(
+            DemoConfig, write_config(tmp_path / "none", BASE), env_prefix="DEMO_", environment="dev"
+        ).schedule
+        is None
+    )
+    wrong = write_config(tmp_path / "wrong", BASE + 'schedule: "hourly"\n')
+    with pytest.raises(ConfigError, match=r"schedule.*not a cron string of five fields"):
+        load_config(DemoConfig, wrong, env_prefix="DEMO_", environment="dev")
