@@ -13,7 +13,6 @@ from contextlib import contextmanager
 
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_platform.catalog import Catalog
-from lakehouse_platform.lineage import lineage_from_settings
 from lakehouse_platform.orchestrator import KafkaAuditRecorder, KafkaRunRecorder, RunRecorder
 
 
@@ -22,7 +21,10 @@ def platform_recorders(
     settings: LakehouseSettings, *, catalog: Catalog | None
 ) -> Iterator[list[RunRecorder]]:
     """The recorders of the platform topics and the lineage emitter, closed (spools flushed
-    as far as Kafka takes them) on leaving."""
+    as far as Kafka takes them) on leaving. The OpenLineage client is imported here, not with
+    the module, so a command line that runs no pipeline starts without it."""
+    from lakehouse_platform.lineage import lineage_from_settings
+
     lineage = lineage_from_settings(settings, catalog=catalog)
     with (
         KafkaRunRecorder.from_settings(settings) as published,
