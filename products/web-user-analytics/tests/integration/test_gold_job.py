@@ -11,6 +11,7 @@ cohort W2 must lose them (it is left empty), not keep them as well.
 
 from __future__ import annotations
 
+import io
 import shutil
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -18,16 +19,25 @@ from typing import Any
 
 import pytest
 from delta.tables import DeltaTable
+from deltalake import DeltaTable as DeltaLog
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from rich.console import Console
 
 from lakehouse_core.delta import append, read_table
 from lakehouse_core.delta_reader import read_arrow
-from lakehouse_core.tables import TableSpec
+from lakehouse_core.settings import LakehouseSettings
+from lakehouse_core.tables import TableSpec, checkpoint_location
+from lakehouse_platform.backfill import day_range, run_backfill
 from lakehouse_platform.event_products import run_gold
 from web_user_analytics.config import load_web_config
 from web_user_analytics.pipeline import WEB
-from web_user_analytics.processing.gold import user_dimension, visitor_days
+from web_user_analytics.processing.gold import daily_traffic, user_dimension, visitor_days
 from web_user_analytics.storage.tables import (
+    GOLD_ACQUISITION,
+    GOLD_DAILY_TRAFFIC,
+    GOLD_FUNNEL_STEPS,
+    GOLD_PAGE_STATS,
     GOLD_RETENTION,
     GOLD_USERS,
     GOLD_VISITOR_DAYS,
@@ -177,3 +187,79 @@ def test_a_batch_reads_only_its_days_of_silver_and_sums_the_user_dimension_from_
         ("x", 3, ts(d20, 9)),
         ("y", 1, ts(d10, 11)),
     ]
+
+
+def files_of_day(spec: TableSpec, lake_root: str, day: date) -> set[str]:
+    return set(DeltaLog(spec.location(lake_root)).file_uris(file_pruning_predicate=[("date", "=", str(day))]))
+
+
+def checkpoint_files(lake_root: str) -> dict[str, int]:
+    root = Path(checkpoint_location(lake_root, WEB.name, "gold"))
+    return {str(p.relative_to(root)): p.stat().st_size for p in root.rglob("*") if p.is_file()}
+
+
+def test_a_backfill_restores_a_lost_day_from_silver_and_leaves_the_change_feed_to_the_next_run(
+    spark: SparkSession, lake_root: str
+) -> None:
+    """Gold of d3 is deleted from two tables; a backfill of d3 alone brings it back equal to a
+    computation over all of silver, rewrites no file of d0 or d6 (beyond the one day either side
+    the step recomputes), and leaves the gold job's checkpoint alone: a session that reached
+    silver before the backfill is still the next incremental run's one change."""
+    config = load_web_config()
+    d0, d3, d6, d10 = (date(2024, 3, 4) + timedelta(days=n) for n in (0, 3, 6, 10))
+    visit(spark, lake_root, "sa0", "a", ts(d0, 10))
+    visit(spark, lake_root, "sa3", "a", ts(d3, 10))
+    visit(spark, lake_root, "sc3", "c", ts(d3, 12))
+    visit(spark, lake_root, "sb6", "b", ts(d6, 9))
+    assert run_gold(WEB, spark, config, lake_root=lake_root).batches == 1
+
+    daily = (GOLD_DAILY_TRAFFIC, GOLD_PAGE_STATS, GOLD_ACQUISITION, GOLD_FUNNEL_STEPS, GOLD_VISITOR_DAYS)
+
+    def rows_of(spec: TableSpec, day: date) -> list[tuple[Any, ...]]:
+        return [r for r in gold(spec, lake_root, *spec.schema.fieldNames()) if day in r]
+
+    before = {spec.name: rows_of(spec, d3) for spec in daily}
+    assert before[GOLD_DAILY_TRAFFIC.name]
+    for spec in (GOLD_DAILY_TRAFFIC, GOLD_PAGE_STATS):
+        DeltaTable.forPath(spark, spec.location(lake_root)).delete(F.col("date") == F.lit(d3))
+    assert rows_of(GOLD_DAILY_TRAFFIC, d3) == []
+    untouched = {(spec.name, day): files_of_day(spec, lake_root, day) for spec in daily for day in (d0, d6)}
+    visit(spark, lake_root, "sd10", "d", ts(d10, 8))
+    checkpoint = checkpoint_files(lake_root)
+
+    shown = Console(file=io.StringIO(), width=120)
+    run = run_backfill(
+        WEB,
+        config,
+        LakehouseSettings(lake_root=lake_root),
+        spark=lambda: spark,
+        days=day_range("2024-03-07", "2024-03-07"),
+        console=shown,
+        recorders=[],
+    )
+
+    assert run.status == "succeeded", run.task("backfill").error
+    outputs = run.task("backfill").outputs
+    assert (outputs["partition"], outputs["sessions_read"], outputs["days_without_sessions"]) == (
+        "2024-03-07..2024-03-07",
+        2,
+        [],
+    )
+    assert "1/1" in shown.file.getvalue()  # type: ignore[attr-defined]
+    assert {spec.name: rows_of(spec, d3) for spec in daily} == before
+    sessions = read_table(spark, SILVER_SESSIONS, lake_root=lake_root)
+    traffic = daily_traffic(sessions, {d3}).select(*GOLD_DAILY_TRAFFIC.schema.fieldNames())
+    assert collected(traffic) == before[GOLD_DAILY_TRAFFIC.name]
+    assert {
+        key: files_of_day(spec, lake_root, key[1])
+        for spec in daily
+        for key in [(spec.name, d0), (spec.name, d6)]
+    } == untouched
+    assert checkpoint_files(lake_root) == checkpoint
+
+    assert run_gold(WEB, spark, config, lake_root=lake_root).batches == 1
+    assert (d10, "all", "all", 1) in gold(
+        GOLD_DAILY_TRAFFIC, lake_root, "date", "device_type", "country", "sessions"
+    )
+    assert ("d",) in gold(GOLD_USERS, lake_root, "visitor_id")
+    assert {spec.name: rows_of(spec, d3) for spec in daily} == before

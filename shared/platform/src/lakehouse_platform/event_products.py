@@ -2,8 +2,8 @@
 
 An event product (tracking SDKs → collector → Kafka → bronze → silver → gold → REST) describes
 itself as an :class:`EventProduct`; :func:`event_pipeline` builds its orchestrated task graph
-and :func:`product_cli` its command line (``collector``, ``api``, ``pipeline``, ``ingest``,
-``generate``, ``import``, ``reconcile``, ``compact``, ``demo``).
+and :func:`product_cli` its command line (``collector``, ``api``, ``pipeline``, ``backfill``,
+``ingest``, ``generate``, ``import``, ``reconcile``, ``compact``, ``demo``).
 """
 
 from __future__ import annotations
@@ -43,6 +43,15 @@ from lakehouse_core.segment_client import SegmentClient, as_replay
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.structured_logging import configure_logging
 from lakehouse_core.tables import KAFKA_UPSTREAM, Layer, TableSpec
+from lakehouse_platform.backfill import (
+    DEFAULT_CHUNK_DAYS,
+    MAX_DAYS,
+    BackfillRangeError,
+    day_range,
+    run_backfill,
+    spans,
+)
+from lakehouse_platform.backfill import TASK as BACKFILL_TASK
 from lakehouse_platform.demo import Binding, DemoSeeds, quarantine_by_rule, taken_ports
 from lakehouse_platform.history_import import describe_report, import_history, write_refused
 from lakehouse_platform.lineage import product_catalog
@@ -429,6 +438,47 @@ def product_cli(product: EventProduct) -> typer.Typer:  # noqa: PLR0915 - one ne
         configure_logging(product.name)
         if not run_steps(product, product.load_config(), LakehouseSettings(), step):
             raise typer.Exit(1)
+
+    @app.command()
+    def backfill(
+        start: Annotated[str, typer.Option(help="First day to recompute, YYYY-MM-DD.")],
+        end: Annotated[str, typer.Option(help="Last day to recompute (included), YYYY-MM-DD.")],
+        force: Annotated[bool, typer.Option(help=f"Allow a range of more than {MAX_DAYS} days.")] = False,
+        chunk_days: Annotated[
+            int, typer.Option(min=1, help="Days of silver sessions per gold batch.")
+        ] = DEFAULT_CHUNK_DAYS,
+    ) -> None:
+        """Recompute the gold of the days START to END from silver, leaving the incremental
+        gold job's checkpoint where it is. Exits 2 on a backwards or over-long range."""
+        try:
+            days = day_range(start, end, force=force)
+        except BackfillRangeError as exc:
+            errors.print(f"[red]{exc}[/]", soft_wrap=True)
+            raise typer.Exit(2) from exc
+        configure_logging(product.name)
+        run = run_backfill(
+            product,
+            product.load_config(),
+            LakehouseSettings(),
+            spark=lambda: _spark(product.name),
+            days=days,
+            chunk_days=chunk_days,
+            console=console,
+        )
+        task = run.task(BACKFILL_TASK)
+        if task.status != "succeeded":
+            errors.print(f"[red]backfill {days.partition} failed:[/] {task.error}", soft_wrap=True)
+            raise typer.Exit(1)
+        outputs = task.outputs
+        sessions, batches = outputs["sessions_read"], outputs["batches"]
+        console.print(f"backfilled {days.partition}: {sessions:,} silver sessions in {batches} batches")
+        empty = [date.fromisoformat(d) for d in outputs["days_without_sessions"]]
+        if empty:
+            errors.print(
+                f"[yellow]no silver sessions on {len(empty)} days ({', '.join(spans(empty))}): "
+                "their gold was left as it is[/]",
+                soft_wrap=True,
+            )
 
     @app.command()
     def ingest(
