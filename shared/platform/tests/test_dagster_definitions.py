@@ -389,3 +389,17 @@ def test_a_task_whose_later_table_feeds_an_earlier_one_materializes_upstream_fir
         dg.IntMetadataValue(7),
         dg.IntMetadataValue(4),
     ]
+
+
+def test_each_product_has_a_daily_partitioned_gold_backfill_job_and_its_pipeline_job_stays_unpartitioned(
+    defs: dg.Definitions,
+) -> None:
+    for product in (WEB, MOBILE):
+        group = product.replace("-", "_")
+        backfill = defs.resolve_job_def(f"{group}_gold_backfill")
+        partitions = backfill.partitions_def
+        assert isinstance(partitions, dg.DailyPartitionsDefinition)
+        assert (partitions.start.date().isoformat(), partitions.timezone) == ("2016-01-01", "UTC")
+        assert "2024-03-07" in partitions.get_partition_keys()
+        assert [node.name for node in backfill.nodes] == [f"{group}__gold_backfill"]
+        assert defs.resolve_job_def(f"{group}_pipeline").partitions_def is None

@@ -24,10 +24,10 @@ when that is more than none.
 # Dagster reads the annotation of an op's ``context`` at definition time, so annotations here
 # are evaluated (no ``from __future__ import annotations``).
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import dagster as dg
@@ -40,6 +40,8 @@ from lakehouse_core.ingestion.segment_parsing import rule_descriptions
 from lakehouse_core.segment import EventTimeWindow
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.tables import KAFKA_UPSTREAM, Layer, TableSpec
+from lakehouse_platform.backfill import TASK as BACKFILL_TASK
+from lakehouse_platform.backfill import DayRange, backfill_pipeline
 from lakehouse_platform.catalog import Catalog, CatalogEntry, ProductDeclaration
 from lakehouse_platform.event_products import EventProduct
 from lakehouse_platform.orchestrator import (
@@ -53,6 +55,8 @@ from lakehouse_platform.orchestrator import (
 )
 from lakehouse_platform.run_reporting import platform_recorders
 
+#: The first day of the gold backfill jobs' daily partitions (imported history reaches years back).
+BACKFILL_START = "2016-01-01"
 #: The product's schedule when its configuration names no ``schedule`` (a cron string).
 DEFAULT_SCHEDULE = "*/15 * * * *"
 KAFKA_GROUP = "kafka"
@@ -205,7 +209,7 @@ def run_task(
     task: Task,
     *,
     pipeline: str,
-    context: dg.AssetExecutionContext,
+    context: dg.AssetExecutionContext | dg.OpExecutionContext,
     upstream_outputs: Mapping[str, Mapping[str, Any]],
     recorders: Sequence[RunRecorder] = (),
 ) -> dict[str, Any]:
@@ -411,3 +415,51 @@ def declared_tables(product: ProductDeclaration, *, catalog: Catalog) -> Product
     return ProductDefinitions(
         [table_asset_spec(entry, config=config) for entry in catalog.select(product=product.name)], [], []
     )
+
+
+def backfill_job_name(product: str) -> str:
+    return f"{group_name(product)}_gold_backfill"
+
+
+def gold_backfill_job(
+    product: EventProduct,
+    config: Any,
+    *,
+    spark: Callable[[], Any],
+    catalog: Catalog,
+    lake_root: str,
+    settings: LakehouseSettings | None = None,
+) -> dg.JobDefinition:
+    """A job partitioned by day whose op runs ``<product> backfill`` for its partition's day, so
+    a backfill over a range of days is launched from the UI (one run per day). It leaves the
+    product's assets unpartitioned: their job keeps running incrementally."""
+    partitions = dg.DailyPartitionsDefinition(start_date=BACKFILL_START, timezone="UTC", end_offset=1)
+
+    @dg.op(
+        name=f"{group_name(product.name)}__gold_backfill",
+        description=f"Recompute {product.name}'s gold of the partition's day from silver.",
+        tags={"product": product.name, "task": BACKFILL_TASK},
+    )
+    def _backfill(context: dg.OpExecutionContext) -> None:
+        day = date.fromisoformat(context.partition_key)
+        pipeline = backfill_pipeline(
+            product, config, spark=spark, lake_root=lake_root, days=DayRange(day, day)
+        )
+        task = pipeline.tasks[BACKFILL_TASK]
+        with reporting(settings, catalog) as recorders:
+            outputs = run_task(
+                task, pipeline=product.name, context=context, upstream_outputs={}, recorders=recorders
+            )
+        context.log.info(f"backfilled {day}: {json.dumps(outputs, default=str)}")
+
+    @dg.job(
+        name=backfill_job_name(product.name),
+        partitions_def=partitions,
+        executor_def=dg.in_process_executor,
+        description=f"Recompute {product.name}'s gold for a day from silver (`{product.name} backfill`).",
+        tags={"product": product.name},
+    )
+    def _job() -> None:
+        _backfill()
+
+    return _job

@@ -23,6 +23,7 @@ from lakehouse_platform.dagster_assets import (
     ProductDefinitions,
     declared_tables,
     event_product_definitions,
+    gold_backfill_job,
     topic_asset_specs,
 )
 from lakehouse_platform.event_products import EventProduct, event_pipeline
@@ -46,6 +47,7 @@ def build_definitions(
     declared = list(discover_products() if products is None else products)
     catalog = build_catalog(declared, lake_root=settings.lake_root)
     parts: list[ProductDefinitions] = []
+    backfills: list[dg.JobDefinition] = []
     for product in declared:
         if not isinstance(product, EventProduct):
             parts.append(declared_tables(product, catalog=catalog))
@@ -57,6 +59,16 @@ def build_definitions(
             spark=partial(_spark, product.name),
             bootstrap_servers=settings.kafka_bootstrap_servers,
             lake_root=settings.lake_root,
+        )
+        backfills.append(
+            gold_backfill_job(
+                product,
+                config,
+                spark=partial(_spark, product.name),
+                catalog=catalog,
+                lake_root=settings.lake_root,
+                settings=settings,
+            )
         )
         parts.append(
             event_product_definitions(
@@ -70,7 +82,7 @@ def build_definitions(
         )
     return dg.Definitions(
         assets=[*topic_asset_specs(catalog), *(a for part in parts for a in part.assets)],
-        jobs=[j for part in parts for j in part.jobs],
+        jobs=[*(j for part in parts for j in part.jobs), *backfills],
         schedules=[s for part in parts for s in part.schedules],
         executor=dg.in_process_executor,
     )
