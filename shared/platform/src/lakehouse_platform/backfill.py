@@ -26,7 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from lakehouse_core.errors import ConfigError
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.tables import Layer, TableSpec
-from lakehouse_platform.lineage import product_catalog
+from lakehouse_platform.catalog import product_catalog
 from lakehouse_platform.orchestrator import (
     JsonLinesRecorder,
     Pipeline,

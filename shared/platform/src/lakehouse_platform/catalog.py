@@ -13,6 +13,7 @@ columns, and upstream tables or Kafka topics (lineage, across products).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -289,3 +290,19 @@ def register_tables(spark: SparkSession, catalog: Catalog) -> Registration:
         spark.sql(f"CREATE TABLE `{database}`.`{table}` USING DELTA LOCATION '{location}'")
         result.registered[entry.qualified_name] = entry.sql_name
     return result
+
+
+def product_catalog(product: ProductDeclaration, *, lake_root: str) -> Catalog | None:
+    """The catalog that resolves ``product``'s lineage: its own tables when their upstream stays
+    within the product, else every installed product's; None (logged) when neither builds."""
+    try:
+        return build_catalog([product], lake_root=lake_root)
+    except CatalogError:
+        pass
+    try:
+        return load_catalog(lake_root=lake_root)
+    except CatalogError:
+        logging.getLogger(__name__).warning(
+            "catalog does not build; lineage inputs come from the declarations", exc_info=True
+        )
+        return None

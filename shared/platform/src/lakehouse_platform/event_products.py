@@ -52,9 +52,9 @@ from lakehouse_platform.backfill import (
     spans,
 )
 from lakehouse_platform.backfill import TASK as BACKFILL_TASK
+from lakehouse_platform.catalog import product_catalog
 from lakehouse_platform.demo import Binding, DemoSeeds, quarantine_by_rule, taken_ports
 from lakehouse_platform.history_import import describe_report, import_history, write_refused
-from lakehouse_platform.lineage import product_catalog
 from lakehouse_platform.orchestrator import (
     REPORTED_COUNTS,
     JsonLinesRecorder,

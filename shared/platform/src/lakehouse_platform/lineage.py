@@ -70,7 +70,7 @@ from lakehouse_core.kafka.spool import SpooledPublisher, spool_folder
 from lakehouse_core.platform_topics import PipelineRunRecord
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.tables import KAFKA_UPSTREAM, Layer, TableSpec, join_location
-from lakehouse_platform.catalog import Catalog, CatalogError, ProductDeclaration, build_catalog, load_catalog
+from lakehouse_platform.catalog import Catalog, CatalogError, load_catalog
 from lakehouse_platform.orchestrator import PipelineRun, RunContext, Task
 
 log = logging.getLogger(__name__)
@@ -392,20 +392,6 @@ def lineage_transport(settings: LakehouseSettings) -> Transport | None:
             retry = {"total": 2, "backoff_factor": 0.3, "status_forcelist": [500, 502, 503, 504]}
             return HttpTransport(HttpConfig(url=settings.lineage_url, timeout=5.0, retry=retry))
     raise ConfigError(f"unknown lineage transport {settings.lineage_transport!r}")  # pragma: no cover
-
-
-def product_catalog(product: ProductDeclaration, *, lake_root: str) -> Catalog | None:
-    """The catalog that resolves ``product``'s lineage: its own tables when their upstream stays
-    within the product, else every installed product's; None (logged) when neither builds."""
-    try:
-        return build_catalog([product], lake_root=lake_root)
-    except CatalogError:
-        pass
-    try:
-        return load_catalog(lake_root=lake_root)
-    except CatalogError:
-        log.warning("catalog does not build; lineage inputs come from the declarations", exc_info=True)
-        return None
 
 
 def lineage_from_settings(
