@@ -6,7 +6,8 @@
 - ``lake_root``: an empty lake folder per test.
 - ``unique_topic``: a topic name no other test uses.
 
-Spark runs without code generation in the test session (see :data:`CODEGEN_VARIABLE`).
+Spark runs without code generation and with one shuffle partition in the test session (see
+:data:`SMALL_DATA_SPARK`).
 """
 
 from __future__ import annotations
@@ -37,16 +38,18 @@ MARKERS = {
 }
 
 
-#: Spark runs without code generation in the test session and in the processes its tests start
-#: (set before any settings are read): tests hold a handful of rows, so compiling the generated
-#: code of each plan is most of a job's time. Set ``LAKEHOUSE_SPARK_CODEGEN=true`` to test with it.
-CODEGEN_VARIABLE = "LAKEHOUSE_SPARK_CODEGEN"
+#: How Spark runs in the test session and in the processes its tests start (set before any
+#: settings are read, unless the environment sets them): tests hold a handful of rows, so
+#: compiling the generated code of each plan is most of a job's time, and one shuffle partition
+#: saves a task per stage. E.g. ``LAKEHOUSE_SPARK_CODEGEN=true`` tests with code generation.
+SMALL_DATA_SPARK = {"LAKEHOUSE_SPARK_CODEGEN": "false", "LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS": "1"}
 
 
 def pytest_configure(config: pytest.Config) -> None:
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
-    os.environ.setdefault(CODEGEN_VARIABLE, "false")
+    for variable, value in SMALL_DATA_SPARK.items():
+        os.environ.setdefault(variable, value)
 
 
 def _ephemeral_range() -> tuple[int, int]:
@@ -113,7 +116,6 @@ def lakehouse_settings(tmp_path_factory: pytest.TempPathFactory) -> LakehouseSet
     return LakehouseSettings(
         lake_root=str(base / "lake"),
         state_dir=base / "state",
-        spark_shuffle_partitions=2,
         spark_driver_memory="2g",
     )
 
