@@ -32,7 +32,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, Self, runtime_checkable
 
 import orjson
 from pydantic import BaseModel, Field
@@ -46,6 +46,7 @@ from lakehouse_core.platform_topics import (
     PIPELINE_RUNS_TOPIC,
     AuditRecord,
     PipelineRunRecord,
+    PlatformTopic,
 )
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.structured_logging import correlation_scope
@@ -236,12 +237,51 @@ class JsonLinesRecorder:
             sink.write(serialise_run(run) + b"\n")
 
 
-class KafkaRunRecorder:
+class _SpooledRecorder:
+    """What the recorders of the platform topics share: a
+    :class:`~lakehouse_core.kafka.spool.SpooledPublisher` to ``topic`` (the platform topic's
+    spec under another name when one is given), so the pipeline never waits for Kafka and
+    records spooled while Kafka is down are sent when it is back (or by the next process using
+    the same spool folder). Each attempt's records are published as it ends; the whole run is
+    not published again at the end."""
+
+    def __init__(
+        self,
+        platform_topic: PlatformTopic,
+        bootstrap_servers: str,
+        *,
+        spool_dir: Path | None,
+        topic: str,
+        ack_timeout: float,
+        close_timeout: float,
+    ) -> None:
+        spec = (
+            platform_topic.spec if topic == platform_topic.name else replace(platform_topic.spec, name=topic)
+        )
+        self.topic = topic
+        self.close_timeout = close_timeout
+        self.publisher = SpooledPublisher(
+            bootstrap_servers, spec, spool_dir=spool_dir, ack_timeout=ack_timeout
+        )
+
+    def record(self, run: PipelineRun) -> None:
+        """Nothing more to send: each attempt's records were published as it ended."""
+
+    def close(self) -> int:
+        """Send what is pending for up to ``close_timeout`` seconds; returns how many records
+        stay spooled for the next process."""
+        return self.publisher.close(timeout=self.close_timeout)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class KafkaRunRecorder(_SpooledRecorder):
     """Publishes each attempt's :class:`~lakehouse_core.platform_topics.PipelineRunRecord` to
-    ``platform.pipeline_runs.v1``, keyed by product so one product's records stay in order,
-    through a :class:`~lakehouse_core.kafka.spool.SpooledPublisher`: the pipeline never waits
-    for Kafka, and records spooled while Kafka is down are sent when it is back (or by the next
-    process using the same spool folder). The whole run is not published again at the end."""
+    ``platform.pipeline_runs.v1``, keyed by product so one product's records stay in order."""
 
     def __init__(
         self,
@@ -252,11 +292,13 @@ class KafkaRunRecorder:
         ack_timeout: float = 10.0,
         close_timeout: float = 5.0,
     ) -> None:
-        spec = PIPELINE_RUNS.spec if topic == PIPELINE_RUNS.name else replace(PIPELINE_RUNS.spec, name=topic)
-        self.topic = topic
-        self.close_timeout = close_timeout
-        self.publisher = SpooledPublisher(
-            bootstrap_servers, spec, spool_dir=spool_dir, ack_timeout=ack_timeout
+        super().__init__(
+            PIPELINE_RUNS,
+            bootstrap_servers,
+            spool_dir=spool_dir,
+            topic=topic,
+            ack_timeout=ack_timeout,
+            close_timeout=close_timeout,
         )
 
     @classmethod
@@ -269,20 +311,6 @@ class KafkaRunRecorder:
 
     def record_attempt(self, attempt: PipelineRunRecord) -> None:
         self.publisher.publish(attempt, key=attempt.product)
-
-    def record(self, run: PipelineRun) -> None:
-        """Nothing more to send: each attempt was published as it ended."""
-
-    def close(self) -> int:
-        """Send what is pending for up to ``close_timeout`` seconds; returns how many records
-        stay spooled for the next process."""
-        return self.publisher.close(timeout=self.close_timeout)
-
-    def __enter__(self) -> KafkaRunRecorder:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 def write_audit_records(attempt: PipelineRunRecord) -> list[AuditRecord]:
@@ -311,11 +339,9 @@ def write_audit_records(attempt: PipelineRunRecord) -> list[AuditRecord]:
     ]
 
 
-class KafkaAuditRecorder:
+class KafkaAuditRecorder(_SpooledRecorder):
     """Publishes the :func:`write_audit_records` of each attempt to ``platform.audit.v1``, keyed
-    by table so one table's writes stay in order, through a
-    :class:`~lakehouse_core.kafka.spool.SpooledPublisher` (the same guarantees as
-    :class:`KafkaRunRecorder`: never waits for Kafka, loses nothing while it is down)."""
+    by table so one table's writes stay in order."""
 
     def __init__(
         self,
@@ -326,11 +352,13 @@ class KafkaAuditRecorder:
         ack_timeout: float = 10.0,
         close_timeout: float = 5.0,
     ) -> None:
-        spec = AUDIT.spec if topic == AUDIT.name else replace(AUDIT.spec, name=topic)
-        self.topic = topic
-        self.close_timeout = close_timeout
-        self.publisher = SpooledPublisher(
-            bootstrap_servers, spec, spool_dir=spool_dir, ack_timeout=ack_timeout
+        super().__init__(
+            AUDIT,
+            bootstrap_servers,
+            spool_dir=spool_dir,
+            topic=topic,
+            ack_timeout=ack_timeout,
+            close_timeout=close_timeout,
         )
 
     @classmethod
@@ -345,20 +373,6 @@ class KafkaAuditRecorder:
     def record_attempt(self, attempt: PipelineRunRecord) -> None:
         for record in write_audit_records(attempt):
             self.publisher.publish(record, key=record.resource)
-
-    def record(self, run: PipelineRun) -> None:
-        """Nothing more to send: each attempt's writes were published as it ended."""
-
-    def close(self) -> int:
-        """Send what is pending for up to ``close_timeout`` seconds; returns how many records
-        stay spooled for the next process."""
-        return self.publisher.close(timeout=self.close_timeout)
-
-    def __enter__(self) -> KafkaAuditRecorder:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 def _now() -> datetime:
