@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lakehouse_core.kafka.consumer import build_consumer, consume_batches
-from lakehouse_core.platform_topics import AuditRecord, PipelineRunRecord
+from lakehouse_core.platform_topics import AuditRecord
 from lakehouse_platform.orchestrator import (
     KafkaAuditRecorder,
     Pipeline,
@@ -22,27 +21,9 @@ from lakehouse_platform.orchestrator import (
     write_audit_records,
 )
 from lakehouse_platform.task_reports import rows_written
+from lakehouse_testing.declarations import RECORDED_AT as AT
+from lakehouse_testing.declarations import attempt_record as attempt
 from lakehouse_testing.plugin import KafkaFixture
-
-AT = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
-
-
-def attempt(status: str = "succeeded", **fields: Any) -> PipelineRunRecord:
-    return PipelineRunRecord(
-        **{
-            "product": "shop",
-            "asset": "silver",
-            "run_id": "r1",
-            "attempt": 1,
-            "final_attempt": True,
-            "status": status,
-            "started_at": AT,
-            "finished_at": AT,
-            "cpu_seconds": 0.0,
-            "peak_memory_bytes": 1,
-            **fields,
-        }
-    )
 
 
 @pytest.mark.unit

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import BaseModel, Field
 from pyspark.sql import types as T
 
-from lakehouse_core.config import TopicConfig
 from lakehouse_core.contracts import spark_schema
 from lakehouse_core.errors import ConfigError
 from lakehouse_core.tables import ConfiguredTopic, Freshness, Layer, Retention, SubjectKind, TableSpec
 from lakehouse_platform.catalog import CatalogError, LineageNode, build_catalog, sql_name
+from lakehouse_testing.declarations import ToyConfig as Config
+from lakehouse_testing.declarations import ToyDeclaration as Declaration
 
 pytestmark = pytest.mark.unit
 
@@ -26,23 +24,6 @@ class Visit(BaseModel):
     visitor_id: str = Field(description="Keyed HMAC of the user id.")
     visit_date: str
     pages: int | None
-
-
-@dataclass(frozen=True)
-class Config:
-    owner: str = "team@example.com"
-    team: str = "Team"
-    topics: dict[str, TopicConfig] = field(
-        default_factory=lambda: {"events": TopicConfig(name="shop.events.v1", partitions=1)}
-    )
-
-
-@dataclass(frozen=True)
-class Declaration:
-    name: str
-    tables: tuple[TableSpec, ...]
-    load_config: Callable[[], Any] = Config
-    schema_record: Path | None = None
 
 
 def table(product: str, layer: Layer, name: str, *upstream: str | ConfiguredTopic, **extra: Any) -> TableSpec:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,6 @@ import pytest
 from deltalake import write_deltalake
 from pydantic import BaseModel
 
-from lakehouse_core.config import TopicConfig
 from lakehouse_core.contracts import spark_schema
 from lakehouse_core.errors import QualityError
 from lakehouse_core.kafka.spool import spool_folder
@@ -34,6 +33,8 @@ from lakehouse_platform.dagster_assets import (
 from lakehouse_platform.dagster_definitions import build_definitions
 from lakehouse_platform.lineage import read_events
 from lakehouse_platform.orchestrator import Pipeline, RunContext, Task
+from lakehouse_testing.declarations import ToyConfig as Config
+from lakehouse_testing.declarations import ToyDeclaration as Declaration
 
 pytestmark = pytest.mark.unit
 
@@ -133,23 +134,6 @@ def test_each_product_has_a_stopped_schedule_running_its_assets(defs: dg.Definit
 
 class Row(BaseModel):
     id: str
-
-
-@dataclass(frozen=True)
-class Config:
-    owner: str = "shop@example.com"
-    team: str = "Shop"
-    topics: dict[str, TopicConfig] = field(
-        default_factory=lambda: {"events": TopicConfig(name="shop.events.v1", partitions=1)}
-    )
-
-
-@dataclass(frozen=True)
-class Declaration:
-    name: str
-    tables: tuple[TableSpec, ...]
-    load_config: Callable[[], Any] = Config
-    schema_record: Path | None = None
 
 
 def spec(product: str, layer: Layer, name: str, *upstream: str | ConfiguredTopic) -> TableSpec:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,6 @@ from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, R
 from openlineage.client.serde import Serde
 from pydantic import BaseModel, Field
 
-from lakehouse_core.config import TopicConfig
 from lakehouse_core.contracts import spark_schema
 from lakehouse_core.platform_topics import PipelineRunRecord
 from lakehouse_core.settings import LakehouseSettings
@@ -34,6 +31,9 @@ from lakehouse_platform.lineage import (
     table_dataset_name,
 )
 from lakehouse_platform.orchestrator import Pipeline, RunContext, Task, run_pipeline
+from lakehouse_testing.declarations import RECORDED_AT as AT
+from lakehouse_testing.declarations import ToyDeclaration as Declaration
+from lakehouse_testing.declarations import attempt_record
 from lakehouse_testing.plugin import KafkaFixture, serve_in_thread
 
 LAKE = "/lake"
@@ -46,22 +46,6 @@ class Visit(BaseModel):
 
     visitor_id: str = Field(description="Keyed HMAC of the user id.")
     pages: int
-
-
-@dataclass(frozen=True)
-class Config:
-    owner: str = "team@example.com"
-    topics: dict[str, TopicConfig] = field(
-        default_factory=lambda: {"events": TopicConfig(name="shop.events.v1", partitions=1)}
-    )
-
-
-@dataclass(frozen=True)
-class Declaration:
-    name: str
-    tables: tuple[TableSpec, ...]
-    load_config: Callable[[], Any] = Config
-    schema_record: Path | None = None
 
 
 def table(layer: Layer, name: str, *upstream: str | ConfiguredTopic) -> TableSpec:
@@ -80,7 +64,6 @@ NAMING = LineageNaming(build_catalog([SHOP], lake_root=LAKE), LAKE, BOOTSTRAP)
 
 SILVER = Task("silver", lambda _: None, writes=(VISITS, PAGES, QUARANTINE))
 BRONZE_TASK = Task("bronze", lambda _: None, writes=(BRONZE,))
-AT = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 
 def context(task: str = "silver", attempt: int = 1) -> RunContext:
@@ -88,21 +71,7 @@ def context(task: str = "silver", attempt: int = 1) -> RunContext:
 
 
 def record(status: str = "succeeded", **fields: Any) -> PipelineRunRecord:
-    return PipelineRunRecord(
-        **{
-            "product": "shop",
-            "asset": "silver",
-            "run_id": RUN_ID,
-            "attempt": 1,
-            "final_attempt": True,
-            "status": status,
-            "started_at": AT,
-            "finished_at": AT,
-            "cpu_seconds": 0.0,
-            "peak_memory_bytes": 1,
-            **fields,
-        }
-    )
+    return attempt_record(status, **{"run_id": RUN_ID, **fields})
 
 
 def wire(event: RunEvent) -> dict[str, Any]:
