@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lakehouse_core.errors import ConfigError
+from lakehouse_core.serving.params import DateRange
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.tables import Layer, TableSpec
 from lakehouse_platform.catalog import product_catalog
@@ -58,16 +59,8 @@ class BackfillRangeError(ConfigError):
     """The dates of a backfill are not a usable range."""
 
 
-@dataclass(frozen=True)
-class DayRange:
-    """The days ``start`` to ``end``, both included."""
-
-    start: date
-    end: date
-
-    @property
-    def days(self) -> int:
-        return (self.end - self.start).days + 1
+class DayRange(DateRange):
+    """The days ``start`` to ``end``, both included, as a backfill walks them."""
 
     @property
     def partition(self) -> str:
