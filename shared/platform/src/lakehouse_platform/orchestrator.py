@@ -32,7 +32,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol, Self, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, Self, runtime_checkable
 
 import orjson
 from pydantic import BaseModel, Field
@@ -41,7 +41,6 @@ from lakehouse_core.errors import ConfigError, DataError, LakehouseError
 from lakehouse_core.kafka.spool import SpooledPublisher, spool_folder
 from lakehouse_core.platform_topics import (
     AUDIT,
-    AUDIT_TOPIC,
     PIPELINE_RUNS,
     PIPELINE_RUNS_TOPIC,
     AuditRecord,
@@ -245,24 +244,38 @@ class _SpooledRecorder:
     the same spool folder). Each attempt's records are published as it ends; the whole run is
     not published again at the end."""
 
+    platform_topic: ClassVar[PlatformTopic]
+
     def __init__(
         self,
-        platform_topic: PlatformTopic,
         bootstrap_servers: str,
         *,
-        spool_dir: Path | None,
-        topic: str,
-        ack_timeout: float,
-        close_timeout: float,
+        spool_dir: Path | None = None,
+        topic: str | None = None,
+        ack_timeout: float = 10.0,
+        close_timeout: float = 5.0,
     ) -> None:
-        spec = (
-            platform_topic.spec if topic == platform_topic.name else replace(platform_topic.spec, name=topic)
-        )
-        self.topic = topic
+        base = self.platform_topic.spec
+        self.topic = topic or base.name
+        spec = base if self.topic == base.name else replace(base, name=self.topic)
         self.close_timeout = close_timeout
         self.publisher = SpooledPublisher(
             bootstrap_servers, spec, spool_dir=spool_dir, ack_timeout=ack_timeout
         )
+
+    @classmethod
+    def from_settings(cls, settings: LakehouseSettings) -> Self:
+        """To :meth:`bootstrap_servers` of ``settings``, spooled under the configured state
+        folder."""
+        return cls(
+            cls.bootstrap_servers(settings),
+            spool_dir=spool_folder(settings.state_dir, cls.platform_topic.name),
+        )
+
+    @staticmethod
+    def bootstrap_servers(settings: LakehouseSettings) -> str:
+        """The Kafka this recorder publishes to: the configured one."""
+        return settings.kafka_bootstrap_servers
 
     def record(self, run: PipelineRun) -> None:
         """Nothing more to send: each attempt's records were published as it ended."""
@@ -283,31 +296,7 @@ class KafkaRunRecorder(_SpooledRecorder):
     """Publishes each attempt's :class:`~lakehouse_core.platform_topics.PipelineRunRecord` to
     ``platform.pipeline_runs.v1``, keyed by product so one product's records stay in order."""
 
-    def __init__(
-        self,
-        bootstrap_servers: str,
-        *,
-        spool_dir: Path | None = None,
-        topic: str = PIPELINE_RUNS_TOPIC,
-        ack_timeout: float = 10.0,
-        close_timeout: float = 5.0,
-    ) -> None:
-        super().__init__(
-            PIPELINE_RUNS,
-            bootstrap_servers,
-            spool_dir=spool_dir,
-            topic=topic,
-            ack_timeout=ack_timeout,
-            close_timeout=close_timeout,
-        )
-
-    @classmethod
-    def from_settings(cls, settings: LakehouseSettings) -> KafkaRunRecorder:
-        """To the configured Kafka, spooled under the configured state folder."""
-        return cls(
-            settings.kafka_bootstrap_servers,
-            spool_dir=spool_folder(settings.state_dir, PIPELINE_RUNS_TOPIC),
-        )
+    platform_topic = PIPELINE_RUNS
 
     def record_attempt(self, attempt: PipelineRunRecord) -> None:
         self.publisher.publish(attempt, key=attempt.product)
@@ -343,32 +332,13 @@ class KafkaAuditRecorder(_SpooledRecorder):
     """Publishes the :func:`write_audit_records` of each attempt to ``platform.audit.v1``, keyed
     by table so one table's writes stay in order."""
 
-    def __init__(
-        self,
-        bootstrap_servers: str,
-        *,
-        spool_dir: Path | None = None,
-        topic: str = AUDIT_TOPIC,
-        ack_timeout: float = 10.0,
-        close_timeout: float = 5.0,
-    ) -> None:
-        super().__init__(
-            AUDIT,
-            bootstrap_servers,
-            spool_dir=spool_dir,
-            topic=topic,
-            ack_timeout=ack_timeout,
-            close_timeout=close_timeout,
-        )
+    platform_topic = AUDIT
 
-    @classmethod
-    def from_settings(cls, settings: LakehouseSettings) -> KafkaAuditRecorder:
-        """To the audit Kafka when one is configured, else to the platform's Kafka (a job's
-        writes are always audited), spooled under the configured state folder."""
-        return cls(
-            settings.audit_bootstrap_servers or settings.kafka_bootstrap_servers,
-            spool_dir=spool_folder(settings.state_dir, AUDIT_TOPIC),
-        )
+    @staticmethod
+    def bootstrap_servers(settings: LakehouseSettings) -> str:
+        """The audit Kafka when one is configured, else the platform's Kafka: a job's writes
+        are always audited."""
+        return settings.audit_bootstrap_servers or settings.kafka_bootstrap_servers
 
     def record_attempt(self, attempt: PipelineRunRecord) -> None:
         for record in write_audit_records(attempt):
