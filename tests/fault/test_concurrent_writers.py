@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakehouse_core.delta import Compaction, append, compact, merge_insert_new, read_table, table_history
-from lakehouse_core.delta_reader import read_arrow
+from lakehouse_core.delta_reader import open_table, read_arrow
 from lakehouse_core.ingestion.bronze import bronze_table, product_bronze, start_bronze_stream
 from lakehouse_core.kafka.admin import TopicSpec, ensure_topics
 from lakehouse_core.kafka.producer import EventProducer, OutgoingMessage
@@ -149,6 +149,20 @@ def test_a_merge_that_loses_the_commit_race_is_retried_and_succeeds(
     assert rows_in_delta_rs(lake_root) == expected
 
 
+def wait_for_a_streaming_commit(location: str, timeout_s: float = 60.0) -> None:
+    """Wait until the newest commit of the table at ``location`` is the stream's, so that each
+    compaction follows at least one micro-batch (and overlaps the next one, whose records are
+    sent just before it)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if (Path(location) / "_delta_log").is_dir():
+            newest = open_table(location).history(limit=1)[0]
+            if newest["operation"] == "STREAMING UPDATE":
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"the bronze stream committed nothing to {location} within {timeout_s} s")
+
+
 def test_compaction_runs_again_and_again_while_the_bronze_stream_appends(
     spark: SparkSession,
     kafka_broker: KafkaFixture,
@@ -171,16 +185,20 @@ def test_compaction_runs_again_and_again_while_the_bronze_stream_appends(
     produced: set[int] = set()
     compactions: list[Compaction] = []
 
+    def send_wave(producer: EventProducer, wave: int) -> None:
+        numbers = range(wave * per_wave, (wave + 1) * per_wave)
+        producer.send_all(
+            OutgoingMessage(unique_topic, orjson.dumps({"n": n}), key=str(n).encode()) for n in numbers
+        )
+        produced.update(numbers)
+
     query = start_bronze_stream(spark, job, continuous=True, trigger_seconds=0.5)
     try:
         with EventProducer(bootstrap) as producer:
-            for wave in range(waves):
-                numbers = range(wave * per_wave, (wave + 1) * per_wave)
-                producer.send_all(
-                    OutgoingMessage(unique_topic, orjson.dumps({"n": n}), key=str(n).encode())
-                    for n in numbers
-                )
-                produced.update(numbers)
+            send_wave(producer, 0)
+            for wave in range(1, waves):
+                wait_for_a_streaming_commit(bronze.location(lake_root))
+                send_wave(producer, wave)
                 compactions.append(compact(spark, bronze, lake_root=lake_root))
         query.processAllAvailable()
         compactions.append(compact(spark, bronze, lake_root=lake_root))
