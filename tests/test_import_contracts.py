@@ -10,7 +10,7 @@ from lakehouse_core.settings import find_project_root
 
 pytestmark = pytest.mark.unit
 
-SHARED_PACKAGES = {"lakehouse_core", "lakehouse_platform", "lakehouse_testing"}
+SHARED_PACKAGES = {"lakehouse_core", "lakehouse_events", "lakehouse_platform", "lakehouse_testing"}
 
 
 def product_packages(root: Path) -> set[str]:

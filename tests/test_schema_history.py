@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from lakehouse_events.product import EventProduct
 from lakehouse_platform.catalog import discover_products
-from lakehouse_platform.event_products import EventProduct
 from lakehouse_platform.schema_history import problems, read_record
 
 pytestmark = pytest.mark.unit

@@ -26,13 +26,13 @@ import orjson
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from lakehouse_core.collector import product_collector_app
 from lakehouse_core.delta_reader import read_arrow
 from lakehouse_core.kafka.admin import ensure_topics
-from lakehouse_core.reconciliation import Reconciliation, row_count
-from lakehouse_core.segment_client import SegmentClient, as_replay
 from lakehouse_core.tables import Layer, TableSpec, checkpoint_location
-from lakehouse_platform.event_products import EventProduct, event_pipeline, reconcile_product, topic_specs
+from lakehouse_events.collector import product_collector_app
+from lakehouse_events.product import EventProduct, event_pipeline, reconcile_product, topic_specs
+from lakehouse_events.reconciliation import Reconciliation, row_count
+from lakehouse_events.segment_client import SegmentClient, as_replay
 from lakehouse_platform.orchestrator import PipelineRun, run_pipeline
 from lakehouse_platform.stack.kafka_broker import LocalKafkaBroker
 from lakehouse_testing.plugin import running_broker, serve_in_thread

@@ -30,9 +30,9 @@ from lakehouse_core.delta_reader import read_arrow
 from lakehouse_core.kafka.admin import ensure_topics
 from lakehouse_core.kafka.consumer import build_consumer, consume_batches
 from lakehouse_core.kafka.producer import EventProducer, OutgoingMessage
-from lakehouse_core.reconciliation import Reconciliation
 from lakehouse_core.settings import LakehouseSettings
-from lakehouse_platform.event_products import collector_app, reconcile_product, topic_specs
+from lakehouse_events.product import collector_app, reconcile_product, topic_specs
+from lakehouse_events.reconciliation import Reconciliation
 from lakehouse_platform.orchestrator import PipelineRun, run_pipeline
 from lakehouse_testing.plugin import KafkaFixture, serve_in_thread
 from web_user_analytics.config import load_web_config

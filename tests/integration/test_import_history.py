@@ -32,7 +32,7 @@ from typer.testing import CliRunner
 from lakehouse_core.delta_reader import read_arrow
 from lakehouse_core.kafka.admin import TopicSpec, ensure_topics
 from lakehouse_core.kafka.producer import EventProducer
-from lakehouse_platform.event_products import product_cli, reconcile_product
+from lakehouse_events.product import product_cli, reconcile_product
 from lakehouse_platform.orchestrator import run_pipeline
 from lakehouse_testing.plugin import KafkaFixture
 from web_user_analytics.config import load_web_config

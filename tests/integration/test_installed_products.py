@@ -23,7 +23,11 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 UV = Path(sys.executable).with_name("uv")
-SHARED = {"shared/core": "lakehouse_core", "shared/platform": "lakehouse_platform"}
+SHARED = {
+    "shared/core": "lakehouse_core",
+    "shared/platform": "lakehouse_platform",
+    "shared/events": "lakehouse_events",
+}
 PRODUCTS = {
     "web-user-analytics": ("web_user_analytics", "load_web_config", "WEB_"),
     "mobile-user-analytics": ("mobile_user_analytics", "load_mobile_config", "MOBILE_"),
@@ -57,7 +61,7 @@ def _fresh_environment(root: Path, wheels: Path, product: str) -> Path:
     python = root / "bin" / "python"
     names = [f"{name}-" for name in (*SHARED.values(), PRODUCTS[product][0])]
     chosen = [str(w) for w in sorted(wheels.glob("*.whl")) if any(w.name.startswith(n) for n in names)]
-    assert len(chosen) == 3, chosen
+    assert len(chosen) == len(names), chosen
     subprocess.run(
         [str(UV), "pip", "install", "--quiet", "--no-deps", "--python", str(python), *chosen],
         check=True,

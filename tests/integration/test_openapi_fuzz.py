@@ -32,13 +32,13 @@ from schemathesis.specs.openapi.checks import (
 
 import mobile_user_analytics.contracts as mobile_contracts
 import web_user_analytics.contracts as web_contracts
-from lakehouse_core.collector import product_collector_app
 from lakehouse_core.config import CollectorSettings, ProductConfig, TopicConfig
 from lakehouse_core.contracts import spark_schema
 from lakehouse_core.serving.auth import API_KEY_HEADER
 from lakehouse_core.serving.contracts import arrow_schema
 from lakehouse_core.serving.params import utc_today
 from lakehouse_core.tables import TableSpec
+from lakehouse_events.collector import product_collector_app
 from lakehouse_testing.plugin import KafkaFixture, serve_in_thread
 from mobile_user_analytics.config import load_mobile_config
 from mobile_user_analytics.serving.app import SERVED_SPECS as MOBILE_SERVED

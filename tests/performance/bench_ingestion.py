@@ -53,10 +53,10 @@ from lakehouse_core.delta_reader import read_arrow
 from lakehouse_core.ingestion.bronze import run_bronze_ingestion, start_bronze_stream
 from lakehouse_core.kafka.admin import TopicSpec, ensure_topics
 from lakehouse_core.kafka.producer import PRODUCER_DEFAULTS
-from lakehouse_core.segment_client import as_replay
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.spark import build_spark_session
-from lakehouse_platform.event_products import bronze_job, topic_specs
+from lakehouse_events.product import bronze_job, topic_specs
+from lakehouse_events.segment_client import as_replay
 from lakehouse_testing.plugin import running_broker
 
 SIZE = int(os.environ.get("BENCH_SIZE", "4000"))

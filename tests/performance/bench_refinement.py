@@ -33,7 +33,7 @@ from lakehouse_core.ingestion.bronze import run_bronze_ingestion
 from lakehouse_core.kafka.admin import ensure_topics
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.spark import build_spark_session
-from lakehouse_platform.event_products import bronze_job, run_gold, run_silver, topic_specs
+from lakehouse_events.product import bronze_job, run_gold, run_silver, topic_specs
 from lakehouse_testing.plugin import running_broker
 
 FIRST_DAY = date(2026, 3, 2)

@@ -41,7 +41,7 @@ from harness import (
 from lakehouse_core.kafka.admin import ensure_topics
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.spark import build_spark_session
-from lakehouse_platform.event_products import event_pipeline, topic_specs
+from lakehouse_events.product import event_pipeline, topic_specs
 from lakehouse_platform.orchestrator import run_pipeline
 from lakehouse_testing.plugin import running_broker
 

@@ -27,11 +27,11 @@ import httpx
 import orjson
 from raw_kafka import bare_producer
 
-from lakehouse_core.collector.envelope import collect_batch
 from lakehouse_core.ingestion.bronze import run_bronze_ingestion
 from lakehouse_core.kafka.admin import ensure_topics
-from lakehouse_core.segment_client import as_replay
-from lakehouse_platform.event_products import EventProduct, bronze_job, run_gold, run_silver, topic_specs
+from lakehouse_events.collector.envelope import collect_batch
+from lakehouse_events.product import EventProduct, bronze_job, run_gold, run_silver, topic_specs
+from lakehouse_events.segment_client import as_replay
 from lakehouse_platform.stack.kafka_broker import LocalKafkaBroker
 from lakehouse_testing.plugin import free_port
 from mobile_user_analytics.pipeline import MOBILE

@@ -1,6 +1,6 @@
 """The schemas of mobile-user-analytics, each written once.
 
-Wire format: :class:`lakehouse_core.segment.SegmentMessage` with the spec's mobile context
+Wire format: :class:`lakehouse_events.segment.SegmentMessage` with the spec's mobile context
 (``context.app``, ``.device``, ``.os``, ``.network``, ``.screen``, ``.locale``, ``.timezone``).
 Here: the silver and gold tables. Spark schemas, API models and docs derive from these models.
 """

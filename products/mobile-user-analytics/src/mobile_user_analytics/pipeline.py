@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from lakehouse_platform.event_products import EventProduct, SparkProvider, event_pipeline
+from lakehouse_events.product import EventProduct, SparkProvider, event_pipeline
 from mobile_user_analytics import PRODUCT
 from mobile_user_analytics.config import SOURCE_CONFIG_DIR, MobileConfig, load_mobile_config
 from mobile_user_analytics.ingestion.generator import generate_day

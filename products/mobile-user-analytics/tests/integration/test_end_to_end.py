@@ -26,7 +26,7 @@ from pyspark.sql import SparkSession
 from lakehouse_core.delta_reader import read_arrow
 from lakehouse_core.kafka.admin import ensure_topics
 from lakehouse_core.settings import LakehouseSettings
-from lakehouse_platform.event_products import collector_app, reconcile_product, topic_specs
+from lakehouse_events.product import collector_app, reconcile_product, topic_specs
 from lakehouse_platform.orchestrator import run_pipeline
 from lakehouse_testing.plugin import KafkaFixture, serve_in_thread
 from mobile_user_analytics.config import MobileConfig, load_mobile_config

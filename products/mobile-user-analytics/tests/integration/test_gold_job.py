@@ -26,7 +26,7 @@ from pyspark.sql import DataFrame, SparkSession
 from lakehouse_core.delta import append, read_table
 from lakehouse_core.delta_reader import open_table, read_arrow
 from lakehouse_core.tables import TableSpec
-from lakehouse_platform.event_products import run_gold
+from lakehouse_events.product import run_gold
 from mobile_user_analytics.config import load_mobile_config
 from mobile_user_analytics.pipeline import MOBILE
 from mobile_user_analytics.processing.gold import device_days, device_dimension

@@ -18,8 +18,8 @@ from pyspark.sql import SparkSession
 from lakehouse_core.delta import append, read_table
 from lakehouse_core.errors import SystemicBreakageError
 from lakehouse_core.ingestion.bronze import BRONZE_SCHEMA
-from lakehouse_core.ingestion.refinement import HELD_RULE
-from lakehouse_platform.event_products import run_silver
+from lakehouse_events.product import run_silver
+from lakehouse_events.refinement import HELD_RULE
 from mobile_user_analytics.config import load_mobile_config
 from mobile_user_analytics.pipeline import MOBILE
 from mobile_user_analytics.storage.tables import (

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from lakehouse_core.segment import MAX_MESSAGE_BYTES, SegmentMessage
+from lakehouse_events.segment import MAX_MESSAGE_BYTES, SegmentMessage
 from mobile_user_analytics.ingestion.generator import (
     CATALOG,
     MARKETS,

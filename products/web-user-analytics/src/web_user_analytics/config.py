@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from lakehouse_core.config import CollectorSettings, ProductConfig, load_config, product_config_dir
-from lakehouse_core.segment import EventTimeWindow
+from lakehouse_events.segment import EventTimeWindow
 
 ENV_PREFIX = "WEB_"
 #: ``config/`` of a source checkout (an installed wheel carries it as ``product_config/``).

@@ -1,6 +1,6 @@
 """The schemas of web-user-analytics, each written once.
 
-Wire format: :class:`lakehouse_core.segment.SegmentMessage` (what the SDKs send). Here: the
+Wire format: :class:`lakehouse_events.segment.SegmentMessage` (what the SDKs send). Here: the
 silver and gold tables. Spark schemas (``spark_schema``), API response models and the docs'
 table descriptions derive from these models.
 """

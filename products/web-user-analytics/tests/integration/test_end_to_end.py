@@ -32,8 +32,8 @@ from lakehouse_core.kafka.admin import ensure_topics
 from lakehouse_core.kafka.producer import EventProducer
 from lakehouse_core.platform_topics import PipelineRunRecord
 from lakehouse_core.settings import LakehouseSettings
+from lakehouse_events.product import collector_app, reconcile_product, topic_specs
 from lakehouse_platform.catalog import product_catalog
-from lakehouse_platform.event_products import collector_app, reconcile_product, topic_specs
 from lakehouse_platform.lineage import lineage_from_settings, read_events
 from lakehouse_platform.orchestrator import PipelineRun, RunRecorder, run_pipeline
 from lakehouse_testing.plugin import KafkaFixture, serve_in_thread

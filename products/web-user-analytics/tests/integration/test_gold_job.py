@@ -28,8 +28,9 @@ from lakehouse_core.delta import append, read_table
 from lakehouse_core.delta_reader import read_arrow
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.tables import TableSpec, checkpoint_location
-from lakehouse_platform.backfill import day_range, run_backfill
-from lakehouse_platform.event_products import run_gold
+from lakehouse_events.backfill import run_backfill
+from lakehouse_events.product import run_gold
+from lakehouse_platform.backfill import day_range
 from web_user_analytics.config import load_web_config
 from web_user_analytics.pipeline import WEB
 from web_user_analytics.processing.gold import daily_traffic, user_dimension, visitor_days

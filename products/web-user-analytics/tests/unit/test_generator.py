@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from lakehouse_core.segment import MAX_MESSAGE_BYTES, SegmentMessage
+from lakehouse_events.segment import MAX_MESSAGE_BYTES, SegmentMessage
 from web_user_analytics.ingestion.generator import PRODUCTS, generate_day
 
 pytestmark = pytest.mark.unit

@@ -436,7 +436,7 @@ def ui(
 ) -> None:
     """Start the Dagster UI: every product's assets, lineage, checks, runs and schedules."""
     from lakehouse_platform.dagster_ui import instance_home, serve, ui_command
-    from lakehouse_platform.demo import Binding, taken_ports
+    from lakehouse_platform.ports import Binding, taken_ports
 
     for problem in taken_ports([Binding("Dagster UI", host, port, PORT_VARIABLE)]):
         errors.print(f"[red]{escape(problem)}[/]")

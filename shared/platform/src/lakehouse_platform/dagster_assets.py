@@ -36,14 +36,15 @@ from dagster._core.definitions.unresolved_asset_job_definition import Unresolved
 
 from lakehouse_core.errors import TableNotFoundError
 from lakehouse_core.ingestion.deduplication import DUPLICATE_RULE
-from lakehouse_core.ingestion.segment_parsing import rule_descriptions
-from lakehouse_core.segment import EventTimeWindow
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.tables import KAFKA_UPSTREAM, Layer, TableSpec
+from lakehouse_events.backfill import backfill_pipeline
+from lakehouse_events.product import EventProduct
+from lakehouse_events.segment import EventTimeWindow
+from lakehouse_events.segment_parsing import rule_descriptions
 from lakehouse_platform.backfill import TASK as BACKFILL_TASK
-from lakehouse_platform.backfill import DayRange, backfill_pipeline
+from lakehouse_platform.backfill import DayRange
 from lakehouse_platform.catalog import Catalog, CatalogEntry, ProductDeclaration
-from lakehouse_platform.event_products import EventProduct
 from lakehouse_platform.orchestrator import (
     Pipeline,
     RunContext,

@@ -3,7 +3,7 @@ schedules, from the ``lakehouse.products`` entry points (the platform imports no
 
 ``dagster-webserver -m lakehouse_platform.dagster_definitions`` (what ``lakehouse ui`` and
 ``make ui`` start) loads :data:`defs`. The assets of an event product run the tasks of
-:func:`~lakehouse_platform.event_products.event_pipeline`, built with the lake, Kafka and Spark
+:func:`~lakehouse_events.product.event_pipeline`, built with the lake, Kafka and Spark
 of :class:`~lakehouse_core.settings.LakehouseSettings`; a run starts one Spark session per
 product, in the run's process (the jobs use the in-process executor, so the steps of a run share
 it rather than each starting a JVM).
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from lakehouse_core.settings import LakehouseSettings
+from lakehouse_events.product import EventProduct, event_pipeline
 from lakehouse_platform.catalog import ProductDeclaration, build_catalog, discover_products
 from lakehouse_platform.dagster_assets import (
     ProductDefinitions,
@@ -26,7 +27,6 @@ from lakehouse_platform.dagster_assets import (
     gold_backfill_job,
     topic_asset_specs,
 )
-from lakehouse_platform.event_products import EventProduct, event_pipeline
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

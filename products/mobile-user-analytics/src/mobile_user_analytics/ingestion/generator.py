@@ -37,7 +37,7 @@ from itertools import accumulate
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from lakehouse_core.generation import iso_millis, public_ip, seeded_uuid, unit_hash, weighted_choice
+from lakehouse_events.generation import iso_millis, public_ip, seeded_uuid, unit_hash, weighted_choice
 
 Platform = Literal["ios", "android"]
 

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from lakehouse_core.contracts import conform
-from lakehouse_core.sessions import assign_sessions
+from lakehouse_events.sessions import assign_sessions
 from mobile_user_analytics.contracts import AppSession, MobileEvent, ScreenView
 
 if TYPE_CHECKING:

@@ -3,7 +3,7 @@
 :func:`to_silver` is one batch's pure transform, apart from the quality runner's counting pass
 (which is what lets it refuse a batch that is mostly broken). Deduplication against what silver
 already holds, sessions and screen views happen in the shared job
-(:mod:`lakehouse_core.ingestion.refinement`), because they need the stored tables.
+(:mod:`lakehouse_events.refinement`), because they need the stored tables.
 """
 
 from __future__ import annotations
@@ -11,16 +11,16 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING
 
-from lakehouse_core.ingestion.refinement import SilverBatch
-from lakehouse_core.ingestion.segment_parsing import (
+from lakehouse_core.privacy import drop_json_keys, hmac_sha256
+from lakehouse_events.refinement import SilverBatch
+from lakehouse_events.segment import EventTimeWindow
+from lakehouse_events.segment_parsing import (
     EVENT_TS,
     MESSAGE,
     is_imported,
     kept_traits,
     refine_segment_batch,
 )
-from lakehouse_core.privacy import drop_json_keys, hmac_sha256
-from lakehouse_core.segment import EventTimeWindow
 from mobile_user_analytics.contracts import LIFECYCLE_EVENTS, MobileEvent
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def to_silver(
     event_time: EventTimeWindow | None = None,
 ) -> SilverBatch:
     """Bronze rows → silver :class:`MobileEvent` rows and quarantine rows (see
-    :func:`~lakehouse_core.ingestion.segment_parsing.refine_segment_batch`)."""
+    :func:`~lakehouse_events.segment_parsing.refine_segment_batch`)."""
     return refine_segment_batch(
         bronze,
         suite=SUITE_NAME,

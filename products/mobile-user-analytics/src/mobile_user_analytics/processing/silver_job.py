@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from lakehouse_core.ingestion.refinement import DerivedTable, Refinement
 from lakehouse_core.privacy import pseudonymisation_key
+from lakehouse_events.refinement import DerivedTable, Refinement
 from mobile_user_analytics import PRODUCT
 from mobile_user_analytics.config import MobileConfig
 from mobile_user_analytics.processing.sessions import screen_views, sessionise, summarise_sessions

@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from lakehouse_core.generation import iso_millis, public_ip, seeded_uuid, weighted_choice
+from lakehouse_events.generation import iso_millis, public_ip, seeded_uuid, weighted_choice
 
 SITE = "https://www.example-shop.com"
 LIBRARY = {"name": "analytics.js", "version": "npm:next-1.70.0"}

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from lakehouse_core.contracts import conform
-from lakehouse_core.sessions import assign_sessions
+from lakehouse_events.sessions import assign_sessions
 from web_user_analytics.contracts import WebEvent, WebSession
 
 if TYPE_CHECKING:

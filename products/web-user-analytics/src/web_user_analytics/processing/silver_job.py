@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from lakehouse_core.ingestion.refinement import Refinement
 from lakehouse_core.privacy import pseudonymisation_key
+from lakehouse_events.refinement import Refinement
 from web_user_analytics import PRODUCT
 from web_user_analytics.config import WebConfig
 from web_user_analytics.processing.sessions import sessionise, summarise_sessions

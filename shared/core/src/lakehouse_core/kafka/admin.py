@@ -103,7 +103,7 @@ def partition_watermarks(
 def topic_record_count(bootstrap_servers: str, topic: str, *, timeout: float = 10.0) -> int:
     """Records currently in the topic: the sum over partitions of high minus low watermark.
     Records deleted by retention are not counted; to compare with what was ingested, use
-    :func:`lakehouse_core.reconciliation.reconcile`."""
+    :func:`lakehouse_events.reconciliation.reconcile`."""
     return sum(
         high - low for low, high in partition_watermarks(bootstrap_servers, topic, timeout=timeout).values()
     )

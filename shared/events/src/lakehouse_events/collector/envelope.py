@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from lakehouse_core.segment import (
+from lakehouse_events.segment import (
     IMPORT_FIELD,
     MAX_BATCH_BYTES,
     MAX_MESSAGE_BYTES,
@@ -152,7 +152,7 @@ def envelope(
     batch_context: Mapping[str, Any] | None = None,
     batch_sent_at: str | None = None,
 ) -> dict[str, Any]:
-    """The message as Kafka stores it (see :class:`lakehouse_core.segment.CollectedMessage`).
+    """The message as Kafka stores it (see :class:`lakehouse_events.segment.CollectedMessage`).
 
     A client's own ``_import`` marker is dropped: only a product's ``import`` command marks
     history, so no SDK can widen the event-time window for its events."""

@@ -23,9 +23,9 @@ import segment.analytics.request as segment_request
 from rudderstack.analytics import Client as RudderClient
 from segment.analytics import Client as SegmentClient
 
-from lakehouse_core.collector import CollectorConfig, create_collector_app
 from lakehouse_core.kafka.admin import TopicSpec, ensure_topics
 from lakehouse_core.kafka.producer import EventProducer
+from lakehouse_events.collector import CollectorConfig, create_collector_app
 from lakehouse_testing.plugin import KafkaFixture, free_port, serve_in_thread
 
 pytestmark = pytest.mark.integration

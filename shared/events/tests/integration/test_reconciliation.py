@@ -13,8 +13,8 @@ from lakehouse_core.contracts import spark_schema
 from lakehouse_core.ingestion.bronze import BronzeRecord, bronze_table
 from lakehouse_core.kafka.admin import TopicSpec, admin_client, ensure_topics, topic_record_count
 from lakehouse_core.kafka.producer import EventProducer, OutgoingMessage
-from lakehouse_core.reconciliation import reconcile
 from lakehouse_core.tables import Layer, TableSpec
+from lakehouse_events.reconciliation import reconcile
 from lakehouse_testing.plugin import KafkaFixture
 from lakehouse_testing.serving import write_rows
 

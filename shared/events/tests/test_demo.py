@@ -1,9 +1,8 @@
-"""The demo's guards: ports checked before the first step, seeds that do not repeat a day, and
-the quarantine counted per rule for the summary."""
+"""The demo's guards: seeds that do not repeat a day, and the quarantine counted per rule for
+the summary."""
 
 from __future__ import annotations
 
-import socket
 from datetime import date
 from pathlib import Path
 
@@ -12,29 +11,11 @@ import pytest
 from deltalake import write_deltalake
 
 from lakehouse_core.ingestion.quarantine import quarantine_table
-from lakehouse_platform.demo import FIRST_SEED, Binding, DemoSeeds, quarantine_by_rule, taken_ports
-from lakehouse_testing.plugin import free_port
+from lakehouse_events.demo import FIRST_SEED, DemoSeeds, quarantine_by_rule
 
 pytestmark = pytest.mark.unit
 
 DAY = date(2026, 3, 14)
-
-
-def test_a_taken_port_is_named_with_the_setting_that_moves_it() -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen()
-        busy = listener.getsockname()[1]
-        free = free_port()
-        problems = taken_ports(
-            [
-                Binding("collector", "127.0.0.1", free, "WEB_COLLECTOR__PORT"),
-                Binding("API", "127.0.0.1", busy, "WEB_SERVING__PORT"),
-            ]
-        )
-    assert len(problems) == 1
-    assert f"API port 127.0.0.1:{busy} is not free" in problems[0]
-    assert "WEB_SERVING__PORT" in problems[0]
 
 
 def test_seeds_move_on_per_day_and_survive_a_new_process(tmp_path: Path) -> None:

@@ -7,9 +7,9 @@ from datetime import date
 import pytest
 from typer.testing import CliRunner
 
+from lakehouse_events.product import EventProduct, product_cli
 from lakehouse_platform.backfill import BackfillRangeError, DayRange, day_range, spans
 from lakehouse_platform.catalog import discover_products
-from lakehouse_platform.event_products import EventProduct, product_cli
 
 pytestmark = pytest.mark.unit
 
@@ -30,7 +30,7 @@ def test_a_backwards_overlong_or_malformed_range_exits_2_with_the_reason(
     def must_not_run(*_: object, **__: object) -> None:
         raise AssertionError("a refused range must not start a backfill")
 
-    monkeypatch.setattr("lakehouse_platform.event_products.run_backfill", must_not_run)
+    monkeypatch.setattr("lakehouse_events.product.run_backfill", must_not_run)
     result = CliRunner().invoke(product_cli(WEB), ["backfill", *arguments])
 
     assert result.exit_code == 2, result.output

@@ -14,7 +14,7 @@ import pytest
 from lakehouse_core.kafka.consumer import build_consumer, consume_batches
 from lakehouse_core.platform_topics import PIPELINE_RUNS_TOPIC, PipelineRunRecord
 from lakehouse_core.settings import LakehouseSettings
-from lakehouse_platform.event_products import run_steps
+from lakehouse_events.product import run_steps
 from lakehouse_platform.lineage import read_events
 from lakehouse_testing.plugin import KafkaFixture
 from web_user_analytics.pipeline import WEB

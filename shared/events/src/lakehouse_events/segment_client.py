@@ -22,7 +22,7 @@ import httpx
 import orjson
 
 from lakehouse_core.errors import LakehouseError
-from lakehouse_core.segment import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES
+from lakehouse_events.segment import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 

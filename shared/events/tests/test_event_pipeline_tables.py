@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
+from lakehouse_events.product import EventProduct, event_pipeline
 from lakehouse_platform.catalog import discover_products
-from lakehouse_platform.event_products import EventProduct, event_pipeline
 
 pytestmark = pytest.mark.unit
 

@@ -35,25 +35,6 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter
 
-from lakehouse_core.collector.envelope import (
-    Collected,
-    CollectedEvent,
-    InvalidMessage,
-    IpNetwork,
-    RequestRejected,
-    client_address,
-    collect_batch,
-    collect_message,
-    decode_body,
-    parse_json_object,
-)
-from lakehouse_core.collector.openapi import (
-    batch_schema,
-    collector_responses,
-    describe_payloads,
-    single_call_schema,
-    tracking_operation,
-)
 from lakehouse_core.config import (
     DEFAULT_MAX_BATCH_BYTES,
     CollectorSettings,
@@ -65,8 +46,27 @@ from lakehouse_core.errors import ConfigError
 from lakehouse_core.health import HealthCheck
 from lakehouse_core.kafka.admin import TopicSpec, admin_client, ensure_topics
 from lakehouse_core.kafka.producer import EventProducer
-from lakehouse_core.segment import MAX_MESSAGE_BYTES, MESSAGE_TYPES, MessageType
 from lakehouse_core.service import create_service_app
+from lakehouse_events.collector.envelope import (
+    Collected,
+    CollectedEvent,
+    InvalidMessage,
+    IpNetwork,
+    RequestRejected,
+    client_address,
+    collect_batch,
+    collect_message,
+    decode_body,
+    parse_json_object,
+)
+from lakehouse_events.collector.openapi import (
+    batch_schema,
+    collector_responses,
+    describe_payloads,
+    single_call_schema,
+    tracking_operation,
+)
+from lakehouse_events.segment import MAX_MESSAGE_BYTES, MESSAGE_TYPES, MessageType
 
 log = logging.getLogger(__name__)
 

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from pydantic import Field
 
-from lakehouse_core.collector import product_collector_app
-from lakehouse_core.collector.envelope import client_address
 from lakehouse_core.config import CollectorSettings, ProductConfig, load_config
 from lakehouse_core.errors import ConfigError
 from lakehouse_core.serving.api import create_table_api
 from lakehouse_core.serving.cache import QueryCache
+from lakehouse_events.collector import product_collector_app
+from lakehouse_events.collector.envelope import client_address
 
 pytestmark = pytest.mark.unit
 

@@ -23,7 +23,6 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
-from lakehouse_core.collector import product_collector_app
 from lakehouse_core.config import CollectorSettings, ProductConfig, ServingConfig, TopicConfig
 from lakehouse_core.delta import compact as compact_table
 from lakehouse_core.errors import LakehouseError
@@ -36,25 +35,26 @@ from lakehouse_core.ingestion.bronze import (
     start_bronze_stream,
 )
 from lakehouse_core.ingestion.deduplication import DUPLICATE_RULE
-from lakehouse_core.ingestion.refinement import Refinement, run_refinement
 from lakehouse_core.kafka.admin import TopicSpec, ensure_topics
-from lakehouse_core.reconciliation import Reconciliation, reconcile
-from lakehouse_core.segment_client import SegmentClient, as_replay
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.structured_logging import configure_logging
 from lakehouse_core.tables import KAFKA_UPSTREAM, Layer, TableSpec
+from lakehouse_events.backfill import run_backfill
+from lakehouse_events.collector import product_collector_app
+from lakehouse_events.demo import DemoSeeds, quarantine_by_rule
+from lakehouse_events.history_import import describe_report, import_history, write_refused
+from lakehouse_events.reconciliation import Reconciliation, reconcile
+from lakehouse_events.refinement import Refinement, run_refinement
+from lakehouse_events.segment_client import SegmentClient, as_replay
 from lakehouse_platform.backfill import (
     DEFAULT_CHUNK_DAYS,
     MAX_DAYS,
     BackfillRangeError,
     day_range,
-    run_backfill,
     spans,
 )
 from lakehouse_platform.backfill import TASK as BACKFILL_TASK
 from lakehouse_platform.catalog import product_catalog
-from lakehouse_platform.demo import Binding, DemoSeeds, quarantine_by_rule, taken_ports
-from lakehouse_platform.history_import import describe_report, import_history, write_refused
 from lakehouse_platform.orchestrator import (
     REPORTED_COUNTS,
     JsonLinesRecorder,
@@ -64,6 +64,7 @@ from lakehouse_platform.orchestrator import (
     Task,
     run_pipeline,
 )
+from lakehouse_platform.ports import Binding, taken_ports
 from lakehouse_platform.run_reporting import platform_recorders
 from lakehouse_platform.task_reports import quarantined_by_rule, versions_before, written_since
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from lakehouse_core.generation import (
+from lakehouse_events.generation import (
     PUBLIC_IPV4_FIRST_OCTETS,
     iso_millis,
     public_ip,

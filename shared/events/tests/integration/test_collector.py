@@ -12,11 +12,11 @@ import pytest
 from confluent_kafka.admin import ConfigResource
 from pydantic import Field
 
-from lakehouse_core.collector import CollectorConfig, create_collector_app, product_collector_app
 from lakehouse_core.config import CollectorSettings, ProductConfig, load_config
 from lakehouse_core.kafka.admin import TopicSpec, admin_client, ensure_topics
 from lakehouse_core.kafka.consumer import build_consumer, consume_batches
 from lakehouse_core.kafka.producer import EventProducer
+from lakehouse_events.collector import CollectorConfig, create_collector_app, product_collector_app
 from lakehouse_testing.plugin import KafkaFixture, free_port, serve_in_thread
 
 pytestmark = pytest.mark.integration

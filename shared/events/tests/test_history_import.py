@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from lakehouse_platform.history_import import (
+from lakehouse_events.history_import import (
     ImportedMessage,
     ImportSourceError,
     file_lines,

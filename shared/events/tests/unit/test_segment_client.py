@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from lakehouse_core.segment import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES
-from lakehouse_core.segment_client import (
+from lakehouse_events.segment import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES
+from lakehouse_events.segment_client import (
     MessageTooLargeError,
     SendReport,
     batch_body,
@@ -80,7 +80,7 @@ def test_reports_add_up() -> None:
 
 
 def test_a_replayed_message_loses_only_its_own_sent_at() -> None:
-    from lakehouse_core.segment_client import as_replay
+    from lakehouse_events.segment_client import as_replay
 
     message = {
         "type": "page",

@@ -2,7 +2,7 @@
 
 The routes read the raw body themselves (size limit while reading, gzip), so FastAPI must not
 parse it: the request bodies are described with ``openapi_extra`` and their schemas, derived
-from :class:`~lakehouse_core.segment.SegmentMessage` (the contract the collector validates
+from :class:`~lakehouse_events.segment.SegmentMessage` (the contract the collector validates
 with), are added to the document's components once; each single-call route inlines that
 schema with its own type.
 """
@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
-from lakehouse_core.segment import Context, MessageType, SegmentMessage
+from lakehouse_events.segment import Context, MessageType, SegmentMessage
 
 #: The name of the write-key security scheme in the document.
 WRITE_KEY_SCHEME = "writeKey"

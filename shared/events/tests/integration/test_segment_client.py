@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from lakehouse_core.segment import MAX_MESSAGE_BYTES
-from lakehouse_core.segment_client import (
+from lakehouse_events.segment import MAX_MESSAGE_BYTES
+from lakehouse_events.segment_client import (
     MessageTooLargeError,
     SegmentClient,
     SegmentRequestError,

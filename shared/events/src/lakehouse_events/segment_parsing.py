@@ -5,14 +5,14 @@ Bronze keeps whatever a producer wrote, so parsing never fails a row: Spark's ``
 fit the schema in a corrupt-record field. The expectation rules then name what is wrong, and
 the product sends those rows to quarantine.
 
-The reading schema is derived from :class:`~lakehouse_core.segment.CollectedMessage`, with two
+The reading schema is derived from :class:`~lakehouse_events.segment.CollectedMessage`, with two
 differences from :func:`~lakehouse_core.contracts.spark_schema`: every field is nullable (bronze
 promises nothing), and free-form objects (``dict[str, Any]``: properties, traits, ...) become
 strings holding the object's raw JSON text, which is what Spark's JSON reader returns for a
 string field.
 
 Imported history (``<product> import``) carries a marker (the ``_import`` field, see
-:class:`~lakehouse_core.segment.ImportMarker`) and is judged by a wider plausibility window:
+:class:`~lakehouse_events.segment.ImportMarker`) and is judged by a wider plausibility window:
 see :class:`EventTimeWindow`.
 """
 
@@ -28,11 +28,11 @@ from pyspark.sql import types as T
 
 from lakehouse_core.contracts import _spark_type, conform
 from lakehouse_core.ingestion.quarantine import QuarantinedRecord
-from lakehouse_core.ingestion.refinement import SilverBatch
 from lakehouse_core.privacy import GROUP_PII_KEYS, drop_json_keys
 from lakehouse_core.quality.expectations import Expectation, expect, sql_literal
 from lakehouse_core.quality.runner import FAILED_RULES, ExpectationSuite, apply_suite
-from lakehouse_core.segment import (
+from lakehouse_events.refinement import SilverBatch
+from lakehouse_events.segment import (
     IMPORT_FIELD,
     MESSAGE_TYPES,
     SECONDS_PER_DAY,
@@ -124,7 +124,7 @@ def parse_messages(bronze: DataFrame, *, value_col: str = "value") -> DataFrame:
 def corrected_event_time(message: Column) -> Column:
     """``receivedAt - (sentAt - device time)`` when both are known, else the device time
     (``originalTimestamp``, else ``timestamp``), else ``receivedAt``: the Spark twin of
-    :func:`lakehouse_core.segment.corrected_timestamp`."""
+    :func:`lakehouse_events.segment.corrected_timestamp`."""
     from pyspark.sql import functions as F
 
     device_time = F.coalesce(message["originalTimestamp"], message["timestamp"])
@@ -153,7 +153,7 @@ def _for_readable(condition: str) -> str:
 _TYPES = ", ".join(sql_literal(t) for t in MESSAGE_TYPES)
 _CONTROL_CHARACTER = r"'\\p{Cc}'"
 """Java's class of control characters (U+0000-U+001F, U+007F-U+009F) as a SQL literal: the
-same set as :func:`lakehouse_core.segment.control_character`."""
+same set as :func:`lakehouse_events.segment.control_character`."""
 
 
 def _no_control_character(field: str) -> str:

@@ -7,7 +7,9 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from lakehouse_core.ingestion.segment_parsing import (
+from lakehouse_core.quality.runner import FAILED_RULES, ExpectationSuite, annotate
+from lakehouse_events.segment import SegmentMessage, corrected_timestamp
+from lakehouse_events.segment_parsing import (
     EVENT_TS,
     IS_JSON_OBJECT,
     MATCHES_SCHEMA,
@@ -22,8 +24,6 @@ from lakehouse_core.ingestion.segment_parsing import (
     parse_messages,
     rule_descriptions,
 )
-from lakehouse_core.quality.runner import FAILED_RULES, ExpectationSuite, annotate
-from lakehouse_core.segment import SegmentMessage, corrected_timestamp
 
 pytestmark = pytest.mark.unit
 

@@ -1,7 +1,7 @@
 """What an event product's ``demo`` (``make run``) needs besides the pipeline itself.
 
-- :func:`taken_ports`: every port the demo will bind, checked before the first step, so a taken
-  API port is reported at once and not after the whole pipeline.
+- the ports the demo will bind (:func:`~lakehouse_platform.ports.taken_ports`), checked before
+  the first step, so a taken API port is reported at once and not after the whole pipeline.
 - :class:`DemoSeeds`: the seeds already sent per day. A generated day is a function of
   ``(day, size, seed)``, so sending the same seed twice repeats every message id and the second
   copy lands in quarantine as duplicates; without ``--seed`` the demo takes the next unused one.
@@ -11,10 +11,7 @@
 from __future__ import annotations
 
 import json
-import socket
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -23,32 +20,6 @@ from lakehouse_core.errors import TableNotFoundError
 from lakehouse_core.tables import TableSpec
 
 FIRST_SEED = 7
-
-
-@dataclass(frozen=True)
-class Binding:
-    """A port the demo will listen on, and the setting that moves it."""
-
-    what: str
-    host: str
-    port: int
-    setting: str
-
-
-def taken_ports(bindings: Iterable[Binding]) -> list[str]:
-    """One message per binding whose address is already in use."""
-    problems = []
-    for binding in bindings:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind((binding.host, binding.port))
-            except OSError as exc:
-                problems.append(
-                    f"{binding.what} port {binding.host}:{binding.port} is not free ({exc.strerror}): "
-                    f"stop what listens there or set {binding.setting} to another port"
-                )
-    return problems
 
 
 class DemoSeeds:

@@ -5,7 +5,7 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse_core.sessions import assign_sessions
+from lakehouse_events.sessions import assign_sessions
 
 pytestmark = pytest.mark.unit
 

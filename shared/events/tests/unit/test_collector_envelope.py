@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from lakehouse_core.collector.envelope import (
+from lakehouse_events.collector.envelope import (
     CollectedEvent,
     InvalidMessage,
     RequestRejected,
@@ -14,7 +14,7 @@ from lakehouse_core.collector.envelope import (
     decode_body,
     parse_json_object,
 )
-from lakehouse_core.segment import MAX_MESSAGE_BYTES, CollectedMessage
+from lakehouse_events.segment import MAX_MESSAGE_BYTES, CollectedMessage
 
 pytestmark = pytest.mark.unit
 

@@ -7,8 +7,8 @@ import jsonschema_rs
 import pytest
 from pydantic import ValidationError
 
-from lakehouse_core.collector.openapi import payload_schemas, single_call_schema
-from lakehouse_core.segment import SegmentMessage
+from lakehouse_events.collector.openapi import payload_schemas, single_call_schema
+from lakehouse_events.segment import SegmentMessage
 
 pytestmark = pytest.mark.unit
 

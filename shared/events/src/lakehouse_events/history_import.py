@@ -7,7 +7,7 @@ the normal path (bronze → silver → gold), so exactly-once and reconciliation
 for live events. Each written message:
 
 - carries the import marker (``_import``: source and time of the import, see
-  :class:`~lakehouse_core.segment.ImportMarker`); bronze stores it with the message, silver
+  :class:`~lakehouse_events.segment.ImportMarker`); bronze stores it with the message, silver
   sets ``imported`` from it and judges the event time by the wider window for imported history
   (``event_time.imported_max_days_before_received``);
 - keeps its own ``receivedAt`` when it has one; otherwise ``receivedAt`` is the moment of the
@@ -37,11 +37,11 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import orjson
 from pydantic import ValidationError
 
-from lakehouse_core.collector.envelope import describe_validation_error, ids_as_strings
 from lakehouse_core.errors import LakehouseError
 from lakehouse_core.kafka.admin import TopicSpec, ensure_topics
 from lakehouse_core.kafka.producer import EventProducer, OutgoingMessage
-from lakehouse_core.segment import IMPORT_FIELD, CollectedMessage, SegmentMessage
+from lakehouse_events.collector.envelope import describe_validation_error, ids_as_strings
+from lakehouse_events.segment import IMPORT_FIELD, CollectedMessage, SegmentMessage
 
 if TYPE_CHECKING:
     from confluent_kafka import Consumer
