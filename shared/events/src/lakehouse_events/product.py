@@ -72,6 +72,8 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
     from pyspark.sql import SparkSession
 
+    from lakehouse_platform.catalog import Catalog, ProductAssets
+
 
 STEPS = ("topics", "bronze", "silver", "gold")
 
@@ -118,6 +120,13 @@ class EventProduct:
         """Every table of the product, each once: what the platform's catalog lists."""
         specs = (self.bronze, self.quarantine, self.events, self.sessions, *self.gold_tables)
         return tuple({spec.qualified_name: spec for spec in specs}.values())
+
+    def product_assets(self, settings: LakehouseSettings, catalog: Catalog) -> ProductAssets:
+        """What the platform's Dagster definitions run of this product
+        (:func:`lakehouse_events.assets.event_product_assets`)."""
+        from lakehouse_events.assets import event_product_assets
+
+        return event_product_assets(self, settings, catalog)
 
 
 def topic_specs(topics: Mapping[str, TopicConfig]) -> list[TopicSpec]:
@@ -255,7 +264,8 @@ errors = Console(stderr=True)
 
 
 @cache
-def _spark(name: str) -> SparkSession:
+def spark_session(name: str) -> SparkSession:
+    """The product's Spark session, one per process (built when a Spark step first runs)."""
     from lakehouse_core.spark import build_spark_session
 
     return build_spark_session(name, settings=LakehouseSettings())
@@ -276,7 +286,7 @@ def run_steps(
     pipeline = event_pipeline(
         product,
         config,
-        spark=lambda: _spark(product.name),
+        spark=lambda: spark_session(product.name),
         bootstrap_servers=settings.kafka_bootstrap_servers,
         lake_root=settings.lake_root,
     )
@@ -461,7 +471,7 @@ def product_cli(product: EventProduct) -> typer.Typer:  # noqa: PLR0915 - one ne
             product,
             product.load_config(),
             LakehouseSettings(),
-            spark=lambda: _spark(product.name),
+            spark=lambda: spark_session(product.name),
             days=days,
             chunk_days=chunk_days,
             console=console,
@@ -493,7 +503,7 @@ def product_cli(product: EventProduct) -> typer.Typer:  # noqa: PLR0915 - one ne
             product, config, bootstrap_servers=settings.kafka_bootstrap_servers, lake_root=settings.lake_root
         )
         query = start_bronze_stream(
-            _spark(product.name), job, continuous=True, trigger_seconds=trigger_seconds
+            spark_session(product.name), job, continuous=True, trigger_seconds=trigger_seconds
         )
         console.print(f"streaming {job.topics[0]} → {job.table.qualified_name} every {trigger_seconds}s")
         query.awaitTermination()
@@ -571,7 +581,7 @@ def product_cli(product: EventProduct) -> typer.Typer:  # noqa: PLR0915 - one ne
         """Bin-pack the small files of bronze and silver (Delta OPTIMIZE); safe while they are written."""
         configure_logging(product.name)
         settings = LakehouseSettings()
-        spark = _spark(product.name)
+        spark = spark_session(product.name)
         for spec in (product.bronze, product.quarantine, product.events, product.sessions):
             try:
                 done = compact_table(spark, spec, lake_root=settings.lake_root)

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from lakehouse_core.errors import LakehouseError
 from lakehouse_core.tables import KAFKA_UPSTREAM, ConfiguredTopic, Freshness, Layer, Retention, SubjectKind
@@ -26,9 +26,12 @@ from lakehouse_platform.schema_history import SchemaVersion, read_record
 if TYPE_CHECKING:
     from pathlib import Path
 
+    import dagster as dg
     from pyspark.sql import SparkSession
 
+    from lakehouse_core.settings import LakehouseSettings
     from lakehouse_core.tables import TableSpec
+    from lakehouse_platform.orchestrator import Pipeline
 
 ENTRY_POINT_GROUP = "lakehouse.products"
 
@@ -48,6 +51,39 @@ class ProductDeclaration(Protocol):
     def load_config(self) -> Callable[[], Any]: ...
     @property
     def schema_record(self) -> Path | None: ...
+
+
+@dataclass(frozen=True)
+class QuarantineRules:
+    """The quality rules of ``table`` whose refused rows land in ``quarantine`` (rule → what it
+    refuses, as a quarantine row's ``failed_rules`` names them): Dagster asset checks on
+    ``table``, each counting the rows a run quarantined under its rule."""
+
+    table: TableSpec
+    quarantine: TableSpec
+    rules: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class ProductAssets:
+    """What a product hands the platform to run its tables: the pipeline whose tasks write them
+    (each task that writes tables becomes one asset of those tables), the quality rules to
+    check, and jobs of its own besides the one running its assets (a partitioned backfill)."""
+
+    pipeline: Pipeline
+    quality: tuple[QuarantineRules, ...] = ()
+    jobs: tuple[dg.JobDefinition, ...] = ()
+
+
+@runtime_checkable
+class RunnableProduct(ProductDeclaration, Protocol):
+    """A product declaration the platform can run: it builds its assets from the product's
+    pipeline, so it needs to know nothing else of the product (an ``EventProduct`` is one)."""
+
+    def product_assets(self, settings: LakehouseSettings, catalog: Catalog) -> ProductAssets:
+        """The product's pipeline and checks with the lake, Kafka and Spark of ``settings``;
+        ``catalog`` holds every product's tables (what a job of its own reports against)."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """A product's tables as Dagster assets, derived from its pipeline's tasks and the catalog.
 
-Each task of an event product's pipeline that writes tables (:attr:`Task.writes`) becomes one
+A product hands the platform its pipeline (:class:`~lakehouse_platform.catalog.ProductAssets`);
+each of its tasks that writes tables (:attr:`Task.writes`) becomes one
 ``multi_asset`` whose specs are those tables, keyed ``[product, layer, table]``. What an asset
 depends on comes from the catalog's resolved upstream: tables written by another task, of this
 product or another one, and Kafka topics, which appear as external assets keyed
@@ -15,8 +16,9 @@ depend on which engine ran it. A :class:`~lakehouse_core.errors.DataError` or a
 without a retry (the same input fails the same way); other failures are retried with
 exponential backoff from the task's ``retries`` and ``retry_backoff_seconds``.
 
-The silver task's quality rules are asset checks on the silver events asset, one per rule;
-each reports how many rows the run quarantined under that rule (as the task reports them in
+A product's quality rules (:class:`~lakehouse_platform.catalog.QuarantineRules`) are asset
+checks on the table they are about (an event product's silver events), one per rule; each
+reports how many rows the run quarantined under that rule (as the task reports them in
 ``rows_quarantined``, or else read back from the quarantine table's ``failed_rules``) and warns
 when that is more than none.
 """
@@ -24,10 +26,10 @@ when that is more than none.
 # Dagster reads the annotation of an op's ``context`` at definition time, so annotations here
 # are evaluated (no ``from __future__ import annotations``).
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
@@ -35,16 +37,9 @@ from dagster import AssetExecutionContext
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from lakehouse_core.errors import TableNotFoundError
-from lakehouse_core.ingestion.deduplication import DUPLICATE_RULE
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.tables import KAFKA_UPSTREAM, Layer, TableSpec
-from lakehouse_events.backfill import backfill_pipeline
-from lakehouse_events.product import EventProduct
-from lakehouse_events.segment import EventTimeWindow
-from lakehouse_events.segment_parsing import rule_descriptions
-from lakehouse_platform.backfill import TASK as BACKFILL_TASK
-from lakehouse_platform.backfill import DayRange
-from lakehouse_platform.catalog import Catalog, CatalogEntry, ProductDeclaration
+from lakehouse_platform.catalog import Catalog, CatalogEntry, ProductAssets, ProductDeclaration
 from lakehouse_platform.orchestrator import (
     Pipeline,
     RunContext,
@@ -56,12 +51,9 @@ from lakehouse_platform.orchestrator import (
 )
 from lakehouse_platform.run_reporting import platform_recorders
 
-#: The first day of the gold backfill jobs' daily partitions (imported history reaches years back).
-BACKFILL_START = "2016-01-01"
 #: The product's schedule when its configuration names no ``schedule`` (a cron string).
 DEFAULT_SCHEDULE = "*/15 * * * *"
 KAFKA_GROUP = "kafka"
-DUPLICATE_DESCRIPTION = "the event's messageId is already stored in silver (a re-sent or replayed event)"
 
 _KINDS: Mapping[Layer, frozenset[str]] = {
     Layer.BRONZE: frozenset({"kafka", "spark", "delta"}),
@@ -164,14 +156,6 @@ def retry_policy(task: Task) -> dg.RetryPolicy:
     return dg.RetryPolicy(
         max_retries=task.retries, delay=task.retry_backoff_seconds, backoff=dg.Backoff.EXPONENTIAL
     )
-
-
-def quality_rules(config: Any) -> dict[str, str]:
-    """The rules of an event product's silver suite (rule → what it refuses), in order; a
-    quarantine row's ``failed_rules`` names them."""
-    window = getattr(config, "event_time", None)
-    rules = rule_descriptions(window if isinstance(window, EventTimeWindow) else EventTimeWindow())
-    return {**rules, DUPLICATE_RULE: DUPLICATE_DESCRIPTION}
 
 
 def quarantined_since(quarantine: TableSpec, lake_root: str, since: datetime) -> dict[str, int]:
@@ -370,25 +354,27 @@ def schedule_for(product: str, config: Any, job: UnresolvedAssetJobDefinition) -
     )
 
 
-def event_product_definitions(
-    product: EventProduct,
-    pipeline: Pipeline,
+def product_definitions(
+    product: str,
+    declared: ProductAssets,
     *,
     catalog: Catalog,
     config: Any,
     lake_root: str,
     settings: LakehouseSettings | None = None,
 ) -> ProductDefinitions:
-    """The assets (one per writing task), the product's job and its schedule; the tables no
-    task writes are listed as external assets."""
-    checks = SilverChecks(product.events, product.quarantine, quality_rules(config), lake_root)
+    """The assets (one per task of the declared pipeline that writes tables, with the checks of
+    the quality rules on the table they are about), the product's job and its schedule; the
+    product's tables no task writes are listed as external assets."""
+    pipeline = declared.pipeline
+    checks = [SilverChecks(q.table, q.quarantine, q.rules, lake_root) for q in declared.quality]
     assets: list[dg.AssetsDefinition | dg.AssetSpec] = [
         task_asset(
             task,
             pipeline,
             catalog=catalog,
             config=config,
-            checks=checks if product.events in task.writes else None,
+            checks=next((c for c in checks if c.events in task.writes), None),
             settings=settings,
         )
         for task in (pipeline.tasks[name] for name in pipeline.order)
@@ -397,16 +383,16 @@ def event_product_definitions(
     written = {spec.qualified_name for task in pipeline.tasks.values() for spec in task.writes}
     assets.extend(
         table_asset_spec(entry, config=config)
-        for entry in catalog.select(product=product.name)
+        for entry in catalog.select(product=product)
         if entry.qualified_name not in written
     )
     job = dg.define_asset_job(
-        job_name(product.name),
-        selection=dg.AssetSelection.groups(group_name(product.name)).materializable(),
-        description=f"Every table of {product.name}, in dependency order.",
+        job_name(product),
+        selection=dg.AssetSelection.groups(group_name(product)).materializable(),
+        description=f"Every table of {product}, in dependency order.",
         executor_def=dg.in_process_executor,
     )
-    return ProductDefinitions(assets, [job], [schedule_for(product.name, config, job)])
+    return ProductDefinitions(assets, [job], [schedule_for(product, config, job)])
 
 
 def declared_tables(product: ProductDeclaration, *, catalog: Catalog) -> ProductDefinitions:
@@ -416,51 +402,3 @@ def declared_tables(product: ProductDeclaration, *, catalog: Catalog) -> Product
     return ProductDefinitions(
         [table_asset_spec(entry, config=config) for entry in catalog.select(product=product.name)], [], []
     )
-
-
-def backfill_job_name(product: str) -> str:
-    return f"{group_name(product)}_gold_backfill"
-
-
-def gold_backfill_job(
-    product: EventProduct,
-    config: Any,
-    *,
-    spark: Callable[[], Any],
-    catalog: Catalog,
-    lake_root: str,
-    settings: LakehouseSettings | None = None,
-) -> dg.JobDefinition:
-    """A job partitioned by day whose op runs ``<product> backfill`` for its partition's day, so
-    a backfill over a range of days is launched from the UI (one run per day). It leaves the
-    product's assets unpartitioned: their job keeps running incrementally."""
-    partitions = dg.DailyPartitionsDefinition(start_date=BACKFILL_START, timezone="UTC", end_offset=1)
-
-    @dg.op(
-        name=f"{group_name(product.name)}__gold_backfill",
-        description=f"Recompute {product.name}'s gold of the partition's day from silver.",
-        tags={"product": product.name, "task": BACKFILL_TASK},
-    )
-    def _backfill(context: dg.OpExecutionContext) -> None:
-        day = date.fromisoformat(context.partition_key)
-        pipeline = backfill_pipeline(
-            product, config, spark=spark, lake_root=lake_root, days=DayRange(day, day)
-        )
-        task = pipeline.tasks[BACKFILL_TASK]
-        with reporting(settings, catalog) as recorders:
-            outputs = run_task(
-                task, pipeline=product.name, context=context, upstream_outputs={}, recorders=recorders
-            )
-        context.log.info(f"backfilled {day}: {json.dumps(outputs, default=str)}")
-
-    @dg.job(
-        name=backfill_job_name(product.name),
-        partitions_def=partitions,
-        executor_def=dg.in_process_executor,
-        description=f"Recompute {product.name}'s gold for a day from silver (`{product.name} backfill`).",
-        tags={"product": product.name},
-    )
-    def _job() -> None:
-        _backfill()
-
-    return _job

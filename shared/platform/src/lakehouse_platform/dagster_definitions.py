@@ -2,41 +2,28 @@
 schedules, from the ``lakehouse.products`` entry points (the platform imports no product).
 
 ``dagster-webserver -m lakehouse_platform.dagster_definitions`` (what ``lakehouse ui`` and
-``make ui`` start) loads :data:`defs`. The assets of an event product run the tasks of
-:func:`~lakehouse_events.product.event_pipeline`, built with the lake, Kafka and Spark
-of :class:`~lakehouse_core.settings.LakehouseSettings`; a run starts one Spark session per
-product, in the run's process (the jobs use the in-process executor, so the steps of a run share
-it rather than each starting a JVM).
+``make ui`` start) loads :data:`defs`. A product the platform can run
+(:class:`~lakehouse_platform.catalog.RunnableProduct`) hands it its pipeline, quality rules and
+jobs of its own (:class:`~lakehouse_platform.catalog.ProductAssets`), built with the lake, Kafka
+and Spark of :class:`~lakehouse_core.settings.LakehouseSettings`; the jobs use the in-process
+executor, so the steps of a run share its Spark session rather than each starting a JVM. Any
+other product's tables are listed as external assets.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache, partial
-from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from lakehouse_core.settings import LakehouseSettings
-from lakehouse_events.product import EventProduct, event_pipeline
-from lakehouse_platform.catalog import ProductDeclaration, build_catalog, discover_products
+from lakehouse_platform.catalog import ProductDeclaration, RunnableProduct, build_catalog, discover_products
 from lakehouse_platform.dagster_assets import (
     ProductDefinitions,
     declared_tables,
-    event_product_definitions,
-    gold_backfill_job,
+    product_definitions,
     topic_asset_specs,
 )
-
-if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
-
-
-@cache
-def _spark(product: str) -> SparkSession:
-    from lakehouse_core.spark import build_spark_session
-
-    return build_spark_session(product, settings=LakehouseSettings())
 
 
 def build_definitions(
@@ -47,42 +34,26 @@ def build_definitions(
     declared = list(discover_products() if products is None else products)
     catalog = build_catalog(declared, lake_root=settings.lake_root)
     parts: list[ProductDefinitions] = []
-    backfills: list[dg.JobDefinition] = []
+    own_jobs: list[dg.JobDefinition] = []
     for product in declared:
-        if not isinstance(product, EventProduct):
+        if not isinstance(product, RunnableProduct):
             parts.append(declared_tables(product, catalog=catalog))
             continue
-        config = product.load_config()
-        pipeline = event_pipeline(
-            product,
-            config,
-            spark=partial(_spark, product.name),
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            lake_root=settings.lake_root,
-        )
-        backfills.append(
-            gold_backfill_job(
-                product,
-                config,
-                spark=partial(_spark, product.name),
-                catalog=catalog,
-                lake_root=settings.lake_root,
-                settings=settings,
-            )
-        )
+        assets = product.product_assets(settings, catalog)
+        own_jobs.extend(assets.jobs)
         parts.append(
-            event_product_definitions(
-                product,
-                pipeline,
+            product_definitions(
+                product.name,
+                assets,
                 catalog=catalog,
-                config=config,
+                config=product.load_config(),
                 lake_root=settings.lake_root,
                 settings=settings,
             )
         )
     return dg.Definitions(
         assets=[*topic_asset_specs(catalog), *(a for part in parts for a in part.assets)],
-        jobs=[*(j for part in parts for j in part.jobs), *backfills],
+        jobs=[*(j for part in parts for j in part.jobs), *own_jobs],
         schedules=[s for part in parts for s in part.schedules],
         executor=dg.in_process_executor,
     )
