@@ -11,18 +11,22 @@ the platform.
 # Dagster reads the annotation of an op's ``context`` at definition time, so annotations here
 # are evaluated (no ``from __future__ import annotations``).
 import json
-from collections.abc import Callable
 from datetime import date
 from functools import partial
-from typing import Any
 
 import dagster as dg
 
 from lakehouse_core.ingestion.deduplication import DUPLICATE_RULE
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_events.backfill import backfill_pipeline
-from lakehouse_events.product import EventProduct, event_pipeline, spark_session
-from lakehouse_events.segment import EventTimeWindow
+from lakehouse_events.product import (
+    ConfigT,
+    EventProduct,
+    EventProductConfig,
+    SparkProvider,
+    event_pipeline,
+    spark_session,
+)
 from lakehouse_events.segment_parsing import rule_descriptions
 from lakehouse_platform.backfill import TASK as BACKFILL_TASK
 from lakehouse_platform.backfill import DayRange
@@ -34,16 +38,14 @@ BACKFILL_START = "2016-01-01"
 DUPLICATE_DESCRIPTION = "the event's messageId is already stored in silver (a re-sent or replayed event)"
 
 
-def quality_rules(config: Any) -> dict[str, str]:
+def quality_rules(config: EventProductConfig) -> dict[str, str]:
     """The rules of an event product's silver suite (rule → what it refuses), in order; a
     quarantine row's ``failed_rules`` names them."""
-    window = getattr(config, "event_time", None)
-    rules = rule_descriptions(window if isinstance(window, EventTimeWindow) else EventTimeWindow())
-    return {**rules, DUPLICATE_RULE: DUPLICATE_DESCRIPTION}
+    return {**rule_descriptions(config.event_time), DUPLICATE_RULE: DUPLICATE_DESCRIPTION}
 
 
 def event_product_assets(
-    product: EventProduct, settings: LakehouseSettings, catalog: Catalog
+    product: EventProduct[ConfigT], settings: LakehouseSettings, catalog: Catalog
 ) -> ProductAssets:
     """The product's pipeline, its silver checks and its gold backfill job; a run starts one
     Spark session per product, in the run's process."""
@@ -68,10 +70,10 @@ def backfill_job_name(product: str) -> str:
 
 
 def gold_backfill_job(
-    product: EventProduct,
-    config: Any,
+    product: EventProduct[ConfigT],
+    config: ConfigT,
     *,
-    spark: Callable[[], Any],
+    spark: SparkProvider,
     catalog: Catalog,
     lake_root: str,
     settings: LakehouseSettings | None = None,

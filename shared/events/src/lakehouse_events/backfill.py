@@ -49,7 +49,7 @@ from lakehouse_platform.task_reports import versions_before, written_since
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from lakehouse_events.product import EventProduct
+    from lakehouse_events.product import ConfigT, EventProduct
 
 
 def session_changes(
@@ -76,9 +76,9 @@ class BackfillRun:
 
 
 def backfill_gold(
-    product: EventProduct,
+    product: EventProduct[ConfigT],
     spark: SparkSession,
-    config: Any,
+    config: ConfigT,
     *,
     days: DayRange,
     lake_root: str,
@@ -115,13 +115,13 @@ def backfill_gold(
     return BackfillRun(batches, sessions_read, tuple(empty))
 
 
-def gold_writes(product: EventProduct) -> tuple[TableSpec, ...]:
+def gold_writes(product: EventProduct[ConfigT]) -> tuple[TableSpec, ...]:
     return tuple(spec for spec in product.tables if spec.layer is Layer.GOLD)
 
 
 def backfill_pipeline(
-    product: EventProduct,
-    config: Any,
+    product: EventProduct[ConfigT],
+    config: ConfigT,
     *,
     spark: Callable[[], SparkSession],
     lake_root: str,
@@ -160,8 +160,8 @@ def backfill_pipeline(
 
 
 def run_backfill(
-    product: EventProduct,
-    config: Any,
+    product: EventProduct[ConfigT],
+    config: ConfigT,
     settings: LakehouseSettings,
     *,
     spark: Callable[[], SparkSession],

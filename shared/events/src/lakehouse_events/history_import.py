@@ -46,6 +46,8 @@ from lakehouse_events.segment import IMPORT_FIELD, CollectedMessage, SegmentMess
 if TYPE_CHECKING:
     from confluent_kafka import Consumer
 
+    from lakehouse_events.collector.app import CollectedProductConfig
+
 _GZIP_MAGIC = b"\x1f\x8b"
 #: Messages sent to Kafka per acknowledged chunk: bounds what is in flight, not what is read.
 CHUNK_MESSAGES = 5_000
@@ -246,7 +248,7 @@ def describe_report(report: ImportReport, *, limit: int = 50) -> list[str]:
 
 
 def import_history(
-    config: Any,
+    config: CollectedProductConfig,
     *,
     topics: Iterable[TopicSpec],
     bootstrap_servers: str,

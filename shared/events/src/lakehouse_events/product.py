@@ -11,19 +11,19 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated, Any, Protocol
+from typing import IO, TYPE_CHECKING, Annotated, Any, Generic, Protocol, TypeVar
 
 import typer
 import uvicorn
 from rich.console import Console
 from rich.table import Table
 
-from lakehouse_core.config import CollectorSettings, ProductConfig, ServingConfig, TopicConfig
+from lakehouse_core.config import CollectorSettings, ServingConfig, TopicConfig
 from lakehouse_core.delta import compact as compact_table
 from lakehouse_core.errors import LakehouseError
 from lakehouse_core.http_server import serve_in_thread
@@ -40,11 +40,12 @@ from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.structured_logging import configure_logging
 from lakehouse_core.tables import KAFKA_UPSTREAM, Layer, TableSpec
 from lakehouse_events.backfill import run_backfill
-from lakehouse_events.collector import product_collector_app
+from lakehouse_events.collector.app import CollectedProductConfig, product_collector_app
 from lakehouse_events.demo import DemoSeeds, quarantine_by_rule
 from lakehouse_events.history_import import describe_report, import_history, write_refused
 from lakehouse_events.reconciliation import Reconciliation, reconcile
 from lakehouse_events.refinement import Refinement, run_refinement
+from lakehouse_events.segment import EventTimeWindow
 from lakehouse_events.segment_client import SegmentClient, as_replay
 from lakehouse_platform.backfill import (
     DEFAULT_CHUNK_DAYS,
@@ -78,38 +79,47 @@ if TYPE_CHECKING:
 STEPS = ("topics", "bronze", "silver", "gold")
 
 
-class EventProductConfig(Protocol):
-    """The parts of a product's configuration the shared machinery reads."""
+class EventProductConfig(CollectedProductConfig, Protocol):
+    """The parts of an event product's configuration the kit reads: a ``ProductConfig`` with a
+    ``collector`` and an ``event_time`` section."""
 
     @property
-    def name(self) -> str: ...
+    def owner(self) -> str: ...
     @property
-    def topics(self) -> dict[str, TopicConfig]: ...
+    def team(self) -> str: ...
+    @property
+    def schedule(self) -> str | None: ...
     @property
     def collector(self) -> CollectorSettings: ...
     @property
     def serving(self) -> ServingConfig: ...
+    @property
+    def event_time(self) -> EventTimeWindow: ...
+
+
+ConfigT = TypeVar("ConfigT", bound=EventProductConfig)
+"""The configuration type of one event product (``WebConfig``, ``MobileConfig``)."""
 
 
 SparkProvider = Callable[[], "SparkSession"]
 
 
 @dataclass(frozen=True, kw_only=True)
-class EventProduct:
-    """A product's own pieces; everything else is shared."""
+class EventProduct(Generic[ConfigT]):
+    """A product's own pieces, typed by its configuration; everything else is shared."""
 
     name: str
     description: str
-    load_config: Callable[[], Any]
+    load_config: Callable[[], ConfigT]
     bronze: TableSpec
     quarantine: TableSpec
     events: TableSpec
     sessions: TableSpec
-    refinement: Callable[[Any], Refinement]
-    gold_step: Callable[[Any, str], BatchFunction]
+    refinement: Callable[[ConfigT], Refinement]
+    gold_step: Callable[[ConfigT, str], BatchFunction]
     gold_tables: tuple[TableSpec, ...]
-    create_api: Callable[[Any, str], FastAPI]
-    generate: Callable[[date, int, int], list[dict[str, Any]]]
+    create_api: Callable[[ConfigT, str], FastAPI]
+    generate: Callable[[date, int, int], Sequence[Mapping[str, object]]]
     example_queries: Callable[[date], list[str]]
     default_size: int = 2000
     schema_record: Path | None = None
@@ -141,7 +151,7 @@ def topic_specs(topics: Mapping[str, TopicConfig]) -> list[TopicSpec]:
 
 
 def bronze_job(
-    product: EventProduct, config: Any, *, bootstrap_servers: str, lake_root: str
+    product: EventProduct[ConfigT], config: ConfigT, *, bootstrap_servers: str, lake_root: str
 ) -> BronzeIngestion:
     return product_bronze(
         product.name,
@@ -153,7 +163,7 @@ def bronze_job(
 
 
 def reconcile_product(
-    product: EventProduct, config: Any, *, bootstrap_servers: str, lake_root: str
+    product: EventProduct[ConfigT], config: ConfigT, *, bootstrap_servers: str, lake_root: str
 ) -> Reconciliation:
     """Kafka records = bronze rows = silver events + quarantined rows, for this product."""
     return reconcile(
@@ -167,12 +177,16 @@ def reconcile_product(
     )
 
 
-def run_silver(product: EventProduct, spark: SparkSession, config: Any, *, lake_root: str) -> IncrementalRun:
+def run_silver(
+    product: EventProduct[ConfigT], spark: SparkSession, config: ConfigT, *, lake_root: str
+) -> IncrementalRun:
     """Refine the bronze records not yet processed (the shared refinement job)."""
     return run_refinement(spark, product.refinement(config), lake_root=lake_root)
 
 
-def run_gold(product: EventProduct, spark: SparkSession, config: Any, *, lake_root: str) -> IncrementalRun:
+def run_gold(
+    product: EventProduct[ConfigT], spark: SparkSession, config: ConfigT, *, lake_root: str
+) -> IncrementalRun:
     """Recompute the gold rows that silver sessions' changes since the last run affect."""
     return run_on_changes(
         spark,
@@ -186,8 +200,8 @@ def run_gold(product: EventProduct, spark: SparkSession, config: Any, *, lake_ro
 
 
 def event_pipeline(
-    product: EventProduct,
-    config: ProductConfig,
+    product: EventProduct[ConfigT],
+    config: ConfigT,
     *,
     spark: SparkProvider,
     bootstrap_servers: str,
@@ -271,13 +285,13 @@ def spark_session(name: str) -> SparkSession:
     return build_spark_session(name, settings=LakehouseSettings())
 
 
-def collector_app(config: Any, settings: LakehouseSettings) -> FastAPI:
+def collector_app(config: EventProductConfig, settings: LakehouseSettings) -> FastAPI:
     """The product's collector, from its configuration (``topics``, ``collector``)."""
     return product_collector_app(config, config.collector, bootstrap_servers=settings.kafka_bootstrap_servers)
 
 
 def run_steps(
-    product: EventProduct, config: Any, settings: LakehouseSettings, only: list[str] | None
+    product: EventProduct[ConfigT], config: ConfigT, settings: LakehouseSettings, only: list[str] | None
 ) -> bool:
     """Run (some of) the product's pipeline, print each task's outcome, record the run (JSON
     lines), each attempt (``platform.pipeline_runs.v1``) and each table version written
@@ -305,7 +319,7 @@ def run_steps(
 
 
 def send_generated_day(
-    product: EventProduct, config: Any, url: str, *, day: date, size: int, seed: int
+    product: EventProduct[ConfigT], config: ConfigT, url: str, *, day: date, size: int, seed: int
 ) -> int:
     keys = config.collector.write_keys
     if not keys:
@@ -316,7 +330,7 @@ def send_generated_day(
     return int(report.messages)
 
 
-def _serve_api(product: EventProduct, config: Any, settings: LakehouseSettings) -> None:
+def _serve_api(product: EventProduct[ConfigT], config: ConfigT, settings: LakehouseSettings) -> None:
     uvicorn.run(
         product.create_api(config, settings.lake_root), host=config.serving.host, port=config.serving.port
     )
@@ -329,7 +343,7 @@ SeedOption = Annotated[
 ]
 
 
-def demo_seeds(product: EventProduct, settings: LakehouseSettings) -> DemoSeeds:
+def demo_seeds(product: EventProduct[ConfigT], settings: LakehouseSettings) -> DemoSeeds:
     return DemoSeeds(settings.state_dir / "demo" / f"{product.name}-seeds.json")
 
 
@@ -345,7 +359,7 @@ def _choose_seed(seeds: DemoSeeds, day: date, seed: int | None) -> int:
     return chosen
 
 
-def demo_bindings(config: Any, *, serve: bool) -> list[Binding]:
+def demo_bindings(config: EventProductConfig, *, serve: bool) -> list[Binding]:
     """The ports ``demo`` listens on, with the variables that move them."""
     prefix = str(config.model_config.get("env_prefix") or "")
     bindings = [
@@ -356,7 +370,7 @@ def demo_bindings(config: Any, *, serve: bool) -> list[Binding]:
     return bindings
 
 
-def _pipeline_in_child(product: EventProduct, *, stderr: IO[str] | None) -> bool:
+def _pipeline_in_child(product: EventProduct[ConfigT], *, stderr: IO[str] | None) -> bool:
     """``<product> pipeline`` as a child process: it prints its task outcomes, and its JVM ends
     with it."""
     script = Path(sys.executable).with_name(product.name)
@@ -365,8 +379,8 @@ def _pipeline_in_child(product: EventProduct, *, stderr: IO[str] | None) -> bool
 
 
 def _demo_day(
-    product: EventProduct,
-    config: Any,
+    product: EventProduct[ConfigT],
+    config: ConfigT,
     settings: LakehouseSettings,
     *,
     day: date,
@@ -387,7 +401,9 @@ def _demo_day(
     return _pipeline_in_child(product, stderr=log)
 
 
-def _print_reconciliation(product: EventProduct, config: Any, settings: LakehouseSettings) -> None:
+def _print_reconciliation(
+    product: EventProduct[ConfigT], config: ConfigT, settings: LakehouseSettings
+) -> None:
     counts = reconcile_product(
         product, config, bootstrap_servers=settings.kafka_bootstrap_servers, lake_root=settings.lake_root
     )
@@ -416,7 +432,7 @@ def reconciliation_table(counts: Reconciliation, rules: Mapping[str, int]) -> Ta
     return table
 
 
-def product_cli(product: EventProduct) -> typer.Typer:  # noqa: PLR0915 - one nested function per command
+def product_cli(product: EventProduct[ConfigT]) -> typer.Typer:  # noqa: PLR0915 - one nested function per command
     """The product's command line; its console script points at the returned app."""
     app = typer.Typer(help=f"{product.name}: {product.description}")
 

@@ -30,6 +30,7 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -38,8 +39,7 @@ from prometheus_client import Counter
 from lakehouse_core.config import (
     DEFAULT_MAX_BATCH_BYTES,
     CollectorSettings,
-    ProductConfig,
-    env_variable,
+    TopicConfig,
     require_outside_dev,
 )
 from lakehouse_core.errors import ConfigError
@@ -67,6 +67,9 @@ from lakehouse_events.collector.openapi import (
     tracking_operation,
 )
 from lakehouse_events.segment import MAX_MESSAGE_BYTES, MESSAGE_TYPES, MessageType
+
+if TYPE_CHECKING:
+    from pydantic_settings import SettingsConfigDict
 
 log = logging.getLogger(__name__)
 
@@ -387,8 +390,27 @@ def _add_single_route(app: FastAPI, message_type: MessageType, collector: Collec
     )
 
 
+class CollectedProductConfig(Protocol):
+    """What the collector reads of a product's configuration (a product's ``ProductConfig``
+    has it): its name, its topics and the prefix of its environment variables."""
+
+    model_config: ClassVar[SettingsConfigDict]
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def topics(self) -> dict[str, TopicConfig]: ...
+
+
+def setting_variable(config: CollectedProductConfig, *path: str) -> str:
+    """The environment variable that sets ``path`` of ``config`` (``WEB_COLLECTOR__PORT``), from
+    the prefix the configuration was loaded with; ``<PRODUCT>_`` when it is unknown."""
+    prefix = str(config.model_config.get("env_prefix") or "<PRODUCT>_")
+    return prefix + "__".join(p.upper() for p in path)
+
+
 def product_collector_app(
-    config: ProductConfig, settings: CollectorSettings, *, bootstrap_servers: str
+    config: CollectedProductConfig, settings: CollectorSettings, *, bootstrap_servers: str
 ) -> FastAPI:
     """The collector of a product whose ``topics`` name ``events`` and ``dead_letter``; it
     creates both (with their configured partitions and retention) when they are missing.
@@ -401,7 +423,7 @@ def product_collector_app(
     require_outside_dev(
         bool(keys),
         what=f"{config.name}: the collector has no write keys and refuses every event",
-        variable=f"{env_variable(config, 'collector', 'write_keys')} (a JSON list of keys)",
+        variable=f"{setting_variable(config, 'collector', 'write_keys')} (a JSON list of keys)",
     )
     missing = {"events", "dead_letter"} - set(config.topics)
     if missing:
