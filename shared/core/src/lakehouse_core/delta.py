@@ -82,10 +82,18 @@ def table_exists(spark: SparkSession, location: str) -> bool:
 
 
 def ensure_table(spark: SparkSession, spec: TableSpec, *, lake_root: str) -> DeltaTable:
-    """Create the table at its location if missing; verify the spec's columns if present."""
+    """Create the table at its location if missing; verify the spec's columns if present.
+
+    A nullable column the spec has and the stored table lacks is an additive change (the schema
+    history records it as a new revision): it is added, and the rows written before read it as
+    NULL. Any other difference is a :class:`SchemaMismatchError`.
+    """
     from delta.tables import DeltaTable
 
     location = spec.location(lake_root)
+    existing = _existing_table(spark, location)
+    if existing is not None and _has_columns(existing.toDF().schema, spec):
+        return existing
     builder = DeltaTable.createIfNotExists(spark).location(location).addColumns(spec.schema)
     if spec.partition_by:
         builder = builder.partitionedBy(*spec.partition_by)
@@ -94,8 +102,36 @@ def ensure_table(spark: SparkSession, spec: TableSpec, *, lake_root: str) -> Del
     for key, value in spec.table_properties().items():
         builder = builder.property(key, value)
     table = builder.execute()
+    present = set(table.toDF().columns)
+    added = [f for f in spec.schema.fields if f.name not in present and f.nullable]
+    if added:
+        columns = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in added)
+        spark.sql(f"ALTER TABLE delta.`{location}` ADD COLUMNS ({columns})")
+        log.info("%s: added columns %s", spec.qualified_name, ", ".join(f.name for f in added))
+        table = DeltaTable.forPath(spark, location)
     _check_columns(table.toDF().schema, spec)
     return table
+
+
+def _existing_table(spark: SparkSession, location: str) -> DeltaTable | None:
+    """The Delta table at ``location``, or None when there is none.
+
+    Every write helper ensures its table first; on a table that exists, ``CREATE TABLE IF NOT
+    EXISTS`` would change nothing but still costs a catalog command and a log read per call, so
+    the table is opened directly when its snapshot already has the spec's columns.
+    """
+    from delta.tables import DeltaTable
+    from pyspark.errors import AnalysisException
+
+    try:
+        return DeltaTable.forPath(spark, location)
+    except AnalysisException:
+        return None
+
+
+def _has_columns(actual: Any, spec: TableSpec) -> bool:
+    present = {f.name: f.dataType for f in actual.fields}
+    return all(present.get(f.name) == f.dataType for f in spec.schema.fields)
 
 
 def _check_columns(actual: Any, spec: TableSpec) -> None:
