@@ -28,7 +28,9 @@ class MobileEvent(BaseModel):
     event_type: str = Field(description="track, screen, identify, alias, group or page.")
     event_name: str | None = Field(description="Track event name or screen name.")
     device_key: str = Field(description="Keyed HMAC of context.device.id, else of the anonymous id.")
-    user_key: str | None = Field(description="Keyed HMAC of the user id, when the app knows the user.")
+    user_key: str | None = Field(
+        description="Keyed HMAC of the user id with this product's key, when the app knows the user."
+    )
     event_ts: datetime = Field(description="When it happened, clock-skew corrected (UTC).")
     received_at: datetime
     event_date: date = Field(description="UTC date of event_ts (late batches land on their own day).")
@@ -60,6 +62,11 @@ class MobileEvent(BaseModel):
     imported: bool = Field(description="Loaded by the import command (history), not by the collector.")
     source_partition: int = Field(description="Kafka partition of the bronze record (lineage).")
     source_offset: int = Field(description="Kafka offset of the bronze record (lineage).")
+    subject_key: str | None = Field(
+        default=None,
+        description="The person: HMAC of the user id with the platform key (LAKEHOUSE_SUBJECT_KEY); "
+        "null when the app does not know the user.",
+    )
 
 
 class ScreenView(BaseModel):
@@ -94,6 +101,12 @@ class AppSession(BaseModel):
     platform: str
     os_version: str | None
     crashed: bool = Field(description="An Application Crashed event happened in the session.")
+    subject_key: str | None = Field(
+        default=None,
+        exclude=True,
+        description="The subject key of the session's first known user (as user_key); null when none. "
+        "Not in API answers.",
+    )
 
 
 class ActiveUsers(BaseModel):

@@ -17,6 +17,7 @@ from mobile_user_analytics.storage.tables import (
     BRONZE_EVENTS,
     QUARANTINE_EVENTS,
     SILVER_EVENTS,
+    SILVER_IDENTITY_LINKS,
     SILVER_SESSIONS,
 )
 
@@ -49,6 +50,7 @@ MOBILE = EventProduct(
     example_queries=_example_queries,
     default_size=1500,
     schema_record=SOURCE_CONFIG_DIR / "schemas.json",
+    identity_links=SILVER_IDENTITY_LINKS,
 )
 
 

@@ -18,14 +18,17 @@ from pyspark.sql import SparkSession
 from lakehouse_core.delta import append, read_table
 from lakehouse_core.errors import SystemicBreakageError
 from lakehouse_core.ingestion.bronze import BRONZE_SCHEMA
+from lakehouse_core.privacy import SUBJECT_KEY_VARIABLE, subject_key_of
 from lakehouse_events.product import run_silver
-from lakehouse_events.refinement import HELD_RULE
+from lakehouse_events.refinement import HELD_RULE, RefinementStep
 from mobile_user_analytics.config import load_mobile_config
 from mobile_user_analytics.pipeline import MOBILE
+from mobile_user_analytics.processing.silver_job import mobile_refinement
 from mobile_user_analytics.storage.tables import (
     BRONZE_EVENTS,
     QUARANTINE_EVENTS,
     SILVER_EVENTS,
+    SILVER_IDENTITY_LINKS,
     SILVER_SCREEN_VIEWS,
     SILVER_SESSIONS,
 )
@@ -33,6 +36,7 @@ from mobile_user_analytics.storage.tables import (
 pytestmark = pytest.mark.integration
 
 KEY = "integration-pseudonymisation-key"
+SUBJECT_KEY = b"integration-subject-key"
 TOPIC = "mobile.events.v1"
 TEN = datetime(2024, 3, 10, 10, 0, tzinfo=UTC)
 
@@ -76,7 +80,7 @@ FIRST_BATCH: list[dict[str, Any] | str] = [
     call("b-crash", "dev-b", 4, event="Application Crashed"),
     opened("b-relaunch", "dev-b", 5),
     screen("b-home-again", "dev-b", 6, "Home"),
-    screen("a-home", "dev-a", 1, "Home"),
+    {**screen("a-home", "dev-a", 1, "Home"), "userId": "user-a"},
     "not json at all",
 ]
 LATE_SETTINGS = {
@@ -104,6 +108,7 @@ def append_bronze(
             ingested,
             ingested,
             ingested.date(),
+            None,
         )
         for i, value in enumerate(values)
     ]
@@ -133,6 +138,7 @@ def test_silver_job_refines_bronze_and_a_late_event_changes_only_its_device(
     spark: SparkSession, lake_root: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MOBILE_PSEUDONYMISATION_KEY", KEY)
+    monkeypatch.setenv(SUBJECT_KEY_VARIABLE, SUBJECT_KEY.decode())
     config = load_mobile_config()
     append_bronze(spark, lake_root, FIRST_BATCH, offset=0)
 
@@ -148,6 +154,10 @@ def test_silver_job_refines_bronze_and_a_late_event_changes_only_its_device(
     assert sorted((r.source_offset, r.event_id, list(r.failed_rules)) for r in quarantine) == [
         (9, "a-home", ["unique_message_id"]),
         (10, None, ["valid_json"]),
+    ]
+    assert sorted((r.source_offset, r.subject_key) for r in quarantine) == [
+        (9, subject_key_of("user-a", SUBJECT_KEY)),
+        (10, None),
     ]
     before = sessions_by_device(spark, lake_root)
     summary = {
@@ -358,3 +368,23 @@ def test_a_batch_refused_as_systemic_breakage_keeps_every_record_in_quarantine_u
     assert sorted(r.event_id for r in quarantine) == sorted(f"old-{i}" for i in range(20))
     assert not any("the whole batch was refused" in r.reason for r in quarantine)
     assert read_table(spark, BRONZE_EVENTS, lake_root=lake_root).count() == len(events) + len(quarantine)
+
+
+def test_a_sign_in_is_stored_as_one_identity_link_however_often_its_batch_is_refined(
+    spark: SparkSession, lake_root: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MOBILE_PSEUDONYMISATION_KEY", KEY)
+    monkeypatch.setenv(SUBJECT_KEY_VARIABLE, SUBJECT_KEY.decode())
+    sign_in = {**call("sign-in", "dev-a", 2, type="identify", userId="user-a"), "anonymousId": None}
+    append_bronze(spark, lake_root, [opened("a-open", "dev-a", 0), sign_in], offset=0)
+    step = RefinementStep(mobile_refinement(load_mobile_config()), lake_root)
+    bronze = read_table(spark, BRONZE_EVENTS, lake_root=lake_root)
+
+    step(bronze, 0)
+    step(bronze, 0)
+
+    links = read_table(spark, SILVER_IDENTITY_LINKS, lake_root=lake_root).collect()
+    assert [(r.subject_key, r.linked_id, r.link_kind, r.event_id) for r in links] == [
+        (subject_key_of("user-a", SUBJECT_KEY), device("dev-a"), "sign_in", "sign-in")
+    ]
+    assert read_table(spark, SILVER_EVENTS, lake_root=lake_root).count() == 2

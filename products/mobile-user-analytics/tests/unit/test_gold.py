@@ -63,7 +63,7 @@ def at(n: int, hour: int, minute: int = 0) -> datetime:
 
 def frame(spark: SparkSession, model: type[BaseModel], rows: list[dict[str, Any]]) -> DataFrame:
     schema = spark_schema(model)
-    return spark.createDataFrame([tuple(row[f.name] for f in schema.fields) for row in rows], schema)
+    return spark.createDataFrame([tuple(row.get(f.name) for f in schema.fields) for row in rows], schema)
 
 
 def event(

@@ -155,9 +155,17 @@ def test_an_upgrade_mid_session_keeps_the_sessions_start_version(spark: SparkSes
     rows = [
         lifecycle("open", at(0), "opened", app_version="2.2.1", os_version="17.3"),
         lifecycle(
-            "update", at(2), "updated", app_version="2.3.0", previous_app_version="2.2.1", user_key="u1"
+            "update",
+            at(2),
+            "updated",
+            app_version="2.3.0",
+            previous_app_version="2.2.1",
+            user_key="u1",
+            subject_key="s1",
         ),
-        screen("home", at(3), "Home", app_version="2.3.0", os_version="17.4", user_key="u2"),
+        screen(
+            "home", at(3), "Home", app_version="2.3.0", os_version="17.4", user_key="u2", subject_key="s2"
+        ),
         event("identify", at(4), event_type="identify", user_key="u0"),
     ]
 
@@ -180,6 +188,7 @@ def test_an_upgrade_mid_session_keeps_the_sessions_start_version(spark: SparkSes
             "platform": "ios",
             "os_version": "17.3",
             "crashed": False,
+            "subject_key": "s1",
         }
     ]
     assert {r.event_id: r.app_version for r in sessionised.collect()} == {

@@ -10,16 +10,20 @@ from pyspark.sql.types import StructType
 
 from lakehouse_core.contracts import spark_schema
 from lakehouse_core.errors import QualityError
+from lakehouse_core.identity import identity_links
 from lakehouse_core.ingestion.bronze import BRONZE_SCHEMA
 from lakehouse_core.ingestion.deduplication import DUPLICATE_OF_OFFSET, split_duplicates
 from lakehouse_core.ingestion.quarantine import QUARANTINE_SCHEMA
+from lakehouse_core.privacy import subject_key_of
 from mobile_user_analytics.contracts import MobileEvent
 from mobile_user_analytics.processing.sessions import screen_views, sessionise, summarise_sessions
-from mobile_user_analytics.processing.silver import to_silver
+from mobile_user_analytics.processing.silver import LINK_RULES, to_silver
+from mobile_user_analytics.storage.tables import SILVER_EVENTS
 
 pytestmark = pytest.mark.unit
 
 KEY = b"test-pseudonymisation-key"
+PLATFORM_KEY = b"test-platform-subject-key"
 TOPIC = "mobile.events.v1"
 EMAIL = "grace.hopper@example.com"
 USER_ID = "user-1906"
@@ -108,6 +112,7 @@ def bronze(spark: SparkSession, values: list[str], *, first_offset: int = 0) -> 
             datetime(2024, 3, 10, 10, 9),
             datetime(2024, 3, 10, 10, 10),
             date(2024, 3, 10),
+            None,
         )
         for i, value in enumerate(values)
     ]
@@ -131,6 +136,7 @@ def silver(spark: SparkSession, messages: list[dict[str, Any]]) -> dict[str, dic
     batch = to_silver(
         bronze(spark, [json.dumps(m) for m in messages]),
         pseudonymisation_key=KEY,
+        platform_key=PLATFORM_KEY,
         max_quarantine_fraction=0.5,
     )
     assert types_of(batch.events.schema) == types_of(spark_schema(MobileEvent))
@@ -195,6 +201,7 @@ def test_valid_rows_become_pseudonymised_mobile_events(spark: SparkSession) -> N
         "imported": False,
         "source_partition": 0,
         "source_offset": 0,
+        "subject_key": hmac.new(PLATFORM_KEY, USER_ID.encode(), hashlib.sha256).hexdigest(),
     }
     screen = events["m-screen"]
     assert {k: screen[k] for k in ("event_type", "event_name", "screen_name", "lifecycle")} == {
@@ -264,6 +271,7 @@ def test_no_clear_identifier_or_email_reaches_any_silver_table(spark: SparkSessi
     batch = to_silver(
         bronze(spark, [json.dumps(m) for m in (OPENED, SCREEN, UPDATED, CART, IDENTIFY)]),
         pseudonymisation_key=KEY,
+        platform_key=PLATFORM_KEY,
         max_quarantine_fraction=0.5,
     )
     with_sessions = sessionise(batch.events, inactivity_minutes=30)
@@ -278,7 +286,12 @@ def test_no_clear_identifier_or_email_reaches_any_silver_table(spark: SparkSessi
 def test_each_malformed_class_is_quarantined_with_its_rule(spark: SparkSession) -> None:
     values = [with_(SCREEN, messageId=f"ok-{i}") for i in range(12)] + [raw for raw, _ in MALFORMED]
 
-    batch = to_silver(bronze(spark, values), pseudonymisation_key=KEY, max_quarantine_fraction=0.5)
+    batch = to_silver(
+        bronze(spark, values),
+        pseudonymisation_key=KEY,
+        platform_key=PLATFORM_KEY,
+        max_quarantine_fraction=0.5,
+    )
 
     assert types_of(batch.quarantine.schema) == types_of(QUARANTINE_SCHEMA)
     quarantined = {r.source_offset: r for r in batch.quarantine.collect()}
@@ -297,6 +310,7 @@ def test_systemic_breakage_raises_instead_of_quarantining(spark: SparkSession) -
         to_silver(
             bronze(spark, [json.dumps(SCREEN), "garbage", "[1, 2]"]),
             pseudonymisation_key=KEY,
+            platform_key=PLATFORM_KEY,
             max_quarantine_fraction=0.5,
         )
 
@@ -305,11 +319,13 @@ def test_duplicates_of_a_batch_and_of_stored_events_are_split_off(spark: SparkSe
     stored = to_silver(
         bronze(spark, [json.dumps(UPDATED)], first_offset=7),
         pseudonymisation_key=KEY,
+        platform_key=PLATFORM_KEY,
         max_quarantine_fraction=0.5,
     ).events
     batch = to_silver(
         bronze(spark, [json.dumps(SCREEN), json.dumps(SCREEN), json.dumps(UPDATED), json.dumps(CART)]),
         pseudonymisation_key=KEY,
+        platform_key=PLATFORM_KEY,
         max_quarantine_fraction=0.5,
     ).events
 
@@ -353,6 +369,7 @@ def test_imported_history_is_marked_and_kept(spark: SparkSession) -> None:
     batch = to_silver(
         bronze(spark, [json.dumps({k: v for k, v in m.items() if v is not None}) for m in (old, imported)]),
         pseudonymisation_key=KEY,
+        platform_key=PLATFORM_KEY,
         max_quarantine_fraction=0.5,
     )
 
@@ -360,3 +377,36 @@ def test_imported_history_is_marked_and_kept(spark: SparkSession) -> None:
         ("m-imported", True, date(2022, 2, 1))
     ]
     assert [list(r.failed_rules) for r in batch.quarantine.collect()] == [["event_time_plausible"]]
+
+
+def test_the_subject_key_is_the_platform_keyed_user_id_not_the_products_user_key(spark: SparkSession) -> None:
+    anonymous = {**CART, "messageId": "m-anonymous", "userId": None}
+    events = silver(spark, [OPENED, anonymous])
+    opened, cart = events[OPENED["messageId"]], events["m-anonymous"]
+
+    assert opened["subject_key"] == hmac.new(PLATFORM_KEY, USER_ID.encode(), hashlib.sha256).hexdigest()
+    assert opened["user_key"] == pseudonym(USER_ID) != opened["subject_key"]
+    assert opened["subject_key"] != opened["device_key"]
+    assert cart["subject_key"] is None
+
+
+def test_a_sign_in_links_the_device_to_the_subject_once(spark: SparkSession) -> None:
+    alias = {**IDENTIFY, "type": "alias", "messageId": "m-alias", "previousId": ANONYMOUS_ID, "traits": None}
+    batch = to_silver(
+        bronze(spark, [json.dumps(m) for m in (IDENTIFY, alias, OPENED)]),
+        pseudonymisation_key=KEY,
+        platform_key=PLATFORM_KEY,
+        max_quarantine_fraction=0.5,
+    )
+    subject = subject_key_of(USER_ID, PLATFORM_KEY)
+
+    links = identity_links(
+        batch.events.unionByName(batch.events), LINK_RULES, source_table=SILVER_EVENTS.qualified_name
+    )
+
+    assert sorted(
+        (r.link_kind, r.subject_key, r.linked_id, r.linked_id_kind, r.event_id) for r in links.collect()
+    ) == [
+        ("alias", subject, pseudonym(ANONYMOUS_ID), "pseudonymous_id", "m-alias"),
+        ("sign_in", subject, pseudonym(DEVICE_ID), "device_id", "m-identify"),
+    ]

@@ -50,6 +50,14 @@ class WebEvent(BaseModel):
     imported: bool = Field(description="Loaded by the import command (history), not by the collector.")
     source_partition: int = Field(description="Kafka partition of the bronze record (lineage).")
     source_offset: int = Field(description="Kafka offset of the bronze record (lineage).")
+    anonymous_id: str | None = Field(
+        default=None, description="Keyed HMAC of the anonymous id (this product's key), when sent."
+    )
+    subject_key: str | None = Field(
+        default=None,
+        description="The person: HMAC of the user id with the platform key (LAKEHOUSE_SUBJECT_KEY); "
+        "null when anonymous.",
+    )
 
 
 class WebSession(BaseModel):
@@ -74,6 +82,12 @@ class WebSession(BaseModel):
     browser: str | None
     os: str | None
     country: str | None
+    subject_key: str | None = Field(
+        default=None,
+        exclude=True,
+        description="The visitor's subject key (platform key); null for an anonymous visitor. "
+        "Not in API answers.",
+    )
 
 
 class DailyTraffic(BaseModel):
@@ -155,6 +169,9 @@ class VisitorDay(BaseModel):
     first_source: str | None
     first_medium: str | None
     first_campaign: str | None
+    subject_key: str | None = Field(
+        default=None, description="The visitor's subject key (platform key); null for an anonymous visitor."
+    )
 
 
 class UserDimension(BaseModel):
@@ -169,3 +186,6 @@ class UserDimension(BaseModel):
     first_source: str
     first_medium: str
     first_campaign: str
+    subject_key: str | None = Field(
+        default=None, description="The visitor's subject key (platform key); null for an anonymous visitor."
+    )

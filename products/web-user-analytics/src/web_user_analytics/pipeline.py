@@ -13,7 +13,13 @@ from web_user_analytics.ingestion.generator import generate_day
 from web_user_analytics.processing.gold_job import GOLD_INPUTS_AND_OUTPUTS, GoldStep
 from web_user_analytics.processing.silver_job import web_refinement
 from web_user_analytics.serving.app import create_app
-from web_user_analytics.storage.tables import BRONZE_EVENTS, QUARANTINE_EVENTS, SILVER_EVENTS, SILVER_SESSIONS
+from web_user_analytics.storage.tables import (
+    BRONZE_EVENTS,
+    QUARANTINE_EVENTS,
+    SILVER_EVENTS,
+    SILVER_IDENTITY_LINKS,
+    SILVER_SESSIONS,
+)
 
 if TYPE_CHECKING:
     from lakehouse_platform.orchestrator import Pipeline
@@ -42,6 +48,7 @@ WEB = EventProduct(
     generate=lambda day, size, seed: generate_day(day, visitors=size, seed=seed),
     example_queries=_example_queries,
     schema_record=SOURCE_CONFIG_DIR / "schemas.json",
+    identity_links=SILVER_IDENTITY_LINKS,
 )
 
 

@@ -31,6 +31,7 @@ from lakehouse_core.delta_reader import read_arrow
 from lakehouse_core.kafka.admin import ensure_topics
 from lakehouse_core.kafka.producer import EventProducer
 from lakehouse_core.platform_topics import PipelineRunRecord
+from lakehouse_core.privacy import SUBJECT_KEY_VARIABLE, subject_key_of
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_events.product import collector_app, reconcile_product, topic_specs
 from lakehouse_platform.catalog import product_catalog
@@ -45,6 +46,7 @@ from web_user_analytics.storage.tables import (
     GOLD_DAILY_TRAFFIC,
     QUARANTINE_EVENTS,
     SILVER_EVENTS,
+    SILVER_IDENTITY_LINKS,
     SILVER_SESSIONS,
 )
 
@@ -53,6 +55,7 @@ pytestmark = pytest.mark.e2e
 D = "2026-03-02"
 NEXT = "2026-03-03"
 WRITE_KEY = "e2e-write-key"
+SUBJECT_KEY = b"e2e-subject-key"
 AUTH = {"Authorization": "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode()}
 BROWSER = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -121,6 +124,7 @@ def product(
 ) -> Iterator[tuple[WebConfig, LakehouseSettings, str]]:
     monkeypatch.setenv("WEB_COLLECTOR__WRITE_KEYS", orjson.dumps([WRITE_KEY]).decode())
     monkeypatch.setenv("WEB_PSEUDONYMISATION_KEY", "e2e-pseudonymisation-key")
+    monkeypatch.setenv(SUBJECT_KEY_VARIABLE, SUBJECT_KEY.decode())
     monkeypatch.setenv("WEB_TOPICS__EVENTS__NAME", unique_topic)
     monkeypatch.setenv("WEB_TOPICS__DEAD_LETTER__NAME", f"{unique_topic}.dlq")
     config = load_web_config()
@@ -167,6 +171,13 @@ def run(
     result = run_pipeline(pipeline, recorders=recorders)
     assert result.status == "succeeded", [t.error for t in result.tasks]
     return result
+
+
+def message_id(value: str) -> str | None:
+    try:
+        return str(orjson.loads(value)["messageId"])
+    except orjson.JSONDecodeError:
+        return None
 
 
 def rows(location: str) -> list[dict[str, object]]:
@@ -246,6 +257,16 @@ def test_known_day_through_every_layer_and_the_api(
     assert counts.balanced
     quarantine = rows(QUARANTINE_EVENTS.location(lake))
     assert sorted(tuple(q["failed_rules"]) for q in quarantine) == [("unique_message_id",), ("valid_json",)]
+    alice_key = subject_key_of("alice@example.com", SUBJECT_KEY)
+    bronze = [(message_id(b["value"]), b["subject_key"]) for b in rows(BRONZE_EVENTS.location(lake))]
+    assert [(m, k) for m, k in bronze if k is not None] == [("a5", alice_key)]
+    assert [k for m, k in bronze if m is None] == [None]
+    assert [q["subject_key"] for q in quarantine] == [None, None]
+    [link] = rows(SILVER_IDENTITY_LINKS.location(lake))
+    assert (link["subject_key"], link["link_kind"], link["event_id"]) == (alice_key, "identify", "a5")
+    assert link["linked_id"] == next(
+        e["anonymous_id"] for e in rows(SILVER_EVENTS.location(lake)) if e["event_id"] == "a1"
+    )
 
     events = rows(SILVER_EVENTS.location(lake))
     stored = orjson.dumps(events).decode()

@@ -60,6 +60,10 @@ FUNNELS = (
 )
 
 
+#: The visitors whose events name a user: their subject key (the others are anonymous).
+SUBJECTS = {"v1": "subject-of-v1"}
+
+
 def at(day: date, hour: int, minute: int) -> datetime:
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
 
@@ -112,6 +116,7 @@ def event(
         "imported": False,
         "source_partition": 0,
         "source_offset": 0,
+        "subject_key": SUBJECTS.get(visitor_id),
     }
 
 
@@ -374,10 +379,10 @@ def test_user_dimension_summarises_each_visitor(events: DataFrame, sessions: Dat
 
     assert users.schema == spark_schema(UserDimension)
     assert rows(users) == [
-        ("v1", at(D1, 10, 0), at(D2, 0, 20), 2, 10, 5, "google", "organic", "(not set)"),
-        ("v2", at(D1, 12, 0), at(D1, 12, 0), 1, 1, 1, "newsletter", "email", "spring"),
-        ("v3", at(D2, 9, 0), at(D2, 9, 20), 1, 4, 2, "(direct)", "(none)", "(not set)"),
-        ("v4", at(D2, 8, 0), at(D2, 8, 0), 0, 1, 0, "(direct)", "(none)", "(not set)"),
+        ("v1", at(D1, 10, 0), at(D2, 0, 20), 2, 10, 5, "google", "organic", "(not set)", "subject-of-v1"),
+        ("v2", at(D1, 12, 0), at(D1, 12, 0), 1, 1, 1, "newsletter", "email", "spring", None),
+        ("v3", at(D2, 9, 0), at(D2, 9, 20), 1, 4, 2, "(direct)", "(none)", "(not set)", None),
+        ("v4", at(D2, 8, 0), at(D2, 8, 0), 0, 1, 0, "(direct)", "(none)", "(not set)", None),
     ]
 
 
@@ -396,11 +401,11 @@ def test_visitor_days_count_events_on_their_day_and_sessions_on_their_start_day(
     )
     assert days.schema == spark_schema(VisitorDay)
     assert rows(days) == [
-        ("v1", D1, 5, 4, at(D1, 10, 0), at(D1, 23, 50), 2, at(D1, 10, 0), "s1", *google),
-        ("v1", D2, 5, 1, at(D2, 0, 10), at(D2, 0, 20), *no_session),
-        ("v2", D1, 1, 1, at(D1, 12, 0), at(D1, 12, 0), 1, at(D1, 12, 0), "s3", *newsletter),
-        ("v3", D2, 4, 2, at(D2, 9, 0), at(D2, 9, 20), 1, at(D2, 9, 0), "s4", *direct),
-        ("v4", D2, 1, 0, at(D2, 8, 0), at(D2, 8, 0), *no_session),
+        ("v1", D1, 5, 4, at(D1, 10, 0), at(D1, 23, 50), 2, at(D1, 10, 0), "s1", *google, "subject-of-v1"),
+        ("v1", D2, 5, 1, at(D2, 0, 10), at(D2, 0, 20), *no_session, "subject-of-v1"),
+        ("v2", D1, 1, 1, at(D1, 12, 0), at(D1, 12, 0), 1, at(D1, 12, 0), "s3", *newsletter, None),
+        ("v3", D2, 4, 2, at(D2, 9, 0), at(D2, 9, 20), 1, at(D2, 9, 0), "s4", *direct, None),
+        ("v4", D2, 1, 0, at(D2, 8, 0), at(D2, 8, 0), *no_session, None),
     ]
 
 
@@ -461,10 +466,10 @@ def test_user_dimension_summed_from_visitor_days_computed_day_by_day_equals_the_
     assert users.schema == spark_schema(UserDimension)
     assert rows(users) == rows(user_dimension(events, sessions))
     assert {r[0]: r[1:] for r in rows(users) if r[0].startswith("t")} == {
-        "t1": (at(D1, 8, 0), at(D2, 7, 0), 3, 3, 2, "zeta", "cpc", "c"),
-        "t2": (at(D1, 9, 0), at(D1, 9, 0), 0, 1, 1, "(direct)", "(none)", "(not set)"),
-        "t3": (at(D2, 1, 0), at(D2, 1, 0), 1, 1, 1, "late", "(none)", "(not set)"),
-        "t5": (at(D2, 6, 0), at(D2, 6, 0), 0, 2, 0, "(direct)", "(none)", "(not set)"),
+        "t1": (at(D1, 8, 0), at(D2, 7, 0), 3, 3, 2, "zeta", "cpc", "c", None),
+        "t2": (at(D1, 9, 0), at(D1, 9, 0), 0, 1, 1, "(direct)", "(none)", "(not set)", None),
+        "t3": (at(D2, 1, 0), at(D2, 1, 0), 1, 1, 1, "late", "(none)", "(not set)", None),
+        "t5": (at(D2, 6, 0), at(D2, 6, 0), 0, 2, 0, "(direct)", "(none)", "(not set)", None),
     }
 
 

@@ -173,6 +173,7 @@ def test_summary_of_a_multi_page_visit_from_a_campaign(spark: SparkSession) -> N
         "browser": "Firefox",
         "os": "Linux",
         "country": "FR",
+        "subject_key": None,
     }
 
 

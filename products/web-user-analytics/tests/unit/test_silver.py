@@ -10,14 +10,19 @@ from pyspark.sql.types import StructType
 
 from lakehouse_core.contracts import spark_schema
 from lakehouse_core.errors import QualityError
+from lakehouse_core.identity import identity_links
 from lakehouse_core.ingestion.bronze import BRONZE_SCHEMA
 from lakehouse_core.ingestion.quarantine import QUARANTINE_SCHEMA
+from lakehouse_core.privacy import subject_key_of
 from web_user_analytics.contracts import WebEvent
-from web_user_analytics.processing.silver import to_silver
+from web_user_analytics.processing.sessions import sessionise, summarise_sessions
+from web_user_analytics.processing.silver import LINK_RULES, to_silver
+from web_user_analytics.storage.tables import SILVER_EVENTS
 
 pytestmark = pytest.mark.unit
 
 KEY = b"test-pseudonymisation-key"
+PLATFORM_KEY = b"test-platform-subject-key"
 TOPIC = "web.events.v1"
 EMAIL = "ada.lovelace@example.com"
 USER_ID = "user-4711"
@@ -84,6 +89,7 @@ def bronze(spark: SparkSession, values: list[str]) -> DataFrame:
             datetime(2024, 3, 10, 10, 1),
             datetime(2024, 3, 10, 10, 2),
             date(2024, 3, 10),
+            None,
         )
         for offset, value in enumerate(values)
     ]
@@ -122,6 +128,7 @@ def test_valid_rows_become_pseudonymised_enriched_events(spark: SparkSession) ->
     batch = to_silver(
         bronze(spark, [json.dumps(TRACK), json.dumps(PAGE), json.dumps(IDENTIFY)]),
         pseudonymisation_key=KEY,
+        platform_key=PLATFORM_KEY,
         max_quarantine_fraction=0.5,
     )
 
@@ -162,6 +169,8 @@ def test_valid_rows_become_pseudonymised_enriched_events(spark: SparkSession) ->
         "imported": False,
         "source_partition": 0,
         "source_offset": 0,
+        "anonymous_id": pseudonym(ANONYMOUS_ID),
+        "subject_key": hmac.new(PLATFORM_KEY, USER_ID.encode(), hashlib.sha256).hexdigest(),
     }
     page = events["m-page"]
     assert (page["event_name"], page["visitor_id"], page["event_ts"], page["event_date"]) == (
@@ -198,6 +207,7 @@ def test_no_personal_data_reaches_silver_events(spark: SparkSession) -> None:
     batch = to_silver(
         bronze(spark, [json.dumps(TRACK), json.dumps(PAGE), json.dumps(IDENTIFY)]),
         pseudonymisation_key=KEY,
+        platform_key=PLATFORM_KEY,
         max_quarantine_fraction=0.5,
     )
 
@@ -209,7 +219,12 @@ def test_no_personal_data_reaches_silver_events(spark: SparkSession) -> None:
 def test_each_malformed_class_is_quarantined_with_its_rule(spark: SparkSession) -> None:
     values = [with_(TRACK, messageId=f"ok-{i}") for i in range(8)] + [raw for raw, _ in MALFORMED]
 
-    batch = to_silver(bronze(spark, values), pseudonymisation_key=KEY, max_quarantine_fraction=0.5)
+    batch = to_silver(
+        bronze(spark, values),
+        pseudonymisation_key=KEY,
+        platform_key=PLATFORM_KEY,
+        max_quarantine_fraction=0.5,
+    )
 
     assert types_of(batch.quarantine.schema) == types_of(QUARANTINE_SCHEMA)
     quarantined = {r.source_offset: r for r in batch.quarantine.collect()}
@@ -235,7 +250,12 @@ def test_systemic_breakage_raises_instead_of_quarantining(spark: SparkSession) -
     values = [json.dumps(TRACK), "garbage", "more garbage"]
 
     with pytest.raises(QualityError, match="2 of 3 rows quarantined"):
-        to_silver(bronze(spark, values), pseudonymisation_key=KEY, max_quarantine_fraction=0.5)
+        to_silver(
+            bronze(spark, values),
+            pseudonymisation_key=KEY,
+            platform_key=PLATFORM_KEY,
+            max_quarantine_fraction=0.5,
+        )
 
 
 ALIAS = {
@@ -259,6 +279,7 @@ def test_alias_and_group_ids_are_kept_pseudonymised_with_the_company_traits(spar
     batch = to_silver(
         bronze(spark, [json.dumps(ALIAS), json.dumps(GROUP), json.dumps(TRACK)]),
         pseudonymisation_key=KEY,
+        platform_key=PLATFORM_KEY,
         max_quarantine_fraction=0.5,
     )
 
@@ -285,7 +306,10 @@ def test_imported_history_is_marked_and_judged_by_the_import_window(spark: Spark
     )
 
     batch = to_silver(
-        bronze(spark, [two_years_ago, imported]), pseudonymisation_key=KEY, max_quarantine_fraction=0.5
+        bronze(spark, [two_years_ago, imported]),
+        pseudonymisation_key=KEY,
+        platform_key=PLATFORM_KEY,
+        max_quarantine_fraction=0.5,
     )
 
     assert [(r.event_id, r.imported, r.event_date) for r in batch.events.collect()] == [
@@ -299,6 +323,53 @@ def test_imported_history_is_marked_and_judged_by_the_import_window(spark: Spark
 def test_numeric_ids_become_the_same_pseudonym_as_their_text(spark: SparkSession) -> None:
     raw = json.dumps({**TRACK, "userId": 4711})
 
-    batch = to_silver(bronze(spark, [raw]), pseudonymisation_key=KEY, max_quarantine_fraction=0.5)
+    batch = to_silver(
+        bronze(spark, [raw]), pseudonymisation_key=KEY, platform_key=PLATFORM_KEY, max_quarantine_fraction=0.5
+    )
 
     assert [r.visitor_id for r in batch.events.collect()] == [pseudonym("4711")]
+
+
+def test_the_subject_key_is_the_platform_keyed_user_id_and_null_for_anonymous_events(
+    spark: SparkSession,
+) -> None:
+    batch = to_silver(
+        bronze(spark, [json.dumps(TRACK), json.dumps(PAGE)]),
+        pseudonymisation_key=KEY,
+        platform_key=PLATFORM_KEY,
+        max_quarantine_fraction=0.5,
+    )
+    events = {r.event_id: r for r in batch.events.collect()}
+    track, page = events["m-track"], events["m-page"]
+
+    assert track.subject_key == hmac.new(PLATFORM_KEY, USER_ID.encode(), hashlib.sha256).hexdigest()
+    assert track.subject_key not in {track.visitor_id, track.anonymous_id, pseudonym(USER_ID)}
+    assert (track.visitor_id, track.anonymous_id) == (pseudonym(USER_ID), pseudonym(ANONYMOUS_ID))
+    assert (page.subject_key, page.anonymous_id) == (None, pseudonym(ANONYMOUS_ID))
+    sessions = summarise_sessions(sessionise(batch.events, inactivity_minutes=30)).collect()
+    assert {(s.visitor_id, s.subject_key) for s in sessions} == {
+        (pseudonym(USER_ID), track.subject_key),
+        (pseudonym(ANONYMOUS_ID), None),
+    }
+
+
+def test_identify_and_alias_calls_link_web_ids_to_the_subject_once(spark: SparkSession) -> None:
+    identify = with_(IDENTIFY, anonymousId=ANONYMOUS_ID)
+    batch = to_silver(
+        bronze(spark, [identify, json.dumps(ALIAS), json.dumps(TRACK), json.dumps(PAGE)]),
+        pseudonymisation_key=KEY,
+        platform_key=PLATFORM_KEY,
+        max_quarantine_fraction=0.5,
+    )
+    subject = subject_key_of(USER_ID, PLATFORM_KEY)
+
+    links = identity_links(
+        batch.events.unionByName(batch.events), LINK_RULES, source_table=SILVER_EVENTS.qualified_name
+    )
+
+    assert sorted(
+        (r.subject_key, r.linked_id, r.link_kind, r.event_id, r.source_table) for r in links.collect()
+    ) == [
+        (subject, pseudonym(ANONYMOUS_ID), "alias", "m-alias", "web-user-analytics.silver.events"),
+        (subject, pseudonym(ANONYMOUS_ID), "identify", "m-identify", "web-user-analytics.silver.events"),
+    ]

@@ -4,22 +4,41 @@ Everything here runs inside the JVM (no Python UDFs), so it costs no serialisati
 per row. Identifiers are pseudonymised with a keyed HMAC: the same id always maps to the same
 value (joins and counts still work), but without the key nobody can test a guessed email or
 user id against it, which a plain hash would allow.
+
+Products pseudonymise their own ids (anonymous and device ids) with their own keys. A person's
+user id has one more pseudonym, the same in every product: the **subject key**
+(:func:`subject_key`, keyed with the platform's ``LAKEHOUSE_SUBJECT_KEY``), in every table that
+holds their data, so erasure and segmentation find them everywhere.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
+from lakehouse_core.config import require_outside_dev
 from lakehouse_core.errors import ConfigError
 
 if TYPE_CHECKING:
     from pyspark.sql import Column
 
+    from lakehouse_core.settings import LakehouseSettings
+
 _SHA256_BLOCK_BYTES = 64
+
+#: The environment variable of the platform's subject key.
+SUBJECT_KEY_VARIABLE = "LAKEHOUSE_SUBJECT_KEY"
+#: The subject key in dev when :data:`SUBJECT_KEY_VARIABLE` is not set. Everyone knows it, so
+#: staging and prod refuse to run without a key of their own.
+DEVELOPMENT_SUBJECT_KEY = "local-development-subject-key"
+#: The column that holds a person's subject key, in every table with a person's data.
+SUBJECT_KEY_COLUMN = "subject_key"
+#: Where a Segment message names its user: the subject key is the HMAC of this.
+USER_ID_PATH = "$.userId"
 
 #: Keys of free-form JSON objects (properties, traits) that hold personal data. Matching ignores
 #: case, ``_`` and ``-``, so ``firstName``, ``first_name`` and ``FIRST-NAME`` are all caught.
@@ -143,3 +162,48 @@ def pseudonymisation_key(secret: SecretStr | None, *, variable: str) -> bytes:
             "so the key must come from the environment"
         )
     return secret.get_secret_value().encode()
+
+
+def platform_subject_key(settings: LakehouseSettings | None = None) -> bytes:
+    """The platform's subject key from ``LAKEHOUSE_SUBJECT_KEY``; in dev, when unset,
+    :data:`DEVELOPMENT_SUBJECT_KEY` with a warning; in staging and prod a :class:`ConfigError`
+    naming the variable."""
+    from lakehouse_core.settings import LakehouseSettings
+
+    settings = settings or LakehouseSettings()
+    secret = settings.subject_key
+    configured = secret is not None and bool(secret.get_secret_value())
+    require_outside_dev(
+        configured,
+        what="no platform subject key (every subject_key would be keyed with the public development key)",
+        variable=SUBJECT_KEY_VARIABLE,
+        environment=settings.environment,
+    )
+    return pseudonymisation_key(
+        secret if configured else SecretStr(DEVELOPMENT_SUBJECT_KEY), variable=SUBJECT_KEY_VARIABLE
+    )
+
+
+def subject_key(user_id: Column, key: bytes) -> Column:
+    """A person's subject key: HMAC-SHA256 of the user id (spaces trimmed) with the platform
+    key. NULL when there is no user id (NULL, empty or only spaces). Equal to
+    :func:`subject_key_of` on the same id, so a key computed outside Spark (an erasure request's)
+    finds the rows."""
+    from pyspark.sql import functions as F
+
+    present = F.nullif(F.trim(user_id.cast("string")), F.lit(""))
+    return hmac_sha256(present, key)
+
+
+def subject_key_of_json(payload: Column, key: bytes) -> Column:
+    """The subject key of the ``userId`` in a raw JSON payload (bronze's ``value``, quarantine's
+    ``raw_value``); NULL when the payload has none or is not JSON."""
+    from pyspark.sql import functions as F
+
+    return subject_key(F.get_json_object(payload, USER_ID_PATH), key)
+
+
+def subject_key_of(user_id: str | None, key: bytes) -> str | None:
+    """:func:`subject_key` in Python, for one id (an erasure request's, a test's)."""
+    present = (user_id or "").strip(" ")
+    return hmac.new(key, present.encode(), "sha256").hexdigest() if present else None

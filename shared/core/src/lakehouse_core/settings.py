@@ -59,6 +59,11 @@ class LakehouseSettings(BaseSettings):
     api_key_fingerprint_secret: SecretStr = Field(
         default=SecretStr(""), description="Keys the fingerprint of API keys in audit records."
     )
+    subject_key: SecretStr | None = Field(
+        default=None,
+        description="The platform's HMAC key of user ids: a person's subject_key in every product's "
+        "tables. From LAKEHOUSE_SUBJECT_KEY only; required outside dev.",
+    )
 
     lineage_transport: LineageTransport = Field(
         default="file",

@@ -48,7 +48,7 @@ def test_split_duplicates_within_batch_against_stored_and_replays(spark: SparkSe
 def test_duplicates_become_quarantine_rows_naming_the_earlier_record(spark: SparkSession) -> None:
     raw = '{"type": "track", "event": "Clicked", "messageId": "a", "anonymousId": "x"}'
     records = spark.createDataFrame(
-        [(None, raw, TOPIC, 2, 1, datetime(2024, 3, 10), datetime(2024, 3, 10), date(2024, 3, 10))],
+        [(None, raw, TOPIC, 2, 1, datetime(2024, 3, 10), datetime(2024, 3, 10), date(2024, 3, 10), None)],
         BRONZE_SCHEMA,
     )
     duplicates = spark.createDataFrame(

@@ -124,11 +124,15 @@ class EventProduct(Generic[ConfigT]):
     default_size: int = 2000
     schema_record: Path | None = None
     """The committed schema history of the product's tables (``lakehouse catalog record-schemas``)."""
+    identity_links: TableSpec | None = None
+    """The silver table of the ids the product's identify, alias and sign-in events tie to a
+    subject key (:func:`lakehouse_core.identity.identity_links_table`)."""
 
     @property
     def tables(self) -> tuple[TableSpec, ...]:
         """Every table of the product, each once: what the platform's catalog lists."""
-        specs = (self.bronze, self.quarantine, self.events, self.sessions, *self.gold_tables)
+        links = (self.identity_links,) if self.identity_links else ()
+        specs = (self.bronze, self.quarantine, self.events, self.sessions, *links, *self.gold_tables)
         return tuple({spec.qualified_name: spec for spec in specs}.values())
 
     def product_assets(self, settings: LakehouseSettings, catalog: Catalog) -> ProductAssets:

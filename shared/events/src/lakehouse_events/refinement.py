@@ -8,7 +8,8 @@ changes nothing twice. Per batch:
 2. duplicates (an event id already stored from another Kafka record, on any day) → quarantine,
    so ``bronze = silver + quarantine`` holds exactly; the quarantine rows at the batch's bronze
    records are replaced by the batch's, so a record that passes on a later run leaves it;
-3. new events are inserted into the silver events table;
+3. new events are inserted into the silver events table, and the identity links they make
+   (identify, alias, sign-in) into the links table, if the product has one;
 4. the touched actors (visitors, devices) are re-sessionised on the batch's days with
    ``context_days`` either side, reading events ``2 * context_days`` either side (sessions
    cross midnight; late events merge or split sessions), and their sessions and the events'
@@ -22,7 +23,7 @@ is not committed; see :meth:`RefinementStep.__call__`.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
@@ -36,9 +37,11 @@ from lakehouse_core.delta import (
     with_conflict_retry,
 )
 from lakehouse_core.errors import SystemicBreakageError
+from lakehouse_core.identity import LINK_KEYS
 from lakehouse_core.incremental import IncrementalRun, IncrementalSource, run_incrementally
 from lakehouse_core.ingestion.deduplication import duplicates_to_quarantine, split_duplicates
-from lakehouse_core.ingestion.quarantine import QuarantinedRecord
+from lakehouse_core.ingestion.quarantine import QuarantinedRecord, with_subject_key
+from lakehouse_core.privacy import platform_subject_key
 from lakehouse_core.quality.runner import FAILED_RULES, QUARANTINE_REASON
 from lakehouse_core.tables import TableSpec, checkpoint_location
 
@@ -71,6 +74,16 @@ class DerivedTable:
 
 
 @dataclass(frozen=True, kw_only=True)
+class LinkTable:
+    """The product's identity links (:mod:`lakehouse_core.identity`), derived from each batch's
+    new events and inserted if new on :data:`~lakehouse_core.identity.LINK_KEYS`, so a
+    re-processed batch adds no link twice."""
+
+    spec: TableSpec
+    derive: Callable[[DataFrame], DataFrame]
+
+
+@dataclass(frozen=True, kw_only=True)
 class Refinement:
     """What a product plugs into the shared job.
 
@@ -91,6 +104,9 @@ class Refinement:
     summarise_sessions: Callable[[DataFrame], DataFrame]
     derived: tuple[DerivedTable, ...] = ()
     context_days: int = 1
+    identity_links: LinkTable | None = None
+    platform_key: bytes = field(default_factory=platform_subject_key, repr=False)
+    """The platform key of the quarantine rows' ``subject_key``; by default from ``LAKEHOUSE_SUBJECT_KEY``."""
 
 
 def dates_around(days: Iterable[date], margin: int) -> set[date]:
@@ -150,6 +166,15 @@ class RefinementStep:
         days = sorted(row[0] for row in events.select("event_date").distinct().collect())
         if not days:
             return
+        if r.identity_links is not None:
+            # Before the events: once they are stored, ``new`` (lazy) no longer holds them.
+            merge_insert_new(
+                r.identity_links.derive(new),
+                r.identity_links.spec,
+                lake_root=self.lake_root,
+                keys=LINK_KEYS,
+                target_predicate=_dates_in("event_date", days, alias="t"),
+            )
         merge_insert_new(
             new,
             r.events,
@@ -197,10 +222,10 @@ class RefinementStep:
         )
 
     def _store_quarantine(self, bronze: DataFrame, rows: DataFrame) -> None:
-        """Make the quarantine rows at the batch's bronze records be ``rows``, in one MERGE:
-        new ones inserted, those already there untouched unless their rules or reason changed
-        (a replayed batch writes nothing twice), and those of records that no longer fail
-        deleted."""
+        """Make the quarantine rows at the batch's bronze records be ``rows`` (with the subject key
+        of their raw payload), in one MERGE: new ones inserted, those already there untouched
+        unless their rules, reason or subject key changed (a replayed batch writes nothing
+        twice), and those of records that no longer fail deleted."""
         from pyspark.sql import functions as F
 
         r = self.refinement
@@ -214,7 +239,8 @@ class RefinementStep:
             .join(rows.select(*keys), keys, "left_anti")
         )
         source = (
-            rows.select(*columns)
+            with_subject_key(rows, key=r.platform_key)
+            .select(*columns)
             .withColumn("_stale", F.lit(False))
             .unionByName(
                 stale.select(*[F.col(c) if c in keys else F.lit(None).alias(c) for c in columns]).withColumn(
@@ -223,7 +249,7 @@ class RefinementStep:
             )
         )
         on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
-        changed = "NOT (t.failed_rules <=> s.failed_rules) OR NOT (t.reason <=> s.reason)"
+        changed = " OR ".join(f"NOT (t.{c} <=> s.{c})" for c in ("failed_rules", "reason", "subject_key"))
         values: dict[str, str | Column] = {c: f"s.`{c}`" for c in columns}
 
         def run() -> None:
@@ -319,6 +345,8 @@ def run_refinement(
     :class:`~lakehouse_core.errors.SystemicBreakageError` (a data error: running again fails
     the same way until the data or the rules change), after storing its quarantine rows."""
     derived = tuple(d.spec for d in refinement.derived)
+    if refinement.identity_links is not None:
+        derived = (*derived, refinement.identity_links.spec)
     for spec in (refinement.bronze, refinement.quarantine, refinement.events, refinement.sessions, *derived):
         ensure_table(spark, spec, lake_root=lake_root)
     source = IncrementalSource(

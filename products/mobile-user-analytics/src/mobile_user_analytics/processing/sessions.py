@@ -89,12 +89,12 @@ def summarise_sessions(events_with_sessions: DataFrame) -> DataFrame:
 
     App version, platform and OS version come from the session's first event, so an update
     mid-session leaves the session on the version it started with; the user is the first one
-    the session identifies.
+    the session identifies (its ``user_key`` and ``subject_key``).
     """
     from pyspark.sql import functions as F
 
     first = F.min(F.struct(*_ORDER, "app_version", "platform", "os_version"))
-    first_user = F.min(F.when(F.col("user_key").isNotNull(), F.struct(*_ORDER, "user_key")))
+    first_user = F.min(F.when(F.col("user_key").isNotNull(), F.struct(*_ORDER, "user_key", "subject_key")))
     summary = (
         events_with_sessions.filter(F.col("session_id").isNotNull())
         .groupBy("session_id", "device_key")
@@ -106,6 +106,7 @@ def summarise_sessions(events_with_sessions: DataFrame) -> DataFrame:
             (F.count_if(F.col("lifecycle") == "crashed") > 0).alias("crashed"),
             first.alias("first"),
             first_user["user_key"].alias("user_key"),
+            first_user["subject_key"].alias("subject_key"),
         )
     )
     return conform(

@@ -11,7 +11,9 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING
 
-from lakehouse_core.privacy import drop_json_keys, hmac_sha256
+from lakehouse_core.identity import LinkKind, LinkRule
+from lakehouse_core.privacy import SUBJECT_KEY_COLUMN, drop_json_keys, hmac_sha256, subject_key
+from lakehouse_core.tables import SubjectKind
 from lakehouse_events.refinement import SilverBatch
 from lakehouse_events.segment import EventTimeWindow
 from lakehouse_events.segment_parsing import (
@@ -27,6 +29,12 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
 SUITE_NAME = "mobile_events"
+#: The calls that tie an id of this product to a subject key: an identify call from the app is
+#: the user signing in on the device; an alias call names an earlier id.
+LINK_RULES = (
+    LinkRule("identify", "device_key", SubjectKind.DEVICE_ID, LinkKind.SIGN_IN),
+    LinkRule("alias", "previous_id", SubjectKind.PSEUDONYMOUS_ID, LinkKind.ALIAS),
+)
 #: Lower-cased ``context.os.name`` → platform; any other OS is ``other``.
 PLATFORMS = {"ios": "ios", "ipados": "ios", "android": "android"}
 OTHER_PLATFORM = "other"
@@ -36,16 +44,18 @@ def to_silver(
     bronze: DataFrame,
     *,
     pseudonymisation_key: bytes,
+    platform_key: bytes,
     max_quarantine_fraction: float,
     event_time: EventTimeWindow | None = None,
 ) -> SilverBatch:
     """Bronze rows → silver :class:`MobileEvent` rows and quarantine rows (see
-    :func:`~lakehouse_events.segment_parsing.refine_segment_batch`)."""
+    :func:`~lakehouse_events.segment_parsing.refine_segment_batch`). The product's ids are keyed
+    with ``pseudonymisation_key``; the ``subject_key`` with the platform's ``platform_key``."""
     return refine_segment_batch(
         bronze,
         suite=SUITE_NAME,
         max_quarantine_fraction=max_quarantine_fraction,
-        to_events=partial(_mobile_events, key=pseudonymisation_key),
+        to_events=partial(_mobile_events, key=pseudonymisation_key, platform_key=platform_key),
         model=MobileEvent,
         event_time=event_time,
     )
@@ -70,7 +80,7 @@ def platform(os_name: Column) -> Column:
     return F.coalesce(_lookup(PLATFORMS, F.lower(F.trim(os_name))), F.lit(OTHER_PLATFORM))
 
 
-def _mobile_events(valid: DataFrame, key: bytes) -> DataFrame:
+def _mobile_events(valid: DataFrame, key: bytes, platform_key: bytes) -> DataFrame:
     """The device is the app install: ``context.device.id`` when the SDK sends one, else the
     SDK's anonymous id, else the user id (the core rules guarantee one of the last two)."""
     from pyspark.sql import functions as F
@@ -124,4 +134,5 @@ def _mobile_events(valid: DataFrame, key: bytes) -> DataFrame:
         is_imported(message).alias("imported"),
         F.col("partition").alias("source_partition"),
         F.col("offset").alias("source_offset"),
+        subject_key(message["userId"], platform_key).alias(SUBJECT_KEY_COLUMN),
     )

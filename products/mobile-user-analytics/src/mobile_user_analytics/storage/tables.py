@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from lakehouse_core.identity import identity_links_table
 from lakehouse_core.ingestion.bronze import bronze_table
 from lakehouse_core.ingestion.quarantine import quarantine_table
 from lakehouse_core.tables import (
@@ -53,10 +54,11 @@ SILVER_EVENTS = _table(
     retention=Retention(PSEUDONYMOUS_RETENTION_DAYS, "event_date"),
     subject_columns={
         "device_key": SubjectKind.DEVICE_ID,
-        "user_key": SubjectKind.SUBJECT_KEY,
+        "user_key": SubjectKind.PSEUDONYMOUS_ID,
         "previous_id": SubjectKind.PSEUDONYMOUS_ID,
         "properties_json": SubjectKind.FREE_TEXT,
         "traits_json": SubjectKind.FREE_TEXT,
+        "subject_key": SubjectKind.SUBJECT_KEY,
     },
 )
 SILVER_SESSIONS = _table(
@@ -66,7 +68,11 @@ SILVER_SESSIONS = _table(
     "session_date",
     upstream=(SILVER,),
     retention=Retention(PSEUDONYMOUS_RETENTION_DAYS, "session_date"),
-    subject_columns={"device_key": SubjectKind.DEVICE_ID, "user_key": SubjectKind.SUBJECT_KEY},
+    subject_columns={
+        "device_key": SubjectKind.DEVICE_ID,
+        "user_key": SubjectKind.PSEUDONYMOUS_ID,
+        "subject_key": SubjectKind.SUBJECT_KEY,
+    },
 )
 SILVER_SCREEN_VIEWS = _table(
     "screen_views",
@@ -77,6 +83,9 @@ SILVER_SCREEN_VIEWS = _table(
     retention=Retention(PSEUDONYMOUS_RETENTION_DAYS, "event_date"),
     subject_columns={"device_key": SubjectKind.DEVICE_ID},
 )
+SILVER_IDENTITY_LINKS = identity_links_table(PRODUCT)
+"""Which devices (``device_key``, by sign-ins) and earlier ids (alias calls) belong to which
+subject key. Tables keyed by a device alone reach the person through these links."""
 
 GOLD_ACTIVE_USERS = _table("active_users", Layer.GOLD, ActiveUsers, "date", upstream=(SILVER,))
 GOLD_SESSION_STATS = _table("session_stats", Layer.GOLD, SessionStats, "date", upstream=(SESSIONS,))

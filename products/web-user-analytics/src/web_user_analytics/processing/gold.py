@@ -287,6 +287,7 @@ def visitor_days(events: DataFrame, sessions: DataFrame, dates: Collection[date]
         F.when(F.col("event_type") == "page", 1).otherwise(0).alias("page_views"),
         "event_ts",
         no_session.alias("session"),
+        "subject_key",
     )
     session_rows = on_days(_human_sessions(sessions), "session_date", dates).select(
         "visitor_id",
@@ -295,6 +296,7 @@ def visitor_days(events: DataFrame, sessions: DataFrame, dates: Collection[date]
         F.lit(0).alias("page_views"),
         F.lit(None).cast("timestamp").alias("event_ts"),
         session.alias("session"),
+        "subject_key",
     )
     first = F.col("first")
     days = (
@@ -307,6 +309,7 @@ def visitor_days(events: DataFrame, sessions: DataFrame, dates: Collection[date]
             F.max("event_ts").alias("last_event_at"),
             F.count("session").alias("sessions"),
             F.min("session").alias("first"),
+            F.max("subject_key").alias("subject_key"),
         )
         .select(
             "*",
@@ -352,6 +355,7 @@ def users_from_days(days: DataFrame) -> DataFrame:
             F.coalesce(F.sum("events"), F.lit(0)).alias("events"),
             F.coalesce(F.sum("page_views"), F.lit(0)).alias("page_views"),
             first_session.alias("first"),
+            F.max("subject_key").alias("subject_key"),
         )
         .where(F.col("_first_seen").isNotNull())
         .select(
@@ -384,9 +388,10 @@ def user_dimension(events: DataFrame, sessions: DataFrame) -> DataFrame:
         F.row_number().over(visitor.orderBy(F.desc("event_ts"), F.desc("event_id"))).alias("from_last"),
         F.count(F.lit(1)).over(whole_history).alias("events"),
         F.count_if(F.col("event_type") == "page").over(whole_history).alias("page_views"),
+        F.max("subject_key").over(whole_history).alias("subject_key"),
     )
     first_events = ranked_events.where(F.col("from_first") == 1).select(
-        "visitor_id", F.col("event_ts").alias("first_seen"), "events", "page_views"
+        "visitor_id", F.col("event_ts").alias("first_seen"), "events", "page_views", "subject_key"
     )
     last_events = ranked_events.where(F.col("from_last") == 1).select(
         "visitor_id", F.col("event_ts").alias("last_seen")

@@ -62,7 +62,8 @@ def summarise_sessions(events_with_sessions: DataFrame) -> DataFrame:
     """One :class:`WebSession` row per session id (pure).
 
     Source, medium, campaign, referrer, device, browser, OS and country come from the session's
-    first event; landing and exit paths from its first and last page view.
+    first event; landing and exit paths from its first and last page view. The subject key is
+    the visitor's (a visitor id with a user id is keyed from it, so its events share one).
     """
     from pyspark.sql import functions as F
 
@@ -93,6 +94,7 @@ def summarise_sessions(events_with_sessions: DataFrame) -> DataFrame:
             F.sum(is_page.cast("long")).alias("page_views"),
             F.min(page_view)["page_path"].alias("landing_path"),
             F.max(page_view)["page_path"].alias("exit_path"),
+            F.max("subject_key").alias("subject_key"),
             first,
         )
     )

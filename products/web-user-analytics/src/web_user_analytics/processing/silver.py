@@ -11,7 +11,9 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING
 
-from lakehouse_core.privacy import drop_json_keys, hmac_sha256, truncate_ip
+from lakehouse_core.identity import LinkKind, LinkRule
+from lakehouse_core.privacy import SUBJECT_KEY_COLUMN, drop_json_keys, hmac_sha256, subject_key, truncate_ip
+from lakehouse_core.tables import SubjectKind
 from lakehouse_events.refinement import SilverBatch
 from lakehouse_events.segment import EventTimeWindow
 from lakehouse_events.segment_parsing import (
@@ -28,6 +30,12 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
 SUITE_NAME = "web_events"
+#: The calls that tie an id of this product to a subject key: an identify call's anonymous id,
+#: an alias call's earlier id.
+LINK_RULES = (
+    LinkRule("identify", "anonymous_id", SubjectKind.PSEUDONYMOUS_ID, LinkKind.IDENTIFY),
+    LinkRule("alias", "previous_id", SubjectKind.PSEUDONYMOUS_ID, LinkKind.ALIAS),
+)
 #: ``context.campaign`` field → silver ``utm_*`` suffix.
 _UTM_FIELDS = (
     ("source", "source"),
@@ -42,16 +50,18 @@ def to_silver(
     bronze: DataFrame,
     *,
     pseudonymisation_key: bytes,
+    platform_key: bytes,
     max_quarantine_fraction: float,
     event_time: EventTimeWindow | None = None,
 ) -> SilverBatch:
     """Bronze rows → silver :class:`WebEvent` rows and quarantine rows (see
-    :func:`~lakehouse_events.segment_parsing.refine_segment_batch`)."""
+    :func:`~lakehouse_events.segment_parsing.refine_segment_batch`). The product's ids are keyed
+    with ``pseudonymisation_key``; the ``subject_key`` with the platform's ``platform_key``."""
     return refine_segment_batch(
         bronze,
         suite=SUITE_NAME,
         max_quarantine_fraction=max_quarantine_fraction,
-        to_events=partial(_web_events, key=pseudonymisation_key),
+        to_events=partial(_web_events, key=pseudonymisation_key, platform_key=platform_key),
         model=WebEvent,
         event_time=event_time,
     )
@@ -70,7 +80,7 @@ def _properties_field(message: Column, name: str) -> Column:
     return F.get_json_object(message["properties"], f"$.{name}")
 
 
-def _web_events(valid: DataFrame, key: bytes) -> DataFrame:
+def _web_events(valid: DataFrame, key: bytes, platform_key: bytes) -> DataFrame:
     from pyspark.sql import functions as F
 
     message = F.col(MESSAGE)
@@ -117,6 +127,8 @@ def _web_events(valid: DataFrame, key: bytes) -> DataFrame:
             is_imported(message).alias("imported"),
             F.col("partition").alias("source_partition"),
             F.col("offset").alias("source_offset"),
+            hmac_sha256(_present(message["anonymousId"]), key).alias("anonymous_id"),
+            subject_key(message["userId"], platform_key).alias(SUBJECT_KEY_COLUMN),
         )
         .withColumn(
             "referrer_class",

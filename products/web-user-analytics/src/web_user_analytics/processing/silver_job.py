@@ -5,17 +5,25 @@ from __future__ import annotations
 
 from functools import partial
 
-from lakehouse_core.privacy import pseudonymisation_key
-from lakehouse_events.refinement import Refinement
+from lakehouse_core.identity import identity_links
+from lakehouse_core.privacy import platform_subject_key, pseudonymisation_key
+from lakehouse_events.refinement import LinkTable, Refinement
 from web_user_analytics import PRODUCT
 from web_user_analytics.config import WebConfig
 from web_user_analytics.processing.sessions import sessionise, summarise_sessions
-from web_user_analytics.processing.silver import SUITE_NAME, to_silver
-from web_user_analytics.storage.tables import BRONZE_EVENTS, QUARANTINE_EVENTS, SILVER_EVENTS, SILVER_SESSIONS
+from web_user_analytics.processing.silver import LINK_RULES, SUITE_NAME, to_silver
+from web_user_analytics.storage.tables import (
+    BRONZE_EVENTS,
+    QUARANTINE_EVENTS,
+    SILVER_EVENTS,
+    SILVER_IDENTITY_LINKS,
+    SILVER_SESSIONS,
+)
 
 
 def web_refinement(config: WebConfig) -> Refinement:
     key = pseudonymisation_key(config.pseudonymisation_key, variable="WEB_PSEUDONYMISATION_KEY")
+    platform_key = platform_subject_key()
     return Refinement(
         product=PRODUCT,
         suite=SUITE_NAME,
@@ -27,9 +35,15 @@ def web_refinement(config: WebConfig) -> Refinement:
         to_silver=partial(
             to_silver,
             pseudonymisation_key=key,
+            platform_key=platform_key,
             max_quarantine_fraction=config.max_quarantine_fraction,
             event_time=config.event_time,
         ),
         sessionise=partial(sessionise, inactivity_minutes=config.sessions.inactivity_minutes),
         summarise_sessions=summarise_sessions,
+        platform_key=platform_key,
+        identity_links=LinkTable(
+            spec=SILVER_IDENTITY_LINKS,
+            derive=partial(identity_links, rules=LINK_RULES, source_table=SILVER_EVENTS.qualified_name),
+        ),
     )

@@ -7,6 +7,7 @@ from functools import partial
 
 from pydantic import BaseModel
 
+from lakehouse_core.identity import identity_links_table
 from lakehouse_core.ingestion.bronze import bronze_table
 from lakehouse_core.ingestion.quarantine import quarantine_table
 from lakehouse_core.tables import (
@@ -58,6 +59,8 @@ SILVER_EVENTS = _table(
         "page_query": SubjectKind.FREE_TEXT,
         "properties_json": SubjectKind.FREE_TEXT,
         "traits_json": SubjectKind.FREE_TEXT,
+        "anonymous_id": SubjectKind.PSEUDONYMOUS_ID,
+        "subject_key": SubjectKind.SUBJECT_KEY,
     },
 )
 SILVER_SESSIONS = _table(
@@ -67,8 +70,12 @@ SILVER_SESSIONS = _table(
     "session_date",
     upstream=(SILVER,),
     retention=Retention(PSEUDONYMOUS_RETENTION_DAYS, "session_date"),
-    subject_columns={"visitor_id": SubjectKind.PSEUDONYMOUS_ID},
+    subject_columns={"visitor_id": SubjectKind.PSEUDONYMOUS_ID, "subject_key": SubjectKind.SUBJECT_KEY},
 )
+
+SILVER_IDENTITY_LINKS = identity_links_table(PRODUCT)
+"""Which anonymous ids (web-keyed ``anonymous_id``, and earlier ids of alias calls) belong to which
+subject key, from identify and alias calls."""
 
 
 def _gold(name: str, model: type[BaseModel], partition: str, *, upstream: tuple[str, ...]) -> TableSpec:
@@ -93,7 +100,7 @@ GOLD_VISITOR_DAYS = _table(
     "date",
     upstream=(SILVER, SESSIONS),
     retention=Retention(PSEUDONYMOUS_RETENTION_DAYS, "date"),
-    subject_columns={"visitor_id": SubjectKind.PSEUDONYMOUS_ID},
+    subject_columns={"visitor_id": SubjectKind.PSEUDONYMOUS_ID, "subject_key": SubjectKind.SUBJECT_KEY},
 )
 """Internal: what the user dimension is summed from. Not in :data:`GOLD_TABLES` (the tables the
 API serves); the gold job creates and writes it."""
@@ -104,7 +111,7 @@ GOLD_USERS = _table(
     None,
     upstream=(GOLD_VISITOR_DAYS.qualified_name,),
     retention=Retention(PSEUDONYMOUS_RETENTION_DAYS, "last_seen"),
-    subject_columns={"visitor_id": SubjectKind.PSEUDONYMOUS_ID},
+    subject_columns={"visitor_id": SubjectKind.PSEUDONYMOUS_ID, "subject_key": SubjectKind.SUBJECT_KEY},
 )
 GOLD_RETENTION = _gold(
     "retention_cohorts",

@@ -8,7 +8,7 @@ it running with a processing-time trigger.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
@@ -18,6 +18,7 @@ from lakehouse_core.contracts import spark_schema
 from lakehouse_core.delta import ensure_table
 from lakehouse_core.incremental import await_query
 from lakehouse_core.kafka.spark_source import kafka_source_options
+from lakehouse_core.privacy import SUBJECT_KEY_COLUMN, platform_subject_key, subject_key_of_json
 from lakehouse_core.tables import (
     LAYER_FRESHNESS,
     RAW_RETENTION_DAYS,
@@ -48,6 +49,11 @@ class BronzeRecord(BaseModel):
     kafka_timestamp: datetime
     ingested_at: datetime
     ingest_date: date = Field(description="UTC date of ingestion; the partition column.")
+    subject_key: str | None = Field(
+        default=None,
+        description="The person's subject key: HMAC of the payload's userId with the platform key "
+        "(LAKEHOUSE_SUBJECT_KEY); null when the payload has no userId or is not JSON.",
+    )
 
 
 BRONZE_SCHEMA = spark_schema(BronzeRecord)
@@ -55,7 +61,8 @@ BRONZE_SCHEMA = spark_schema(BronzeRecord)
 
 def bronze_table(product: str, name: str = "events") -> TableSpec:
     """The bronze table of the product's topic ``topics.<name>``. The raw payload may hold
-    anything a producer sent, and the key is the id as sent, so both are subject columns."""
+    anything a producer sent, and the key is the id as sent, so both are subject columns, with
+    the subject key computed at ingest."""
     return TableSpec(
         name=name,
         layer=Layer.BRONZE,
@@ -64,27 +71,33 @@ def bronze_table(product: str, name: str = "events") -> TableSpec:
         partition_by=("ingest_date",),
         description="Raw Kafka records with topic, partition, offset and ingestion time.",
         contract=BronzeRecord,
-        subject_columns={"key": SubjectKind.USER_ID, "value": SubjectKind.FREE_TEXT},
+        subject_columns={
+            "key": SubjectKind.USER_ID,
+            "value": SubjectKind.FREE_TEXT,
+            SUBJECT_KEY_COLUMN: SubjectKind.SUBJECT_KEY,
+        },
         retention=Retention(RAW_RETENTION_DAYS, "ingest_date"),
         freshness=LAYER_FRESHNESS[Layer.BRONZE],
         upstream=(ConfiguredTopic(name),),
     )
 
 
-def to_bronze(kafka_records: DataFrame) -> DataFrame:
-    """Kafka source rows → bronze rows (pure)."""
+def to_bronze(kafka_records: DataFrame, *, subject_key: bytes) -> DataFrame:
+    """Kafka source rows → bronze rows (pure); ``subject_key`` is the platform key."""
     from pyspark.sql import functions as F
 
     ingested_at = F.current_timestamp()
+    value = F.make_valid_utf8(F.col("value").cast("string"))
     return kafka_records.select(
         F.make_valid_utf8(F.col("key").cast("string")).alias("key"),
-        F.make_valid_utf8(F.col("value").cast("string")).alias("value"),
+        value.alias("value"),
         F.col("topic"),
         F.col("partition").cast("long").alias("partition"),
         F.col("offset").cast("long").alias("offset"),
         F.col("timestamp").alias("kafka_timestamp"),
         ingested_at.alias("ingested_at"),
         F.to_date(ingested_at).alias("ingest_date"),
+        subject_key_of_json(value, subject_key).alias(SUBJECT_KEY_COLUMN),
     )
 
 
@@ -96,6 +109,8 @@ class BronzeIngestion:
     lake_root: str
     checkpoint: str
     max_offsets_per_trigger: int | None = None
+    subject_key: bytes = field(default_factory=platform_subject_key, repr=False)
+    """The platform key of the rows' subject key; by default from ``LAKEHOUSE_SUBJECT_KEY``."""
 
 
 def product_bronze(
@@ -133,7 +148,7 @@ def start_bronze_stream(
         .load()
     )
     writer = (
-        to_bronze(source)
+        to_bronze(source, subject_key=job.subject_key)
         .writeStream.format("delta")
         .outputMode("append")
         .option("checkpointLocation", job.checkpoint)
