@@ -55,6 +55,7 @@ def app_session(session_id: str, device_key: str, started: datetime, seconds: fl
         "ios",
         "17.2",
         False,
+        f"subject-of-{device_key}",
     )
 
 

@@ -62,6 +62,7 @@ def session(session_id: str, visitor: str, started: datetime, seconds: float) ->
     return (
         *(session_id, visitor, started.date(), started, started, seconds, 2, 1, "/", None, True),
         *("(direct)", "(none)", "(not set)", None, "desktop", None, None, "DE"),
+        f"subject-of-{visitor}",
     )
 
 

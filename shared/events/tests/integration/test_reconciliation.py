@@ -50,7 +50,7 @@ def ingest(lake_root: str, topic: str, offsets: list[int]) -> None:
         lake_root,
         BRONZE,
         BronzeRecord,
-        *[(None, f'{{"n": {o}}}', topic, 0, o, AT, AT, date(2024, 3, 10)) for o in offsets],
+        *[(None, f'{{"n": {o}}}', topic, 0, o, AT, AT, date(2024, 3, 10), None) for o in offsets],
         mode="append",
     )
     for spec, part in ((SILVER, offsets[::2]), (QUARANTINE, offsets[1::2])):
