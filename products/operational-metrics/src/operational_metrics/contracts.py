@@ -1,0 +1,103 @@
+"""The tables of operational-metrics, each defined once as a pydantic model: the Spark schema,
+the Arrow schema the API reads with, the API's response models and the catalog's column
+descriptions all derive from these. The input contract is the platform's
+:class:`~lakehouse_core.platform_topics.PipelineRunRecord`."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from lakehouse_core.platform_topics import AttemptStatus
+
+FreshnessState = Literal["ok", "warn", "breach", "missing"]
+DataTimeSource = Literal["commit", "partition", "none"]
+
+
+class RunAttempt(BaseModel):
+    """Silver: one attempt of one asset of a product's pipeline run, typed from its
+    ``platform.pipeline_runs.v1`` record; one row per ``record_id`` (a re-sent record counts once)."""
+
+    record_id: str = Field(description="The record's id, kept when it is re-sent.")
+    product: str
+    asset: str = Field(description="The asset (task) that ran.")
+    run_id: str = Field(description="The pipeline run the attempt belongs to.")
+    partition: str | None = Field(
+        default=None, description="The partition the attempt computed (a day, or D1..D2 for a backfill)."
+    )
+    partition_end: date | None = Field(
+        default=None,
+        description="The last day of ``partition`` when it names days; null otherwise (an incremental run).",
+    )
+    attempt: int = Field(description="1 for the first attempt; 0 for a task skipped without running.")
+    final_attempt: bool = Field(description="False when the attempt failed and the task was retried.")
+    status: AttemptStatus
+    started_at: datetime
+    finished_at: datetime
+    run_date: date = Field(description="UTC date of started_at; the partition column.")
+    duration_seconds: float = Field(description="finished_at - started_at.")
+    rows_read: int = Field(description="Rows read, summed over the tables the record names.")
+    rows_written: int = Field(description="Rows written, summed over the tables the record names.")
+    rows_quarantined: int = Field(description="Rows sent to quarantine, summed over the rules.")
+    rows_read_by_table: dict[str, int]
+    rows_written_by_table: dict[str, int]
+    delta_versions: dict[str, int] = Field(description="The Delta version the attempt committed, by table.")
+    rows_quarantined_by_rule: dict[str, int]
+    cpu_seconds: float
+    peak_memory_bytes: int
+    error_class: str | None = None
+    error_message: str | None = None
+    source_partition: int = Field(description="Kafka partition of the record, as bronze stored it.")
+    source_offset: int = Field(description="Kafka offset of the record, as bronze stored it.")
+
+
+class RunStats(BaseModel):
+    """Gold: the runs of one asset of one product on one UTC day (by each attempt's start)."""
+
+    date: date
+    product: str
+    asset: str
+    runs: int = Field(description="Tasks that ended that day: final attempts that succeeded or failed.")
+    successes: int = Field(description="Final attempts that succeeded.")
+    failures: int = Field(description="Final attempts that failed: the task failed after its retries.")
+    attempts: int = Field(description="Attempts that ran (first attempts and retries; skipped excluded).")
+    failed_attempts: int = Field(description="Attempts that failed, retried or not.")
+    retries: int = Field(description="Attempts after the first (attempt > 1).")
+    skipped: int = Field(description="Tasks skipped because an upstream task failed.")
+    duration_p50_seconds: float | None = Field(
+        description="Median attempt duration (linear interpolation); null without attempts."
+    )
+    duration_p95_seconds: float | None
+    duration_max_seconds: float | None
+    rows_read: int
+    rows_written: int
+    rows_quarantined: int
+    quarantine_rate: float | None = Field(
+        description="rows_quarantined / rows_read; null when nothing was read."
+    )
+
+
+class TableFreshness(BaseModel):
+    """Gold: one check of one catalogued table's freshness against its SLA."""
+
+    checked_at: datetime
+    check_date: date = Field(description="UTC date of checked_at; the partition column.")
+    table_name: str = Field(description="The table's qualified name, <product>.<layer>.<table>.")
+    product: str
+    layer: str
+    newest_version: int | None = Field(description="The table's newest Delta version; null when not built.")
+    newest_commit_at: datetime | None = Field(description="Time of the newest Delta commit.")
+    newest_data_at: datetime | None = Field(
+        description="Time of the newest data: the newest commit that was not a backfill of older "
+        "days, or the end of the days a backfill recomputed (docs/METRICS.md)."
+    )
+    data_time_source: DataTimeSource = Field(
+        description="commit: newest_data_at is a commit time; partition: the end of a recomputed "
+        "day range; none: no data."
+    )
+    age_seconds: float | None = Field(description="checked_at - newest_data_at.")
+    warn_minutes: int
+    breach_minutes: int
+    state: FreshnessState

@@ -1,0 +1,159 @@
+"""The edges of the product's processing: read, call the pure transforms, write.
+
+- :func:`run_silver`: new bronze run records → silver attempts and quarantine, exactly once per
+  bronze commit (the incremental runner's checkpoint) and idempotent per batch (insert-if-new on
+  ``record_id`` and on the quarantined record's Kafka location), so a replayed batch changes
+  nothing twice;
+- :func:`run_run_stats`: the days silver's change feed touched since the last run, recomputed
+  from every attempt of those days (partition overwrite);
+- :func:`check_freshness`: one snapshot of every catalogued table's freshness, appended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from lakehouse_core.delta import append, ensure_table, merge_insert_new, overwrite_partitions, read_table
+from lakehouse_core.delta_reader import open_table
+from lakehouse_core.errors import TableNotFoundError
+from lakehouse_core.incremental import IncrementalRun, IncrementalSource, run_incrementally, run_on_changes
+from lakehouse_core.tables import LAYER_FRESHNESS, checkpoint_location
+from lakehouse_platform.task_reports import ROWS_WRITTEN_METRICS
+from operational_metrics import PRODUCT
+from operational_metrics.processing.gold import backfill_writes, freshness, run_stats
+from operational_metrics.processing.silver import parse_runs, split_resent
+from operational_metrics.storage.tables import (
+    BRONZE_RUNS,
+    GOLD_FRESHNESS,
+    GOLD_RUN_STATS,
+    QUARANTINE_RUNS,
+    SILVER_RUNS,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from lakehouse_platform.catalog import Catalog
+
+QUARANTINE_KEYS = ("source_topic", "source_partition", "source_offset")
+#: The Delta operations that bring data into a table; CREATE TABLE (an empty table), OPTIMIZE,
+#: VACUUM, property and column changes do not make a table fresher.
+DATA_OPERATIONS = frozenset(ROWS_WRITTEN_METRICS)
+
+
+def run_silver(spark: SparkSession, *, lake_root: str) -> IncrementalRun:
+    """Refine the bronze run records not processed yet."""
+    for spec in (BRONZE_RUNS, SILVER_RUNS, QUARANTINE_RUNS):
+        ensure_table(spark, spec, lake_root=lake_root)
+
+    def refine(batch: DataFrame, _: int) -> None:
+        attempts, invalid = parse_runs(batch)
+        attempts = attempts.cache()
+        stored = read_table(spark, SILVER_RUNS, lake_root=lake_root)
+        new, resent = split_resent(attempts, stored)
+        merge_insert_new(new, SILVER_RUNS, lake_root=lake_root, keys=["record_id"])
+        quarantine = invalid.unionByName(resent)
+        merge_insert_new(quarantine, QUARANTINE_RUNS, lake_root=lake_root, keys=QUARANTINE_KEYS)
+        attempts.unpersist()
+
+    source = IncrementalSource(
+        location=BRONZE_RUNS.location(lake_root),
+        checkpoint=checkpoint_location(lake_root, PRODUCT, "silver"),
+    )
+    return run_incrementally(spark, source, refine, name=f"{PRODUCT}-silver")
+
+
+def run_run_stats(spark: SparkSession, *, lake_root: str) -> IncrementalRun:
+    """Recompute the run statistics of the days with new silver attempts."""
+    from pyspark.sql import functions as F
+
+    def recompute(changes: DataFrame, _: int) -> None:
+        days = [r["run_date"] for r in changes.select("run_date").distinct().collect()]
+        if not days:
+            return
+        attempts = read_table(spark, SILVER_RUNS, lake_root=lake_root).filter(F.col("run_date").isin(days))
+        overwrite_partitions(run_stats(attempts), GOLD_RUN_STATS, lake_root=lake_root, partitions=days)
+
+    return run_on_changes(
+        spark,
+        recompute,
+        product=PRODUCT,
+        job="run_stats",
+        changes_of=SILVER_RUNS,
+        tables=(GOLD_RUN_STATS,),
+        lake_root=lake_root,
+    )
+
+
+@dataclass(frozen=True)
+class FreshnessCheck:
+    checked_at: datetime
+    tables: int
+    by_state: dict[str, int]
+
+
+def data_commits(location: str, *, history_limit: int) -> list[tuple[int, datetime]]:
+    """(version, commit time) of the newest ``history_limit`` commits that brought data
+    (:data:`DATA_OPERATIONS`), from the Delta log through delta-rs; none when the table is absent."""
+    try:
+        history: Sequence[dict[str, Any]] = open_table(location).history(history_limit)
+    except TableNotFoundError:
+        return []
+    return [
+        (int(c["version"]), datetime.fromtimestamp(int(c["timestamp"]) / 1000, tz=UTC))
+        for c in history
+        if c.get("operation") in DATA_OPERATIONS
+    ]
+
+
+def catalog_tables(spark: SparkSession, catalog: Catalog) -> DataFrame:
+    """(table_name, product, layer, warn_minutes, breach_minutes, location) of every catalogued
+    table; a table without its own SLA has its layer's."""
+    rows = []
+    for entry in catalog.entries.values():
+        sla = entry.spec.freshness or LAYER_FRESHNESS[entry.layer]
+        rows.append(
+            (entry.qualified_name, entry.product, entry.layer.value, sla.warn_minutes, sla.breach_minutes)
+        )
+    return spark.createDataFrame(
+        rows, "table_name string, product string, layer string, warn_minutes int, breach_minutes int"
+    )
+
+
+def _commits_frame(spark: SparkSession, commits: Iterable[tuple[str, int, datetime]]) -> DataFrame:
+    return spark.createDataFrame(list(commits), "table_name string, version long, committed_at timestamp")
+
+
+def check_freshness(
+    spark: SparkSession,
+    catalog: Catalog,
+    *,
+    lake_root: str,
+    checked_at: datetime | None = None,
+    history_limit: int = 500,
+) -> FreshnessCheck:
+    """Append one freshness row per catalogued table, as of ``checked_at`` (default: now)."""
+    when = checked_at or datetime.now(tz=UTC)
+    commits = [
+        (entry.qualified_name, version, at)
+        for entry in catalog.entries.values()
+        for version, at in data_commits(entry.location, history_limit=history_limit)
+    ]
+    ensure_table(spark, SILVER_RUNS, lake_root=lake_root)
+    attempts = read_table(spark, SILVER_RUNS, lake_root=lake_root)
+    snapshot = freshness(
+        catalog_tables(spark, catalog),
+        _commits_frame(spark, commits),
+        backfill_writes(attempts),
+        checked_at=when,
+    ).cache()
+    append(snapshot, GOLD_FRESHNESS, lake_root=lake_root)
+    by_state = {
+        r["state"]: int(r["n"])
+        for r in snapshot.groupBy("state").count().withColumnRenamed("count", "n").collect()
+    }
+    snapshot.unpersist()
+    return FreshnessCheck(when, sum(by_state.values()), by_state)

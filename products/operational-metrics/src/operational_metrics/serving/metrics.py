@@ -1,0 +1,95 @@
+"""The product's Prometheus gauges, computed from the served tables at each scrape (cached per
+table version): per-table freshness age and SLA state, and failures per product and asset."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from lakehouse_core.errors import TableNotFoundError
+from operational_metrics.serving.queries import freshness_now, recent_final_attempts
+from operational_metrics.serving.tables import ServedTables
+
+NAMESPACE = "operational_metrics"
+STATES = ("ok", "warn", "breach", "missing")
+#: The window of the failure gauges, in UTC days up to today.
+FAILURE_WINDOW_DAYS = 1
+LAST_RUN_WINDOW_DAYS = 7
+
+
+class OpsCollector(Collector):
+    """Every gauge of the product, read from the served tables when Prometheus scrapes."""
+
+    def __init__(self, tables: ServedTables, clock: Callable[[], datetime]) -> None:
+        self.tables = tables
+        self.clock = clock
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        yield from self._families()
+
+    def _families(self) -> tuple[GaugeMetricFamily, ...]:
+        table_labels = ["table", "product", "layer"]
+        asset_labels = ["product", "asset"]
+        return (
+            GaugeMetricFamily(
+                f"{NAMESPACE}_table_freshness_age_seconds",
+                "Seconds since the table's newest data (as of the scrape).",
+                labels=table_labels,
+            ),
+            GaugeMetricFamily(
+                f"{NAMESPACE}_table_freshness_state",
+                "1 for the table's current SLA state (ok, warn, breach, missing), 0 for the others.",
+                labels=[*table_labels, "state"],
+            ),
+            GaugeMetricFamily(
+                f"{NAMESPACE}_table_freshness_sla_seconds",
+                "The table's freshness SLA: seconds to a warning and to a breach.",
+                labels=[*table_labels, "level"],
+            ),
+            GaugeMetricFamily(
+                f"{NAMESPACE}_asset_failures",
+                "Tasks of the asset whose final attempt failed, on the current UTC day.",
+                labels=asset_labels,
+            ),
+            GaugeMetricFamily(
+                f"{NAMESPACE}_asset_last_run_failed",
+                f"1 when the asset's latest task (of the last {LAST_RUN_WINDOW_DAYS} days) failed, else 0.",
+                labels=asset_labels,
+            ),
+        )
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        age, state, sla, failures, last_failed = self._families()
+        now = self.clock()
+        try:
+            rows = freshness_now(self.tables.freshness, now)
+        except TableNotFoundError:
+            rows = []
+        for row in rows:
+            labels = [row.table_name, row.product, row.layer]
+            if row.age_seconds is not None:
+                age.add_metric(labels, row.age_seconds)
+            for each in STATES:
+                state.add_metric([*labels, each], 1.0 if row.state == each else 0.0)
+            sla.add_metric([*labels, "warn"], row.warn_minutes * 60.0)
+            sla.add_metric([*labels, "breach"], row.breach_minutes * 60.0)
+        try:
+            recent = recent_final_attempts(self.tables.runs, now.date(), days=LAST_RUN_WINDOW_DAYS)
+        except TableNotFoundError:
+            recent = []
+        today = Counter(
+            (a.product, a.asset) for a in recent if a.status == "failed" and a.run_date == now.date()
+        )
+        latest: dict[tuple[str, str], tuple[datetime, str]] = {}
+        for a in recent:
+            key = (a.product, a.asset)
+            if key not in latest or a.started_at > latest[key][0]:
+                latest[key] = (a.started_at, a.status)
+        for key, (_, status) in sorted(latest.items()):
+            failures.add_metric(list(key), float(today.get(key, 0)))
+            last_failed.add_metric(list(key), 1.0 if status == "failed" else 0.0)
+        yield from (age, state, sla, failures, last_failed)

@@ -1,0 +1,23 @@
+"""The tables the API reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lakehouse_core.serving.api import served_table
+from lakehouse_core.serving.cache import QueryCache
+from lakehouse_core.serving.tables import ServedTable
+from operational_metrics.storage.tables import GOLD_FRESHNESS, GOLD_RUN_STATS, SILVER_RUNS
+
+SERVED_SPECS = (SILVER_RUNS, GOLD_RUN_STATS, GOLD_FRESHNESS)
+
+
+@dataclass(frozen=True)
+class ServedTables:
+    runs: ServedTable
+    run_stats: ServedTable
+    freshness: ServedTable
+
+    @classmethod
+    def open(cls, lake_root: str, cache: QueryCache) -> ServedTables:
+        return cls(*(served_table(spec, lake_root, cache) for spec in SERVED_SPECS))
