@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -16,8 +16,9 @@ from operational_metrics.serving.tables import ServedTables
 
 NAMESPACE = "operational_metrics"
 STATES = ("ok", "warn", "breach", "missing")
-#: The window of the failure gauges, in UTC days up to today.
-FAILURE_WINDOW_DAYS = 1
+#: The failure gauge counts the tasks that failed in this window before the scrape.
+FAILURE_WINDOW = timedelta(hours=24)
+#: The last-run gauge looks at the tasks of this many UTC days up to today.
 LAST_RUN_WINDOW_DAYS = 7
 
 
@@ -51,8 +52,8 @@ class OpsCollector(Collector):
                 labels=[*table_labels, "level"],
             ),
             GaugeMetricFamily(
-                f"{NAMESPACE}_asset_failures",
-                "Tasks of the asset whose final attempt failed, on the current UTC day.",
+                f"{NAMESPACE}_asset_failures_24h",
+                "Tasks of the asset whose final attempt failed in the 24 hours before the scrape.",
                 labels=asset_labels,
             ),
             GaugeMetricFamily(
@@ -81,8 +82,9 @@ class OpsCollector(Collector):
             recent = recent_final_attempts(self.tables.runs, now.date(), days=LAST_RUN_WINDOW_DAYS)
         except TableNotFoundError:
             recent = []
-        today = Counter(
-            (a.product, a.asset) for a in recent if a.status == "failed" and a.run_date == now.date()
+        since = now - FAILURE_WINDOW
+        failed = Counter(
+            (a.product, a.asset) for a in recent if a.status == "failed" and since <= a.finished_at <= now
         )
         latest: dict[tuple[str, str], tuple[datetime, str]] = {}
         for a in recent:
@@ -90,6 +92,6 @@ class OpsCollector(Collector):
             if key not in latest or a.started_at > latest[key][0]:
                 latest[key] = (a.started_at, a.status)
         for key, (_, status) in sorted(latest.items()):
-            failures.add_metric(list(key), float(today.get(key, 0)))
+            failures.add_metric(list(key), float(failed.get(key, 0)))
             last_failed.add_metric(list(key), 1.0 if status == "failed" else 0.0)
         yield from (age, state, sla, failures, last_failed)
