@@ -1,0 +1,206 @@
+"""The REST API on real Delta tables written with delta-rs, through the ASGI app in process."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from lakehouse_core.serving.auth import API_KEY_HEADER
+from lakehouse_testing.serving import get_ok, write_rows
+from operational_metrics.config import OpsConfig
+from operational_metrics.contracts import RunAttempt, RunStats, TableFreshness
+from operational_metrics.serving.app import create_app
+from operational_metrics.storage import tables as specs
+
+pytestmark = pytest.mark.integration
+
+DAY = date(2026, 3, 2)
+NOON = datetime(2026, 3, 2, 12, tzinfo=UTC)
+CHECKED = NOON + timedelta(minutes=5)
+DAY_RANGE = {"start": "2026-03-02", "end": "2026-03-02"}
+
+
+def ops_config(api_keys: dict[str, list[str]] | None = None) -> OpsConfig:
+    return OpsConfig(name="operational-metrics", owner="o", team="t", api_keys=api_keys or {})
+
+
+def attempt(record_id: str, run_id: str, asset: str, status: str, minute: int) -> tuple[Any, ...]:
+    began = NOON + timedelta(minutes=minute)
+    final = record_id != "r1"
+    return (
+        record_id, "web", asset, run_id, None, None, 1, final, status, began, began + timedelta(seconds=5),
+        began.date(), 5.0, 10, 9, 1, {"web.bronze.events": 10}, {"web.silver.events": 9},
+        {"web.silver.events": 3}, {"rule": 1}, 0.5, 1000, None, None, 0, minute,
+    )  # fmt: skip
+
+
+def freshness_row(
+    name: str, data_at: datetime | None, warn: int, breach: int, state: str, checked: datetime = CHECKED
+) -> tuple[Any, ...]:
+    age = (checked - data_at).total_seconds() if data_at else None
+    product, layer, _ = name.split(".")
+    return (
+        checked, checked.date(), name, product, layer, 0 if data_at else None, data_at, data_at,
+        "commit" if data_at else "none", age, warn, breach, state,
+    )  # fmt: skip
+
+
+def build_lake(lake_root: str) -> None:
+    write_rows(
+        lake_root,
+        specs.SILVER_RUNS,
+        RunAttempt,
+        attempt("r1", "run-1", "silver", "failed", 0),
+        attempt("r2", "run-1", "silver", "succeeded", 1),
+        attempt("r3", "run-2", "gold", "failed", 2),
+    )
+    write_rows(
+        lake_root,
+        specs.GOLD_RUN_STATS,
+        RunStats,
+        (DAY, "web", "gold", 1, 0, 1, 1, 1, 0, 0, 5.0, 5.0, 5.0, 10, 9, 1, 0.1),
+        (DAY, "web", "silver", 1, 1, 0, 2, 1, 1, 0, 5.0, 5.0, 5.0, 20, 18, 2, 0.1),
+    )
+    earlier = CHECKED - timedelta(days=1)
+    write_rows(
+        lake_root,
+        specs.GOLD_FRESHNESS,
+        TableFreshness,
+        freshness_row("web.gold.daily", earlier - timedelta(minutes=1), 60, 120, "ok", earlier),
+        freshness_row("web.silver.events", earlier, 60, 120, "ok", earlier),
+    )
+    write_rows(
+        lake_root,
+        specs.GOLD_FRESHNESS,
+        TableFreshness,
+        freshness_row("web.gold.daily", CHECKED - timedelta(minutes=50), 60, 120, "ok"),
+        freshness_row("web.silver.events", CHECKED - timedelta(minutes=10), 15, 60, "ok"),
+        freshness_row("app.gold.never", None, 60, 120, "missing"),
+        mode="append",
+    )
+
+
+@pytest.fixture
+def client(lake_root: str) -> TestClient:
+    build_lake(lake_root)
+    return TestClient(
+        create_app(ops_config(), lake_root=lake_root, clock=lambda: CHECKED + timedelta(minutes=20))
+    )
+
+
+def test_runs_filter_by_product_asset_and_status_newest_first(client: TestClient) -> None:
+    failed = get_ok(client, "/v1/runs", {}, **DAY_RANGE, status="failed")
+    silver = get_ok(client, "/v1/runs", {}, **DAY_RANGE, product="web", asset="silver")
+
+    assert [r["record_id"] for r in failed["items"]] == ["r3", "r1"]
+    assert [r["record_id"] for r in silver["items"]] == ["r2", "r1"]
+    assert silver["items"][0]["delta_versions"] == {"web.silver.events": 3}
+    assert get_ok(client, "/v1/runs", {}, **DAY_RANGE, product="other")["items"] == []
+
+
+def test_runs_paginate(client: TestClient) -> None:
+    first = get_ok(client, "/v1/runs", {}, **DAY_RANGE, limit=2)
+    rest = get_ok(client, "/v1/runs", {}, **DAY_RANGE, limit=2, offset=2)
+
+    assert (first["total"], first["next_offset"], [r["record_id"] for r in first["items"]]) == (
+        3,
+        2,
+        ["r3", "r2"],
+    )
+    assert (rest["next_offset"], [r["record_id"] for r in rest["items"]]) == (None, ["r1"])
+
+
+def test_a_run_by_id_has_its_attempts_and_the_outcome_of_its_final_attempts(client: TestClient) -> None:
+    run = get_ok(client, "/v1/runs/run-1", {})
+
+    assert (run["status"], [a["record_id"] for a in run["attempts"]]) == ("succeeded", ["r1", "r2"])
+    assert get_ok(client, "/v1/runs/run-2", {})["status"] == "failed"
+
+
+def test_run_stats_filter_by_asset(client: TestClient) -> None:
+    page = get_ok(client, "/v1/run-stats", {}, **DAY_RANGE, asset="silver")
+
+    assert [(s["asset"], s["retries"], s["quarantine_rate"]) for s in page["items"]] == [("silver", 1, 0.1)]
+
+
+def test_freshness_now_is_the_newest_check_aged_to_the_request(client: TestClient) -> None:
+    rows = {f["table_name"]: f for f in get_ok(client, "/v1/freshness", {})}
+
+    assert set(rows) == {"web.gold.daily", "web.silver.events", "app.gold.never"}
+    assert (rows["web.gold.daily"]["state"], rows["web.gold.daily"]["age_seconds"]) == ("warn", 70 * 60.0)
+    assert (rows["web.silver.events"]["last_state"], rows["web.silver.events"]["state"]) == ("ok", "warn")
+    assert rows["app.gold.never"]["state"] == "missing"
+    assert [f["table_name"] for f in get_ok(client, "/v1/freshness", {}, state="warn")] == [
+        "web.gold.daily",
+        "web.silver.events",
+    ]
+    assert (
+        get_ok(client, "/v1/freshness", {}, layer="silver", product="web")[0]["table_name"]
+        == "web.silver.events"
+    )
+
+
+def test_metrics_export_freshness_and_failures_as_gauges(client: TestClient) -> None:
+    body = client.get("/metrics").text
+
+    gauge = "operational_metrics_table_freshness"
+    assert f'{gauge}_age_seconds{{layer="gold",product="web",table="web.gold.daily"}} 4200.0' in body
+    assert f'{gauge}_state{{layer="gold",product="web",state="warn",table="web.gold.daily"}} 1.0' in body
+    assert f'{gauge}_state{{layer="gold",product="web",state="ok",table="web.gold.daily"}} 0.0' in body
+    assert (
+        f'{gauge}_sla_seconds{{layer="gold",level="breach",product="web",table="web.gold.daily"}} 7200.0'
+        in body
+    )
+    assert 'operational_metrics_asset_last_run_failed{asset="gold",product="web"} 1.0' in body
+    assert 'operational_metrics_asset_last_run_failed{asset="silver",product="web"} 0.0' in body
+    assert 'operational_metrics_asset_failures_24h{asset="gold",product="web"} 1.0' in body
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status", "message"),
+    [
+        ("/v1/runs", {"start": "2026-03-02", "end": "2026-03-01"}, 400, "end (2026-03-01) is before start"),
+        ("/v1/runs", {"start": "2024-01-01", "end": "2026-03-01"}, 400, "at most 400 days"),
+        ("/v1/runs", {"start": "yesterday"}, 422, "start"),
+        ("/v1/runs", {"status": "exploded"}, 422, "status"),
+        ("/v1/runs", {"limit": 0}, 422, "limit"),
+        ("/v1/runs", {"product": "web user"}, 422, "product"),
+        ("/v1/run-stats", {"asset": ""}, 422, "asset"),
+        ("/v1/run-stats", {"end": "2026-02-30"}, 422, "end"),
+        ("/v1/freshness", {"state": "late"}, 422, "state"),
+        ("/v1/freshness", {"layer": "platinum"}, 422, "layer"),
+        ("/v1/runs/run%20one", {}, 422, "run_id"),
+        ("/v1/runs/unknown-run", {}, 404, "no attempt of run 'unknown-run'"),
+    ],
+)
+def test_bad_requests_get_a_4xx_that_says_what_is_wrong(
+    client: TestClient, path: str, params: dict[str, Any], status: int, message: str
+) -> None:
+    response = client.get(path, params=params)
+
+    assert response.status_code == status, response.text
+    assert message in response.text
+
+
+def test_before_the_pipeline_ran_the_routes_answer_503_and_metrics_still_serve(lake_root: str) -> None:
+    client = TestClient(create_app(ops_config(), lake_root=lake_root))
+
+    response = client.get("/v1/freshness")
+    assert response.status_code == 503
+    assert "does not exist yet" in response.json()["detail"]
+    assert client.get("/v1/runs").status_code == 503
+    assert client.get("/ready").status_code == 503
+    assert client.get("/metrics").status_code == 200
+
+
+def test_with_api_keys_the_routes_need_the_operator_role(lake_root: str) -> None:
+    build_lake(lake_root)
+    keys = {"ops-key": ["operator"], "other-key": ["analyst"]}
+    client = TestClient(create_app(ops_config(keys), lake_root=lake_root))
+
+    assert client.get("/v1/freshness").status_code == 401
+    assert client.get("/v1/freshness", headers={API_KEY_HEADER: "other-key"}).status_code == 403
+    assert client.get("/v1/freshness", headers={API_KEY_HEADER: "ops-key"}).status_code == 200
