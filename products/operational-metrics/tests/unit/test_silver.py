@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
+from lakehouse_core.contracts import conform
 from lakehouse_core.ingestion.bronze import BRONZE_SCHEMA
 from lakehouse_core.platform_topics import PipelineRunRecord
 from operational_metrics.contracts import RunAttempt
@@ -121,19 +122,14 @@ def test_a_resent_record_counts_once_and_its_copy_goes_to_quarantine(spark: Spar
 
 
 def test_a_record_stored_by_an_earlier_batch_is_a_resend_and_a_replay_is_neither(spark: SparkSession) -> None:
-    stored_batch, _ = parse_runs(bronze(spark, record().model_dump_json()))
-    stored, _ = split_resent(stored_batch, spark.createDataFrame([], _silver_schema()))
-    later = bronze(spark, record().model_dump_json(), record().model_dump_json()).filter("offset = 0")
-    replayed, _ = parse_runs(later)
-    resent_frame = bronze(spark, "x", record().model_dump_json()).filter("offset = 1")
-    resent_batch, _ = parse_runs(resent_frame)
+    batch, _ = parse_runs(bronze(spark, record().model_dump_json(), record().model_dump_json()))
+    stored_from_offset_0 = conform(batch, RunAttempt).filter("source_offset = 0").collect()
+    stored = spark.createDataFrame(stored_from_offset_0, _silver_schema())
 
-    replay_new, replay_dup = split_resent(replayed, stored)
-    new, resent = split_resent(resent_batch, stored)
+    new, resent = split_resent(batch, stored)
 
-    assert (replay_new.count(), replay_dup.count()) == (0, 0)
     assert new.count() == 0
-    assert [r["event_id"] for r in resent.collect()] == ["r1"]
+    assert [(r["event_id"], r["source_offset"]) for r in resent.collect()] == [("r1", 1)]
 
 
 def _silver_schema() -> Any:
