@@ -42,6 +42,7 @@ MOBILE = EventProduct(
     quarantine=QUARANTINE_EVENTS,
     events=SILVER_EVENTS,
     sessions=SILVER_SESSIONS,
+    identity_links=SILVER_IDENTITY_LINKS,
     refinement=mobile_refinement,
     gold_step=lambda config, lake: GoldStep(lake),
     gold_tables=GOLD_INPUTS_AND_OUTPUTS,
@@ -50,7 +51,6 @@ MOBILE = EventProduct(
     example_queries=_example_queries,
     default_size=1500,
     schema_record=SOURCE_CONFIG_DIR / "schemas.json",
-    identity_links=SILVER_IDENTITY_LINKS,
 )
 
 

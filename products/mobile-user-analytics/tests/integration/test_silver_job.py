@@ -23,7 +23,6 @@ from lakehouse_events.product import run_silver
 from lakehouse_events.refinement import HELD_RULE, RefinementStep
 from mobile_user_analytics.config import load_mobile_config
 from mobile_user_analytics.pipeline import MOBILE
-from mobile_user_analytics.processing.silver_job import mobile_refinement
 from mobile_user_analytics.storage.tables import (
     BRONZE_EVENTS,
     QUARANTINE_EVENTS,
@@ -377,7 +376,7 @@ def test_a_sign_in_is_stored_as_one_identity_link_however_often_its_batch_is_ref
     monkeypatch.setenv(SUBJECT_KEY_VARIABLE, SUBJECT_KEY.decode())
     sign_in = {**call("sign-in", "dev-a", 2, type="identify", userId="user-a"), "anonymousId": None}
     append_bronze(spark, lake_root, [opened("a-open", "dev-a", 0), sign_in], offset=0)
-    step = RefinementStep(mobile_refinement(load_mobile_config()), lake_root)
+    step = RefinementStep(MOBILE.build_refinement(load_mobile_config()), lake_root)
     bronze = read_table(spark, BRONZE_EVENTS, lake_root=lake_root)
 
     step(bronze, 0)

@@ -41,6 +41,7 @@ WEB = EventProduct(
     quarantine=QUARANTINE_EVENTS,
     events=SILVER_EVENTS,
     sessions=SILVER_SESSIONS,
+    identity_links=SILVER_IDENTITY_LINKS,
     refinement=web_refinement,
     gold_step=GoldStep,
     gold_tables=GOLD_INPUTS_AND_OUTPUTS,
@@ -48,7 +49,6 @@ WEB = EventProduct(
     generate=lambda day, size, seed: generate_day(day, visitors=size, seed=seed),
     example_queries=_example_queries,
     schema_record=SOURCE_CONFIG_DIR / "schemas.json",
-    identity_links=SILVER_IDENTITY_LINKS,
 )
 
 

@@ -44,7 +44,7 @@ from lakehouse_events.collector.app import CollectedProductConfig, product_colle
 from lakehouse_events.demo import DemoSeeds, quarantine_by_rule
 from lakehouse_events.history_import import describe_report, import_history, write_refused
 from lakehouse_events.reconciliation import Reconciliation, reconcile
-from lakehouse_events.refinement import Refinement, run_refinement
+from lakehouse_events.refinement import Refinement, RefinementError, RefinementSteps, run_refinement
 from lakehouse_events.segment import EventTimeWindow
 from lakehouse_events.segment_client import SegmentClient, as_replay
 from lakehouse_platform.backfill import (
@@ -106,7 +106,12 @@ SparkProvider = Callable[[], "SparkSession"]
 
 @dataclass(frozen=True, kw_only=True)
 class EventProduct(Generic[ConfigT]):
-    """A product's own pieces, typed by its configuration; everything else is shared."""
+    """A product's own pieces, typed by its configuration; everything else is shared.
+
+    Each table is named here once: ``refinement`` gives only the product's transforms
+    (:class:`~lakehouse_events.refinement.RefinementSteps`), and :meth:`build_refinement` joins
+    them with these tables.
+    """
 
     name: str
     description: str
@@ -115,7 +120,10 @@ class EventProduct(Generic[ConfigT]):
     quarantine: TableSpec
     events: TableSpec
     sessions: TableSpec
-    refinement: Callable[[ConfigT], Refinement]
+    identity_links: TableSpec | None = None
+    """The silver table of the ids the product's identify, alias and sign-in events tie to a
+    subject key (:func:`lakehouse_core.identity.identity_links_table`)."""
+    refinement: Callable[[ConfigT], RefinementSteps]
     gold_step: Callable[[ConfigT, str], BatchFunction]
     gold_tables: tuple[TableSpec, ...]
     create_api: Callable[[ConfigT, str], FastAPI]
@@ -124,9 +132,6 @@ class EventProduct(Generic[ConfigT]):
     default_size: int = 2000
     schema_record: Path | None = None
     """The committed schema history of the product's tables (``lakehouse catalog record-schemas``)."""
-    identity_links: TableSpec | None = None
-    """The silver table of the ids the product's identify, alias and sign-in events tie to a
-    subject key (:func:`lakehouse_core.identity.identity_links_table`)."""
 
     @property
     def tables(self) -> tuple[TableSpec, ...]:
@@ -134,6 +139,28 @@ class EventProduct(Generic[ConfigT]):
         links = (self.identity_links,) if self.identity_links else ()
         specs = (self.bronze, self.quarantine, self.events, self.sessions, *links, *self.gold_tables)
         return tuple({spec.qualified_name: spec for spec in specs}.values())
+
+    def build_refinement(self, config: ConfigT) -> Refinement:
+        """The shared bronze → silver job of this product: its refinement steps with the tables
+        declared here. Refuses steps that write a derived table the declaration does not list, or
+        identity links without a table (or a table without links)."""
+        steps = self.refinement(config)
+        undeclared = [d.spec.qualified_name for d in steps.derived if d.spec not in self.tables]
+        if undeclared:
+            raise RefinementError(
+                f"{self.name}: its refinement writes {', '.join(undeclared)}, which its declaration "
+                "does not list (its tables are bronze, quarantine, events, sessions, identity_links and "
+                "gold_tables): the catalog would not know it"
+            )
+        return Refinement(
+            product=self.name,
+            bronze=self.bronze,
+            quarantine=self.quarantine,
+            events=self.events,
+            sessions=self.sessions,
+            identity_links=self.identity_links,
+            steps=steps,
+        )
 
     def product_assets(self, settings: LakehouseSettings, catalog: Catalog) -> ProductAssets:
         """What the platform's Dagster definitions run of this product
@@ -185,7 +212,7 @@ def run_silver(
     product: EventProduct[ConfigT], spark: SparkSession, config: ConfigT, *, lake_root: str
 ) -> IncrementalRun:
     """Refine the bronze records not yet processed (the shared refinement job)."""
-    return run_refinement(spark, product.refinement(config), lake_root=lake_root)
+    return run_refinement(spark, product.build_refinement(config), lake_root=lake_root)
 
 
 def run_gold(

@@ -36,8 +36,8 @@ from lakehouse_core.delta import (
     replace_rows,
     with_conflict_retry,
 )
-from lakehouse_core.errors import SystemicBreakageError
-from lakehouse_core.identity import LINK_KEYS
+from lakehouse_core.errors import LakehouseError, SystemicBreakageError
+from lakehouse_core.identity import LINK_KEYS, LinkRule, identity_links
 from lakehouse_core.incremental import IncrementalRun, IncrementalSource, run_incrementally
 from lakehouse_core.ingestion.deduplication import duplicates_to_quarantine, split_duplicates
 from lakehouse_core.ingestion.quarantine import QuarantinedRecord, with_subject_key
@@ -74,39 +74,69 @@ class DerivedTable:
 
 
 @dataclass(frozen=True, kw_only=True)
-class LinkTable:
-    """The product's identity links (:mod:`lakehouse_core.identity`), derived from each batch's
-    new events and inserted if new on :data:`~lakehouse_core.identity.LINK_KEYS`, so a
-    re-processed batch adds no link twice."""
+class RefinementSteps:
+    """A product's part of the shared job: its transforms, without its tables (those come from
+    the product's declaration, :meth:`EventProduct.build_refinement
+    <lakehouse_events.product.EventProduct.build_refinement>`).
 
-    spec: TableSpec
-    derive: Callable[[DataFrame], DataFrame]
-
-
-@dataclass(frozen=True, kw_only=True)
-class Refinement:
-    """What a product plugs into the shared job.
-
-    ``events`` must have ``event_id``, ``event_date``, ``session_id``, ``source_partition``,
-    ``source_offset`` and the ``actor`` column; ``sessions`` must have ``session_id``,
-    ``session_date`` and the ``actor`` column.
+    ``to_silver``'s events must have ``event_id``, ``event_date``, ``session_id``,
+    ``source_partition``, ``source_offset`` and the ``actor`` column; ``summarise_sessions``'
+    sessions must have ``session_id``, ``session_date`` and the ``actor`` column.
     """
 
-    product: str
     suite: str
-    bronze: TableSpec
-    quarantine: TableSpec
-    events: TableSpec
-    sessions: TableSpec
     actor: str
     to_silver: Callable[[DataFrame], SilverBatch]
     sessionise: Callable[[DataFrame], DataFrame]
     summarise_sessions: Callable[[DataFrame], DataFrame]
     derived: tuple[DerivedTable, ...] = ()
     context_days: int = 1
-    identity_links: LinkTable | None = None
+    link_rules: tuple[LinkRule, ...] = ()
+    """The events that tie a product id to a subject key (:func:`lakehouse_core.identity.identity_links`);
+    a product with rules declares an ``identity_links`` table, one without declares none."""
     platform_key: bytes = field(default_factory=platform_subject_key, repr=False)
     """The platform key of the quarantine rows' ``subject_key``; by default from ``LAKEHOUSE_SUBJECT_KEY``."""
+
+
+class RefinementError(LakehouseError):
+    """A product's refinement steps do not fit the tables its declaration names."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Refinement:
+    """What the shared job runs: a product's steps with the tables of its declaration."""
+
+    product: str
+    bronze: TableSpec
+    quarantine: TableSpec
+    events: TableSpec
+    sessions: TableSpec
+    identity_links: TableSpec | None = None
+    steps: RefinementSteps
+
+    def __post_init__(self) -> None:
+        if self.steps.link_rules and self.identity_links is None:
+            raise RefinementError(
+                f"{self.product}: its refinement derives identity links ({len(self.steps.link_rules)} "
+                "link rules) but the product declares no identity_links table to store them in"
+            )
+        if self.identity_links is not None and not self.steps.link_rules:
+            raise RefinementError(
+                f"{self.product}: it declares {self.identity_links.qualified_name} but its refinement "
+                "has no link rules, so nothing would ever be written to it"
+            )
+
+    @property
+    def tables(self) -> tuple[TableSpec, ...]:
+        """Every table the job reads or writes: bronze, quarantine, silver events, sessions, the
+        derived tables and the identity links."""
+        links = (self.identity_links,) if self.identity_links is not None else ()
+        derived = tuple(d.spec for d in self.steps.derived)
+        return (self.bronze, self.quarantine, self.events, self.sessions, *derived, *links)
+
+    def links_of(self, events: DataFrame) -> DataFrame:
+        """The identity links ``events`` make, with the silver events table as their source."""
+        return identity_links(events, self.steps.link_rules, source_table=self.events.qualified_name)
 
 
 def dates_around(days: Iterable[date], margin: int) -> set[date]:
@@ -143,7 +173,7 @@ class RefinementStep:
         bronze = bronze.persist()
         try:
             try:
-                batch = self.refinement.to_silver(bronze)
+                batch = self.refinement.steps.to_silver(bronze)
             except SystemicBreakageError as error:
                 self._store_quarantine(bronze, self._refused(bronze, error))
                 raise
@@ -161,7 +191,7 @@ class RefinementStep:
         stored = ensure_table(spark, r.events, lake_root=self.lake_root).toDF()
         new, duplicates = split_duplicates(events, stored)
         self._store_quarantine(
-            bronze, quarantine.unionByName(duplicates_to_quarantine(duplicates, bronze, suite=r.suite))
+            bronze, quarantine.unionByName(duplicates_to_quarantine(duplicates, bronze, suite=r.steps.suite))
         )
         days = sorted(row[0] for row in events.select("event_date").distinct().collect())
         if not days:
@@ -169,8 +199,8 @@ class RefinementStep:
         if r.identity_links is not None:
             # Before the events: once they are stored, ``new`` (lazy) no longer holds them.
             merge_insert_new(
-                r.identity_links.derive(new),
-                r.identity_links.spec,
+                r.links_of(new),
+                r.identity_links,
                 lake_root=self.lake_root,
                 keys=LINK_KEYS,
                 target_predicate=_dates_in("event_date", days, alias="t"),
@@ -182,7 +212,7 @@ class RefinementStep:
             keys=("event_id",),
             target_predicate=_dates_in("event_date", days, alias="t"),
         )
-        self._resessionise(spark, events.select(r.actor).distinct(), days)
+        self._resessionise(spark, events.select(r.steps.actor).distinct(), days)
 
     def _refused(self, bronze: DataFrame, error: SystemicBreakageError) -> DataFrame:
         """Quarantine rows for every record of a batch refused as a whole."""
@@ -210,7 +240,7 @@ class RefinementStep:
             records = records.withColumn("failed_rules", F.lit(None).cast("array<string>")).withColumn(
                 "_reason", F.lit(None).cast("string")
             )
-        held = F.lit(f"{r.suite}: {HELD_RULE}: passed the rules, but {refused}")
+        held = F.lit(f"{r.steps.suite}: {HELD_RULE}: passed the rules, but {refused}")
         return conform(
             records.withColumn("failed_rules", F.coalesce("failed_rules", F.array(F.lit(HELD_RULE))))
             .withColumn(
@@ -239,7 +269,7 @@ class RefinementStep:
             .join(rows.select(*keys), keys, "left_anti")
         )
         source = (
-            with_subject_key(rows, key=r.platform_key)
+            with_subject_key(rows, key=r.steps.platform_key)
             .select(*columns)
             .withColumn("_stale", F.lit(False))
             .unionByName(
@@ -269,22 +299,22 @@ class RefinementStep:
         their events within ``2 * context_days``: a session starting at either edge of the scope
         is rebuilt with the events before it (it may continue one from the day before) and
         after it (it may run past midnight)."""
-        r = self.refinement
-        scope = dates_around(days, r.context_days)
-        context = dates_around(days, 2 * r.context_days)
+        r, steps = self.refinement, self.refinement.steps
+        scope = dates_around(days, steps.context_days)
+        context = dates_around(days, 2 * steps.context_days)
         events = (
             read_table(spark, r.events, lake_root=self.lake_root)
             .where(_dates_in("event_date", context))
-            .join(actors, r.actor, "left_semi")
+            .join(actors, steps.actor, "left_semi")
         )
-        with_sessions = r.sessionise(events.drop("session_id")).persist()
+        with_sessions = steps.sessionise(events.drop("session_id")).persist()
         try:
-            sessions = r.summarise_sessions(with_sessions).where(_dates_in("session_date", scope))
+            sessions = steps.summarise_sessions(with_sessions).where(_dates_in("session_date", scope))
             old_sessions = (
                 ensure_table(spark, r.sessions, lake_root=self.lake_root)
                 .toDF()
                 .where(_dates_in("session_date", scope))
-                .join(actors, r.actor, "left_semi")
+                .join(actors, steps.actor, "left_semi")
             )
             replace_rows(
                 sessions,
@@ -302,13 +332,13 @@ class RefinementStep:
                 columns=("session_id",),
                 target_predicate=_dates_in("event_date", context, alias="t"),
             )
-            for derived in r.derived:
+            for derived in steps.derived:
                 replace_rows(
                     derived.derive(with_sessions).where(_dates_in(derived.date_column, scope)),
                     ensure_table(spark, derived.spec, lake_root=self.lake_root)
                     .toDF()
                     .where(_dates_in(derived.date_column, scope))
-                    .join(actors, r.actor, "left_semi"),
+                    .join(actors, steps.actor, "left_semi"),
                     derived.spec,
                     lake_root=self.lake_root,
                     key=derived.key,
@@ -344,10 +374,7 @@ def run_refinement(
     A batch refused by its suite raises its
     :class:`~lakehouse_core.errors.SystemicBreakageError` (a data error: running again fails
     the same way until the data or the rules change), after storing its quarantine rows."""
-    derived = tuple(d.spec for d in refinement.derived)
-    if refinement.identity_links is not None:
-        derived = (*derived, refinement.identity_links.spec)
-    for spec in (refinement.bronze, refinement.quarantine, refinement.events, refinement.sessions, *derived):
+    for spec in refinement.tables:
         ensure_table(spark, spec, lake_root=lake_root)
     source = IncrementalSource(
         location=refinement.bronze.location(lake_root),

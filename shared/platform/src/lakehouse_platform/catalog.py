@@ -40,6 +40,17 @@ class CatalogError(LakehouseError):
     """The catalog cannot be built from the declarations, or a name is not in it."""
 
 
+class DeclaredConfig(Protocol):
+    """What the catalog reads of every product's configuration (a
+    :class:`~lakehouse_core.config.ProductConfig` is one); ``schedule`` and ``topics`` are read
+    when the configuration has them."""
+
+    @property
+    def owner(self) -> str: ...
+    @property
+    def team(self) -> str: ...
+
+
 class ProductDeclaration(Protocol):
     """What the catalog reads from a product's declaration (an ``EventProduct`` is one)."""
 
@@ -48,7 +59,7 @@ class ProductDeclaration(Protocol):
     @property
     def tables(self) -> tuple[TableSpec, ...]: ...
     @property
-    def load_config(self) -> Callable[[], Any]: ...
+    def load_config(self) -> Callable[[], DeclaredConfig]: ...
     @property
     def schema_record(self) -> Path | None: ...
 

@@ -1,36 +1,23 @@
-"""Bronze → silver for web events: the shared refinement job with this product's transforms
-(parsing and enrichment in :mod:`.silver`, visits in :mod:`.sessions`)."""
+"""Bronze → silver for web events: this product's steps of the shared refinement job (parsing
+and enrichment in :mod:`.silver`, visits in :mod:`.sessions`); the tables are the ones
+:data:`web_user_analytics.pipeline.WEB` declares."""
 
 from __future__ import annotations
 
 from functools import partial
 
-from lakehouse_core.identity import identity_links
 from lakehouse_core.privacy import platform_subject_key, pseudonymisation_key
-from lakehouse_events.refinement import LinkTable, Refinement
-from web_user_analytics import PRODUCT
+from lakehouse_events.refinement import RefinementSteps
 from web_user_analytics.config import WebConfig
 from web_user_analytics.processing.sessions import sessionise, summarise_sessions
 from web_user_analytics.processing.silver import LINK_RULES, SUITE_NAME, to_silver
-from web_user_analytics.storage.tables import (
-    BRONZE_EVENTS,
-    QUARANTINE_EVENTS,
-    SILVER_EVENTS,
-    SILVER_IDENTITY_LINKS,
-    SILVER_SESSIONS,
-)
 
 
-def web_refinement(config: WebConfig) -> Refinement:
+def web_refinement(config: WebConfig) -> RefinementSteps:
     key = pseudonymisation_key(config.pseudonymisation_key, variable="WEB_PSEUDONYMISATION_KEY")
     platform_key = platform_subject_key()
-    return Refinement(
-        product=PRODUCT,
+    return RefinementSteps(
         suite=SUITE_NAME,
-        bronze=BRONZE_EVENTS,
-        quarantine=QUARANTINE_EVENTS,
-        events=SILVER_EVENTS,
-        sessions=SILVER_SESSIONS,
         actor="visitor_id",
         to_silver=partial(
             to_silver,
@@ -42,8 +29,5 @@ def web_refinement(config: WebConfig) -> Refinement:
         sessionise=partial(sessionise, inactivity_minutes=config.sessions.inactivity_minutes),
         summarise_sessions=summarise_sessions,
         platform_key=platform_key,
-        identity_links=LinkTable(
-            spec=SILVER_IDENTITY_LINKS,
-            derive=partial(identity_links, rules=LINK_RULES, source_table=SILVER_EVENTS.qualified_name),
-        ),
+        link_rules=LINK_RULES,
     )
