@@ -32,10 +32,11 @@ def test_catalog_list_show_and_lineage(tmp_path: Path) -> None:
     shown = run(tmp_path, "catalog", "show", "mobile-user-analytics.silver.events", "--json")
     assert shown.returncode == 0, shown.stderr
     entry = json.loads(shown.stdout)
-    assert entry["subject_columns"]["user_key"] == "subject_key"
+    assert entry["subject_columns"]["subject_key"] == "subject_key"
+    assert entry["subject_columns"]["user_key"] == "pseudonymous_id"  # keyed with mobile's own key
     assert entry["owner"].startswith("mobile-analytics@example.com")
     assert entry["location"] == str(tmp_path / "lake" / "silver" / "mobile-user-analytics" / "events")
-    assert entry["schema_history"] == [{"version": "1", "columns": len(entry["columns"])}]
+    assert entry["schema_history"][-1] == {"version": "1.1", "columns": len(entry["columns"])}
     assert "columns" in run(tmp_path, "catalog", "show", "web-user-analytics.gold.page_stats").stdout
 
     lineage = run(tmp_path, "catalog", "lineage", "web-user-analytics.gold.daily_traffic", "--upstream")
