@@ -44,6 +44,19 @@ class ServingConfig(BaseModel):
     port: int = Field(default=8000, ge=1, le=65535)
 
 
+class SensorConfig(BaseModel):
+    """When the orchestrator runs the product's assets because new data arrived, not on the clock."""
+
+    on_new_records: bool = Field(
+        default=True,
+        description="Run when a Kafka topic the product's tables read from has records it has "
+        "not seen (the topics come from the catalog's lineage). The sensor starts stopped.",
+    )
+    minimum_interval_seconds: int = Field(
+        default=60, ge=10, description="Seconds between two looks at the topics' offsets."
+    )
+
+
 class CollectorSettings(BaseModel):
     """Where a product's event collector listens, and the write keys it accepts (from the
     environment only, e.g. ``WEB_COLLECTOR__WRITE_KEYS='["key"]'``)."""
@@ -88,6 +101,8 @@ class ProductConfig(BaseSettings):
         description="When the orchestrator runs the product's assets: a cron string of five "
         "fields, in UTC; unset, every 15 minutes (the schedule starts stopped).",
     )
+
+    sensor: SensorConfig = Field(default_factory=SensorConfig)
 
     @field_validator("schedule")
     @classmethod

@@ -28,7 +28,7 @@ when that is more than none.
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,10 +36,12 @@ import dagster as dg
 from dagster import AssetExecutionContext
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
+from lakehouse_core.config import SensorConfig
 from lakehouse_core.errors import TableNotFoundError
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.tables import KAFKA_UPSTREAM, Layer, TableSpec
 from lakehouse_platform.catalog import Catalog, CatalogEntry, ProductAssets, ProductDeclaration
+from lakehouse_platform.dagster_sensors import input_topics, new_records_sensor
 from lakehouse_platform.orchestrator import (
     Pipeline,
     RunContext,
@@ -338,6 +340,7 @@ class ProductDefinitions:
     assets: list[dg.AssetsDefinition | dg.AssetSpec]
     jobs: list[UnresolvedAssetJobDefinition]
     schedules: list[dg.ScheduleDefinition]
+    sensors: list[dg.SensorDefinition] = field(default_factory=list)
 
 
 def schedule_for(product: str, config: Any, job: UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
@@ -392,7 +395,38 @@ def product_definitions(
         description=f"Every table of {product}, in dependency order.",
         executor_def=dg.in_process_executor,
     )
-    return ProductDefinitions(assets, [job], [schedule_for(product, config, job)])
+    return ProductDefinitions(
+        assets,
+        [job],
+        [schedule_for(product, config, job)],
+        sensors_for(product, config, job, catalog, settings),
+    )
+
+
+def sensors_for(
+    product: str,
+    config: Any,
+    job: UnresolvedAssetJobDefinition,
+    catalog: Catalog,
+    settings: LakehouseSettings | None,
+) -> list[dg.SensorDefinition]:
+    """The product's new-records sensor, when its configuration asks for one and its tables
+    read from Kafka; stopped until someone turns it on."""
+    sensor = getattr(config, "sensor", None)
+    topics = input_topics(product, catalog)
+    if not isinstance(sensor, SensorConfig) or not sensor.on_new_records or not topics:
+        return []
+    bootstrap = (settings or LakehouseSettings()).kafka_bootstrap_servers
+    return [
+        new_records_sensor(
+            product,
+            f"{group_name(product)}_new_records",
+            job,
+            topics,
+            bootstrap_servers=bootstrap,
+            config=sensor,
+        )
+    ]
 
 
 def declared_tables(product: ProductDeclaration, *, catalog: Catalog) -> ProductDefinitions:

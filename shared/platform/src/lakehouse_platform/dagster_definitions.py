@@ -55,6 +55,7 @@ def build_definitions(
         assets=[*topic_asset_specs(catalog), *(a for part in parts for a in part.assets)],
         jobs=[*(j for part in parts for j in part.jobs), *own_jobs],
         schedules=[s for part in parts for s in part.schedules],
+        sensors=[s for part in parts for s in part.sensors],
         executor=dg.in_process_executor,
     )
 
