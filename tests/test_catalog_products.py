@@ -13,7 +13,11 @@ from lakehouse_platform.catalog import ENTRY_POINT_GROUP, build_catalog, discove
 
 pytestmark = pytest.mark.unit
 
-PACKAGES = {"web-user-analytics": "web_user_analytics", "mobile-user-analytics": "mobile_user_analytics"}
+PACKAGES = {
+    "web-user-analytics": "web_user_analytics",
+    "mobile-user-analytics": "mobile_user_analytics",
+    "operational-metrics": "operational_metrics",
+}
 
 
 def declared_tables(package: str) -> set[str]:
@@ -21,7 +25,7 @@ def declared_tables(package: str) -> set[str]:
     return {v.qualified_name for v in vars(module).values() if isinstance(v, TableSpec)}
 
 
-def test_the_entry_points_yield_both_products_with_all_their_tables() -> None:
+def test_the_entry_points_yield_every_product_with_all_its_tables() -> None:
     assert {p.name for p in entry_points(group=ENTRY_POINT_GROUP)} >= set(PACKAGES)
     products = {p.name: p for p in discover_products()}
     for name, package in PACKAGES.items():
