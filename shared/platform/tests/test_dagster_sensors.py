@@ -19,7 +19,7 @@ from lakehouse_core.tables import ConfiguredTopic, Layer, TableSpec
 from lakehouse_platform.catalog import build_catalog
 from lakehouse_platform.dagster_assets import job_name
 from lakehouse_platform.dagster_definitions import build_definitions
-from lakehouse_platform.dagster_sensors import input_topics, new_records_sensor
+from lakehouse_platform.dagster_sensors import new_records_sensor
 from lakehouse_testing.declarations import ToyConfig, ToyDeclaration
 from lakehouse_testing.plugin import KafkaFixture
 
@@ -56,7 +56,7 @@ def test_a_run_is_requested_once_per_new_offsets_and_skipped_with_a_reason_other
     bootstrap = kafka_broker.bootstrap_servers
     ensure_topics(bootstrap, [TopicSpec(unique_topic, partitions=2)])
     catalog = build_catalog([declaration(unique_topic)], lake_root=str(tmp_path))
-    assert input_topics("shop", catalog) == [unique_topic]
+    assert catalog.kafka_topics(product="shop") == [unique_topic]
     job = dg.define_asset_job("shop_pipeline")
     sensor = new_records_sensor(
         "shop", "shop_new_records", job, [unique_topic], bootstrap_servers=bootstrap, config=SensorConfig()

@@ -213,6 +213,17 @@ class Catalog:
             if (product is None or e.product == product) and (layer is None or e.layer == layer)
         ]
 
+    def kafka_topics(self, *, product: str | None = None) -> list[str]:
+        """The Kafka topics the tables (of ``product``, or of every product) read from, sorted."""
+        return sorted(
+            {
+                name.removeprefix(KAFKA_UPSTREAM)
+                for entry in self.select(product=product)
+                for name in entry.upstream
+                if name.startswith(KAFKA_UPSTREAM)
+            }
+        )
+
     def _known(self, name: str) -> None:
         if not name.startswith(KAFKA_UPSTREAM) or name not in self.downstream:
             self.get(name)

@@ -41,7 +41,7 @@ from lakehouse_core.errors import TableNotFoundError
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.tables import KAFKA_UPSTREAM, Layer, TableSpec
 from lakehouse_platform.catalog import Catalog, CatalogEntry, ProductAssets, ProductDeclaration
-from lakehouse_platform.dagster_sensors import input_topics, new_records_sensor
+from lakehouse_platform.dagster_sensors import new_records_sensor
 from lakehouse_platform.orchestrator import (
     Pipeline,
     RunContext,
@@ -140,15 +140,14 @@ def table_asset_spec(entry: CatalogEntry, *, config: Any) -> dg.AssetSpec:
 
 def topic_asset_specs(catalog: Catalog) -> list[dg.AssetSpec]:
     """Every Kafka topic a catalogued table reads, as an external asset."""
-    topics = sorted({u for e in catalog.entries.values() for u in e.upstream if u.startswith(KAFKA_UPSTREAM)})
     return [
         dg.AssetSpec(
-            key=upstream_key(topic),
-            description=f"The Kafka topic {topic.removeprefix(KAFKA_UPSTREAM)}.",
+            key=upstream_key(KAFKA_UPSTREAM + topic),
+            description=f"The Kafka topic {topic}.",
             group_name=KAFKA_GROUP,
             kinds={"kafka"},
         )
-        for topic in topics
+        for topic in catalog.kafka_topics()
     ]
 
 
@@ -413,7 +412,7 @@ def sensors_for(
     """The product's new-records sensor, when its configuration asks for one and its tables
     read from Kafka; stopped until someone turns it on."""
     sensor = getattr(config, "sensor", None)
-    topics = input_topics(product, catalog)
+    topics = catalog.kafka_topics(product=product)
     if not isinstance(sensor, SensorConfig) or not sensor.on_new_records or not topics:
         return []
     bootstrap = (settings or LakehouseSettings()).kafka_bootstrap_servers

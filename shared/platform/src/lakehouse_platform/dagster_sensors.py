@@ -16,20 +16,6 @@ from dagster._core.definitions.unresolved_asset_job_definition import Unresolved
 from lakehouse_core.config import SensorConfig
 from lakehouse_core.errors import KafkaError
 from lakehouse_core.kafka.admin import partition_watermarks
-from lakehouse_core.tables import KAFKA_UPSTREAM
-from lakehouse_platform.catalog import Catalog
-
-
-def input_topics(product: str, catalog: Catalog) -> list[str]:
-    """The Kafka topics the product's tables read from, by the catalog's lineage."""
-    return sorted(
-        {
-            name.removeprefix(KAFKA_UPSTREAM)
-            for entry in catalog.select(product=product)
-            for name in entry.upstream
-            if name.startswith(KAFKA_UPSTREAM)
-        }
-    )
 
 
 def high_watermarks(bootstrap_servers: str, topics: list[str]) -> dict[str, int]:
