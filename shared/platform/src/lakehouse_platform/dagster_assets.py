@@ -40,7 +40,13 @@ from lakehouse_core.config import SensorConfig
 from lakehouse_core.errors import TableNotFoundError
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.tables import KAFKA_UPSTREAM, Layer, TableSpec
-from lakehouse_platform.catalog import Catalog, CatalogEntry, ProductAssets, ProductDeclaration
+from lakehouse_platform.catalog import (
+    Catalog,
+    CatalogEntry,
+    DeclaredConfig,
+    ProductAssets,
+    ProductDeclaration,
+)
 from lakehouse_platform.dagster_sensors import new_records_sensor
 from lakehouse_platform.orchestrator import (
     Pipeline,
@@ -84,11 +90,11 @@ def upstream_key(upstream: str) -> dg.AssetKey:
     return dg.AssetKey([product, layer, table])
 
 
-def owners(config: Any) -> list[str]:
+def owners(config: DeclaredConfig) -> list[str]:
     """The product's owner and its team, as Dagster owners (an e-mail address or ``team:``)."""
     owner = str(config.owner).strip()
     found = [owner if "@" in owner else f"team:{owner}"] if owner else []
-    team = str(getattr(config, "team", "") or "").strip()
+    team = str(config.team or "").strip()
     if team:
         found.append(f"team:{team}")
     return found
@@ -124,7 +130,7 @@ def table_metadata(entry: CatalogEntry) -> dict[str, Any]:
     }
 
 
-def table_asset_spec(entry: CatalogEntry, *, config: Any) -> dg.AssetSpec:
+def table_asset_spec(entry: CatalogEntry, *, config: DeclaredConfig) -> dg.AssetSpec:
     """The asset spec of a catalogued table, its deps being the table's catalogued upstream."""
     return dg.AssetSpec(
         key=table_key(entry.spec),
@@ -284,7 +290,7 @@ def task_asset(
     pipeline: Pipeline,
     *,
     catalog: Catalog,
-    config: Any,
+    config: DeclaredConfig,
     checks: SilverChecks | None = None,
     settings: LakehouseSettings | None = None,
 ) -> dg.AssetsDefinition:
@@ -342,7 +348,9 @@ class ProductDefinitions:
     sensors: list[dg.SensorDefinition] = field(default_factory=list)
 
 
-def schedule_for(product: str, config: Any, job: UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
+def schedule_for(
+    product: str, config: DeclaredConfig, job: UnresolvedAssetJobDefinition
+) -> dg.ScheduleDefinition:
     """The product's job on its configured ``schedule`` (a cron string) or every 15 minutes;
     stopped until someone turns it on."""
     cron = getattr(config, "schedule", None)
@@ -361,7 +369,7 @@ def product_definitions(
     declared: ProductAssets,
     *,
     catalog: Catalog,
-    config: Any,
+    config: DeclaredConfig,
     lake_root: str,
     settings: LakehouseSettings | None = None,
 ) -> ProductDefinitions:
@@ -404,7 +412,7 @@ def product_definitions(
 
 def sensors_for(
     product: str,
-    config: Any,
+    config: DeclaredConfig,
     job: UnresolvedAssetJobDefinition,
     catalog: Catalog,
     settings: LakehouseSettings | None,
