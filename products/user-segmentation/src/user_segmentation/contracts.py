@@ -1,0 +1,143 @@
+"""The tables of user-segmentation and the record it publishes, each defined once as a pydantic
+model: the Spark schema, the Arrow schema the API reads with, the API's response models and the
+catalog's column descriptions all derive from these. The inputs are web's and mobile's silver
+events and identity links, read through the catalog (their contracts are theirs)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+NodeKind = Literal["subject_key", "pseudonymous_id", "device_id"]
+Platform = Literal["web", "ios", "android", "other"]
+Change = Literal["entered", "exited"]
+ExitReason = Literal["not_matching", "definition_changed"]
+
+
+class IdentityEdge(BaseModel):
+    """Silver: one identity link of web or mobile as an edge of the identity graph, with its
+    evidence and the over-merge guard's verdict; one row per (source_table, event_id, linked_id)."""
+
+    subject_key: str = Field(description="The person's side of the edge: a subject key (platform key).")
+    node_id: str = Field(description="The product id's node: <product>:<linked_id_kind>:<linked_id>.")
+    linked_id: str = Field(description="The product-keyed id (an anonymous id, a device, an earlier id).")
+    linked_id_kind: str = Field(description="pseudonymous_id or device_id (the link's kind).")
+    source_product: str = Field(description="The product whose identity links hold the edge.")
+    link_kind: str = Field(description="identify, alias or sign_in: the call that made the link.")
+    event_id: str = Field(description="Evidence: the event that made the link.")
+    linked_at: datetime = Field(description="Evidence: when that event happened (UTC).")
+    event_date: date = Field(description="UTC date of linked_at; the partition column.")
+    source_table: str = Field(description="Evidence: the qualified name of the event's table.")
+    subjects_in_window: int = Field(
+        description="Distinct subject keys whose first link to this id falls in the merge window "
+        "ending at this subject's first link (this one included)."
+    )
+    accepted: bool = Field(description="False when the over-merge guard refused the edge.")
+    refused_reason: str | None = Field(
+        default=None, description="Why the edge was refused; null when accepted."
+    )
+
+
+class PersonNode(BaseModel):
+    """Silver: one node of the identity graph (a subject key, a web anonymous id, a mobile device)
+    and the person (connected component over accepted edges) it belongs to."""
+
+    node_id: str = Field(description="subject:<subject_key>, or <product>:<kind>:<product-keyed id>.")
+    node_kind: NodeKind
+    source_product: str | None = Field(
+        default=None, description="The product of a product id; null for a subject key."
+    )
+    subject_key: str | None = Field(
+        default=None, description="The node's subject key; null for a product id."
+    )
+    linked_id: str | None = Field(
+        default=None, description="The node's product-keyed id; null for a subject key."
+    )
+    person_id: str = Field(
+        description="p_ + 24 hex digits of SHA-256 of the component's smallest subject key (else "
+        "its smallest node id): stable while the component keeps that key."
+    )
+    person_subject_key: str | None = Field(
+        default=None, description="The component's smallest subject key (the one person_id derives from)."
+    )
+
+
+class PersonFeatures(BaseModel):
+    """Gold: one person's behaviour as of the end of one UTC day (docs/METRICS.md); one row per
+    person with an event on or before that day."""
+
+    as_of: date = Field(description="The last UTC day counted; the partition column.")
+    person_id: str
+    subject_key: str | None = Field(
+        description="The person's smallest subject key; null for an anonymous person."
+    )
+    first_seen_at: datetime
+    last_seen_at: datetime
+    recency_days: int = Field(description="as_of - UTC date of last_seen_at.")
+    frequency_7d: int = Field(description="Track, page and screen events in the 7 days ending as_of.")
+    frequency_30d: int
+    frequency_90d: int
+    sessions_7d: int = Field(description="Distinct sessions with an event in the 7 days ending as_of.")
+    sessions_30d: int
+    sessions_90d: int
+    active_days_7d: int = Field(description="Distinct UTC days with an event in the 7 days ending as_of.")
+    active_days_30d: int
+    active_days_90d: int
+    orders_90d: int = Field(description="Order events (features.order_event) in the 90 days ending as_of.")
+    monetary_90d: float = Field(
+        description="Sum of those orders' properties.revenue (as sent, any currency)."
+    )
+    platforms_90d: list[str] = Field(
+        description="web, ios, android, other: platforms with an event in 90 days, sorted."
+    )
+    last_seen_web: datetime | None = None
+    last_seen_ios: datetime | None = None
+    last_seen_android: datetime | None = None
+
+
+class SegmentMembership(BaseModel):
+    """Gold: one spell of one person in one rule segment: member from valid_from (the entry day)
+    until valid_to (the exit day, the first day not a member; null while a member)."""
+
+    segment: str
+    person_id: str
+    subject_key: str | None = Field(description="The person's smallest subject key when they entered.")
+    valid_from: date = Field(description="Entry day: the first as_of day the predicate held.")
+    valid_to: date | None = Field(
+        default=None, description="Exit day: the first as_of day it did not; null while a member."
+    )
+    definition_hash: str = Field(description="Hash of the predicate that admitted the person.")
+    predicate: str = Field(description="The predicate itself, as configured then.")
+    exit_reason: ExitReason | None = Field(
+        default=None, description="not_matching, or definition_changed (the segment's predicate changed)."
+    )
+
+
+class SegmentDay(BaseModel):
+    """Gold: one segment on one as_of day: members at the end of the day, entries and exits."""
+
+    day: date = Field(description="The as_of day; the partition column.")
+    segment: str
+    definition_hash: str
+    members: int
+    entered: int
+    exited: int
+
+
+class MembershipChange(BaseModel):
+    """The record of ``segments.membership.v1``: one entry into or exit from a segment, keyed by
+    person_id. ``change_id`` is the same when a change is re-sent, so consumers can drop repeats."""
+
+    change_id: str = Field(
+        description="SHA-256 of segment, person, change, day and definition hash (hex, 32)."
+    )
+    segment: str
+    person_id: str
+    subject_key: str | None
+    change: Change
+    day: date = Field(description="The entry day (entered) or the exit day (exited).")
+    valid_from: date
+    definition_hash: str
+    reason: ExitReason | None = None

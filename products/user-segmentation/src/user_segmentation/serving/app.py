@@ -1,0 +1,140 @@
+"""The user-segmentation API: routes are thin, each one calls a query in ``serving.queries``.
+
+Build it with :func:`create_app`; ``uvicorn --factory user_segmentation.serving.app:app_from_environment``
+serves it with the product configuration and the lake root of the environment. Segment routes
+need the ``analyst`` role (open when no keys are configured, in development); a person's
+features and segments need ``person_reader`` (never open).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from importlib.metadata import version
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query
+
+from lakehouse_core.serving.api import create_table_api
+from lakehouse_core.serving.auth import require_role
+from lakehouse_core.serving.cache import QueryCache
+from lakehouse_core.serving.errors import error_responses
+from lakehouse_core.serving.params import DateRangeQuery, Page, PaginationQuery
+from lakehouse_core.settings import get_settings
+from user_segmentation import PRODUCT
+from user_segmentation.config import SEGMENT_NAME_PATTERN, SegmentationConfig, load_segmentation_config
+from user_segmentation.contracts import PersonFeatures, SegmentDay, SegmentMembership
+from user_segmentation.serving.models import SegmentMember, SegmentSummary
+from user_segmentation.serving.queries import (
+    members,
+    person_features,
+    person_segments,
+    segment_sizes,
+    segments,
+)
+from user_segmentation.serving.tables import SERVED_SPECS, ServedTables
+
+ANALYST = "analyst"
+PERSON_READER = "person_reader"
+PERSON_ID_PATTERN = r"^p_[0-9a-f]{24}$"
+
+SegmentName = Annotated[
+    str, Path(pattern=SEGMENT_NAME_PATTERN, description="A segment's name, as configured in product.yaml.")
+]
+PersonId = Annotated[str, Path(pattern=PERSON_ID_PATTERN, description="A person_id: p_ and 24 hex digits.")]
+Day = Annotated[date | None, Query(description="A UTC day (YYYY-MM-DD); default: the newest day computed.")]
+
+
+def create_app(config: SegmentationConfig, *, lake_root: str, cache: QueryCache | None = None) -> FastAPI:
+    """The API over the gold tables under ``lake_root``; ``/ready`` checks that they open."""
+    cache = cache or QueryCache()
+    tables = ServedTables.open(lake_root, cache)
+    app = create_table_api(
+        service=PRODUCT,
+        version=version(PRODUCT),
+        description=config.description,
+        served=SERVED_SPECS,
+        lake_root=lake_root,
+        api_keys=config.api_keys,
+        cache=cache,
+        api_keys_variable="SEGMENTS_API_KEYS",
+    )
+    app.include_router(segments_router(tables, config))
+    app.include_router(persons_router(tables))
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    return create_app(load_segmentation_config(), lake_root=get_settings().lake_root)
+
+
+def segments_router(tables: ServedTables, config: SegmentationConfig) -> APIRouter:
+    router = APIRouter(
+        prefix="/v1/segments",
+        tags=["segments"],
+        dependencies=[Depends(require_role(ANALYST, open_when_no_keys=True))],
+        responses=error_responses(401, 403),
+    )
+
+    def known(segment: str) -> None:
+        if segment not in config.segments:
+            raise HTTPException(
+                404,
+                f"no segment '{segment}'; the segments are: {', '.join(sorted(config.segments)) or 'none'}",
+            )
+
+    @router.get("", response_model=list[SegmentSummary], responses=error_responses(503))
+    def get_segments() -> list[SegmentSummary]:
+        """Every configured segment: its predicate, definition hash and size on the newest day."""
+        return segments(tables.sizes, config.segments)
+
+    @router.get(
+        "/{segment}/members",
+        response_model=Page[SegmentMember],  # type: ignore[valid-type]
+        responses=error_responses(404, 503),
+    )
+    def get_members(segment: SegmentName, page: PaginationQuery, day: Day = None) -> object:
+        """The members of a segment on a day, by person_id, a page at a time."""
+        known(segment)
+        on = day
+        if on is None:
+            summary = next(s for s in segments(tables.sizes, config.segments) if s.name == segment)
+            if summary.day is None:
+                raise HTTPException(404, f"segment '{segment}' has no computed day yet; run the pipeline")
+            on = summary.day
+        return Page.of(members(tables.memberships, segment, on), page)
+
+    @router.get("/{segment}/sizes", response_model=list[SegmentDay], responses=error_responses(400, 404, 503))
+    def get_sizes(segment: SegmentName, dates: DateRangeQuery) -> list[SegmentDay]:
+        """The segment's members, entries and exits per day of the range (UTC days)."""
+        known(segment)
+        return segment_sizes(tables.sizes, segment, dates)
+
+    return router
+
+
+def persons_router(tables: ServedTables) -> APIRouter:
+    router = APIRouter(
+        prefix="/v1/persons",
+        tags=["persons"],
+        dependencies=[Depends(require_role(PERSON_READER))],
+        responses=error_responses(401, 403),
+    )
+
+    @router.get(
+        "/{person_id}/segments", response_model=list[SegmentMembership], responses=error_responses(503)
+    )
+    def get_person_segments(person_id: PersonId, day: Day = None) -> list[SegmentMembership]:
+        """The person's membership spells (with the predicate that admitted them and why they
+        left); with ``day``, only those held that day. Empty when the person was never a member."""
+        return person_segments(tables.memberships, person_id, day)
+
+    @router.get("/{person_id}/features", response_model=PersonFeatures, responses=error_responses(404, 503))
+    def get_person_features(person_id: PersonId, day: Day = None) -> PersonFeatures:
+        """The person's features on a day (default: the newest day computed for them)."""
+        found = person_features(tables.features, person_id, day)
+        if found is None:
+            when = f"on {day}" if day else "on any day"
+            raise HTTPException(404, f"no features of person '{person_id}' {when}")
+        return found
+
+    return router

@@ -1,0 +1,28 @@
+"""Response models the tables' contracts do not give directly."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, Field
+
+
+class SegmentSummary(BaseModel):
+    """A configured segment: its definition and its size on the newest computed day."""
+
+    name: str
+    description: str
+    predicate: str = Field(description="The Spark SQL predicate over the person features.")
+    definition_hash: str
+    day: date | None = Field(description="The newest day computed for the segment; null before any.")
+    members: int = Field(description="Members at the end of that day (0 before any day).")
+
+
+class SegmentMember(BaseModel):
+    """A person in a segment on the day asked for, with the spell that holds them."""
+
+    person_id: str
+    subject_key: str | None
+    valid_from: date = Field(description="The day they entered.")
+    valid_to: date | None = Field(description="The day they left; null while a member.")
+    definition_hash: str
