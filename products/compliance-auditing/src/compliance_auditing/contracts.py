@@ -1,0 +1,97 @@
+"""The tables of compliance-auditing, each defined once as a pydantic model: the Spark schema,
+the Arrow schema the API reads and writes with, the API's response models and the catalog's
+column descriptions all derive from these. The input contract is the platform's
+:class:`~lakehouse_core.platform_topics.AuditRecord`."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+ErasureState = Literal["pending", "executing", "completed", "failed"]
+
+
+class AuditEntry(BaseModel):
+    """Silver: one audit record of ``platform.audit.v1``, typed, once per ``record_id``, as a
+    link of its day's hash chain (docs/DESIGN.md)."""
+
+    record_id: str = Field(description="The record's id, kept when it is re-sent.")
+    occurred_at: datetime
+    day: date = Field(
+        description="UTC date of occurred_at: the chain the record is a link of; the partition column."
+    )
+    service: str = Field(description="The service that acted or served the request.")
+    api_key_id: str | None = Field(
+        default=None, description="Fingerprint of the API key presented, never the key."
+    )
+    roles: list[str] = Field(description="The roles of the key, sorted.")
+    action: str = Field(description="read, write, erase, retention or key_management.")
+    resource_type: str = Field(description="table, endpoint, topic or api_key.")
+    resource: str = Field(description="The table's qualified name or the endpoint.")
+    resource_version: int | None = Field(default=None, description="The Delta version a write committed.")
+    subject_key: str | None = Field(default=None, description="The person whose data was read or changed.")
+    outcome: str = Field(description="succeeded, denied, invalid or failed.")
+    status_code: int | None = None
+    correlation_id: str | None = None
+    detail: str | None = None
+    seq: int = Field(description="The link's position in its day's chain, from 1.")
+    prev_hash: str = Field(description="record_hash of the previous link; 64 zeros for the first.")
+    record_hash: str = Field(
+        description="SHA-256 (hex) of prev_hash followed by the record's canonical JSON."
+    )
+    source_partition: int = Field(description="Kafka partition of the record, as bronze stored it.")
+    source_offset: int = Field(description="Kafka offset of the record, as bronze stored it.")
+
+
+class ChainRoot(BaseModel):
+    """Silver: the root of one day's audit chain: how many links and the last link's hash."""
+
+    day: date
+    count: int = Field(description="Links in the day's chain.")
+    root_hash: str = Field(description="record_hash of the day's last link.")
+    updated_at: datetime = Field(description="When the chain last grew.")
+
+
+class AccessesDaily(BaseModel):
+    """Gold: audit records per UTC day, resource, role, API key id and action (a record of a key
+    with several roles counts once under each role; a key without roles under role null)."""
+
+    day: date
+    resource: str = Field(description="The table's qualified name or the endpoint.")
+    role: str | None = Field(default=None, description="A role of the key; null when the key had none.")
+    api_key_id: str | None = Field(default=None, description="null when no key was presented.")
+    action: str
+    accesses: int = Field(description="Audit records.")
+    denied: int = Field(description="Records whose outcome was denied (401/403).")
+    subjects: int = Field(description="Distinct subject keys the records named.")
+
+
+class ErasureRequestEvent(BaseModel):
+    """Silver: one step of an erasure request, appended (never updated): ``pending`` when made,
+    then ``executing``, then ``completed`` or ``failed``. A request's state is its newest step.
+    Holds the subject key, never the clear user id."""
+
+    request_id: str
+    state: str = Field(description="pending, executing, completed or failed.")
+    at: datetime = Field(description="When the request entered the state.")
+    requested_at: datetime = Field(description="When the request was made.")
+    subject_key: str = Field(description="The person to erase: subject key of the user id.")
+    detail: str | None = Field(default=None, description="Why a request failed; what an execution found.")
+    request_date: date = Field(description="UTC date of requested_at; the partition column.")
+
+
+class ErasureCertificate(BaseModel):
+    """Gold: the signed proof that a request's subject is gone from every table checked."""
+
+    request_id: str
+    issued_at: datetime
+    subject_key: str
+    tables_checked: int
+    found: int = Field(
+        description="Occurrences of the subject's key or ids found after erasure (0 when proven)."
+    )
+    certificate: str = Field(description="The certificate as canonical JSON, the signed bytes.")
+    signature: str = Field(description="HMAC-SHA256 (hex) of certificate under the signing key.")
+    issue_date: date = Field(description="UTC date of issued_at; the partition column.")

@@ -1,0 +1,247 @@
+"""Executing erasure requests (the I/O edge): resolve the subject through every product's
+identity links, search every catalogued table, purge the tables that hold the subject, search
+again, and issue the signed certificate (docs/DESIGN.md, "Right to erasure").
+
+A table that held nothing of the subject (current rows, older versions, change feed, log and
+files all clean) is left alone, so its time travel is kept. This product's own tables are kept
+(:data:`~compliance_auditing.storage.tables.KEPT_ON_ERASURE`) and listed as such.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from compliance_auditing.config import DEVELOPMENT_SIGNING_KEY, SIGNING_KEY_VARIABLE, ComplianceConfig
+from compliance_auditing.contracts import ErasureCertificate, ErasureRequestEvent
+from compliance_auditing.processing.erasure import Subject, linked_ids, match_condition, subject_frame
+from compliance_auditing.processing.proof import canonical, scan_summary, scan_table, sign
+from compliance_auditing.processing.purge import purge_subject
+from compliance_auditing.storage.requests import (
+    ClearIds,
+    RequestState,
+    drop_clear_ids,
+    load_clear_ids,
+    record_step,
+    request_states,
+    store_certificate,
+)
+from compliance_auditing.storage.tables import KEPT_ON_ERASURE
+from lakehouse_core.config import require_outside_dev
+from lakehouse_core.delta import table_exists
+from lakehouse_core.identity import IDENTITY_LINKS
+from lakehouse_core.tables import Layer
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from lakehouse_platform.catalog import Catalog, CatalogEntry
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+METHOD = (
+    "Rows deleted by MERGE on every subject column (subject_key: equal; pseudonymous and device "
+    "ids: the keyed ids of the identity links; user ids: the clear ids; free text: any of them as "
+    "a whole token), deletion vectors purged, VACUUM with zero retention, a checkpoint of the newest "
+    "version and the older log files deleted. Then searched: every readable version, the change "
+    "data feed over them, every _delta_log file (bytes and decoded checkpoints) and every other "
+    "file under the table's location (bytes and decoded Parquet) for the subject key, the keyed "
+    "ids, the clear ids and their 32-character statistics prefixes."
+)
+KEPT_REASON = (
+    "kept: the audit trail and the erasure records are kept under a legal obligation (GDPR "
+    "art. 17(3)(b) and 5(2)); they hold the subject key only, never a clear id"
+)
+NOT_COVERED = (
+    "Kafka topics (raw copies expire with each topic's retention), backups and streaming state "
+    "are not covered by this certificate"
+)
+
+
+def signing_key(config: ComplianceConfig) -> bytes:
+    """The certificates' HMAC key; in dev, when unset, :data:`DEVELOPMENT_SIGNING_KEY` with a
+    warning; in staging and prod a ConfigError naming the variable."""
+    secret = config.certificate_key
+    configured = secret is not None and bool(secret.get_secret_value())
+    require_outside_dev(
+        configured,
+        what="no certificate signing key (certificates would be signed with the public development key)",
+        variable=SIGNING_KEY_VARIABLE,
+    )
+    return (
+        secret.get_secret_value().encode()
+        if secret is not None and configured
+        else DEVELOPMENT_SIGNING_KEY.encode()
+    )
+
+
+def resolve_subject(
+    spark: SparkSession, catalog: Catalog, subject_key: str, clear: ClearIds | None
+) -> tuple[Subject, list[str]]:
+    """The subject with every keyed id the catalogued identity links tie to ``subject_key``, and
+    the links tables read."""
+    found: set[str] = set()
+    read: list[str] = []
+    for entry in catalog.select(layer=Layer.SILVER):
+        if entry.spec.name != IDENTITY_LINKS or not table_exists(spark, entry.location):
+            continue
+        links = spark.read.format("delta").load(entry.location)
+        found |= {r["linked_id"] for r in linked_ids(links, subject_key).collect()}
+        read.append(entry.qualified_name)
+    return Subject(subject_key, tuple(sorted(found)), clear.all if clear else ()), read
+
+
+def erase_from_table(spark: SparkSession, entry: CatalogEntry, subject: DataFrame) -> dict[str, Any]:
+    """Search one table, purge it when it holds the subject, search again; what was done and found."""
+    report: dict[str, Any] = {"table": entry.qualified_name, "location": entry.location}
+    if entry.qualified_name in KEPT_ON_ERASURE:
+        return {**report, "status": "kept", "reason": KEPT_REASON, "found": 0}
+    if not table_exists(spark, entry.location):
+        return {**report, "status": "absent", "reason": "no Delta table at the location", "found": 0}
+    condition = match_condition(entry.spec.subject_columns)
+    before = scan_table(spark, entry.location, subject, condition)
+    if before.found == 0:
+        return {**report, "status": "clean", "scan": scan_summary(before), "found": 0}
+    if condition is None:
+        after = before
+        return {
+            **report,
+            "status": "held",
+            "reason": "the table has no subject column to erase by",
+            "scan": scan_summary(after),
+            "found": after.found,
+        }
+    purge = purge_subject(entry.location, subject, condition)
+    after = scan_table(spark, entry.location, subject, condition)
+    return {
+        **report,
+        "status": "erased" if after.found == 0 else "held",
+        "found_before": before.found,
+        "purge": asdict(purge),
+        "scan": scan_summary(after),
+        "found": after.found,
+    }
+
+
+def certify(
+    spark: SparkSession,
+    catalog: Catalog,
+    request: RequestState,
+    clear: ClearIds | None,
+    *,
+    key: bytes,
+    deadline: timedelta,
+    now: Clock,
+) -> ErasureCertificate:
+    """Erase the request's subject from every catalogued table and sign what was found."""
+    subject, links = resolve_subject(spark, catalog, request.subject_key, clear)
+    frame = subject_frame(spark, subject).cache()
+    tables = [
+        erase_from_table(spark, entry, frame)
+        for entry in sorted(catalog.entries.values(), key=lambda e: e.qualified_name)
+    ]
+    frame.unpersist()
+    issued = now()
+    found = sum(int(t["found"]) for t in tables)
+    document = {
+        "request_id": request.request_id,
+        "subject_key": request.subject_key,
+        "requested_at": request.requested_at.isoformat(),
+        "issued_at": issued.isoformat(),
+        "deadline": (request.requested_at + deadline).isoformat(),
+        "late": issued > request.requested_at + deadline,
+        "identity_links_read": links,
+        "linked_ids": len(subject.linked_ids),
+        "clear_ids": len(subject.clear_ids),
+        "clear_ids_available": clear is not None,
+        "method": METHOD,
+        "not_covered": NOT_COVERED,
+        "tables": tables,
+        "tables_checked": len(tables),
+        "found": found,
+    }
+    text = canonical(document)
+    return ErasureCertificate(
+        request_id=request.request_id,
+        issued_at=issued,
+        subject_key=request.subject_key,
+        tables_checked=len(tables),
+        found=found,
+        certificate=text,
+        signature=sign(text, key),
+        issue_date=issued.date(),
+    )
+
+
+def _step(request: RequestState, state: str, at: datetime, detail: str | None = None) -> ErasureRequestEvent:
+    return ErasureRequestEvent(
+        request_id=request.request_id,
+        state=state,
+        at=at,
+        requested_at=request.requested_at,
+        subject_key=request.subject_key,
+        detail=detail,
+        request_date=request.requested_at.date(),
+    )
+
+
+@dataclass(frozen=True)
+class ErasureRun:
+    executed: int
+    completed: int
+    failed: int
+
+
+def utc_now() -> datetime:
+    return datetime.now(tz=UTC)
+
+
+def execute_erasures(
+    spark: SparkSession,
+    catalog: Catalog,
+    config: ComplianceConfig,
+    *,
+    lake_root: str,
+    request_id: str | None = None,
+    now: Clock = utc_now,
+) -> ErasureRun:
+    """Execute the pending (or interrupted) requests, or the one ``request_id`` (also a failed
+    one, again). A request whose certificate finds anything is ``failed`` with where; its clear
+    ids are kept for the next try. Only a completed request's clear ids are dropped."""
+    states = request_states(lake_root, request_id)
+    if request_id is not None:
+        todo = [s for s in states.values() if s.state != "completed"]
+    else:
+        todo = [s for s in states.values() if s.state in ("pending", "executing")]
+    key = signing_key(config)
+    deadline = timedelta(hours=config.erasure.deadline_hours)
+    completed = failed = 0
+    for request in sorted(todo, key=lambda s: s.requested_at):
+        record_step(lake_root, _step(request, "executing", now()))
+        try:
+            clear = load_clear_ids(lake_root, request.request_id)
+            certificate = certify(spark, catalog, request, clear, key=key, deadline=deadline, now=now)
+        except Exception as exc:
+            log.exception("erasure request %s failed", request.request_id)
+            record_step(lake_root, _step(request, "failed", now(), f"{type(exc).__name__}: {exc}"[:2000]))
+            failed += 1
+            continue
+        store_certificate(lake_root, certificate)
+        if certificate.found:
+            held = "the subject was still found after erasure; see the certificate's tables"
+            record_step(
+                lake_root, _step(request, "failed", now(), f"{certificate.found} occurrences: {held}")
+            )
+            failed += 1
+            continue
+        drop_clear_ids(lake_root, request.request_id)
+        record_step(
+            lake_root,
+            _step(request, "completed", now(), f"{certificate.tables_checked} tables checked, nothing found"),
+        )
+        completed += 1
+    return ErasureRun(len(todo), completed, failed)

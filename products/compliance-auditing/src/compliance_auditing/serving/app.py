@@ -1,0 +1,203 @@
+"""The compliance-auditing API: erasure requests (create, status, certificate) and accesses per
+day. Build it with :func:`create_app`; ``uvicorn --factory
+compliance_auditing.serving.app:app_from_environment`` serves it with the product configuration
+and the lake root of the environment."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from importlib.metadata import version
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path
+
+from compliance_auditing import PRODUCT
+from compliance_auditing.config import ComplianceConfig, load_compliance_config
+from compliance_auditing.contracts import AccessesDaily, ErasureRequestEvent
+from compliance_auditing.serving.deps import require_any_role
+from compliance_auditing.serving.models import CertificateResponse, ErasureRequestCreate, ErasureRequestStatus
+from compliance_auditing.storage.requests import (
+    ClearIds,
+    RequestState,
+    read_certificate,
+    record_step,
+    request_states,
+    save_clear_ids,
+)
+from compliance_auditing.storage.tables import GOLD_ACCESSES_DAILY
+from lakehouse_core.platform_topics import new_record_id
+from lakehouse_core.privacy import platform_subject_key, subject_key_of
+from lakehouse_core.serving.api import create_table_api, served_table
+from lakehouse_core.serving.arrow import between, to_models
+from lakehouse_core.serving.cache import QueryCache
+from lakehouse_core.serving.errors import error_responses
+from lakehouse_core.serving.params import DateRangeQuery, Page, PaginationQuery
+from lakehouse_core.settings import get_settings
+
+PRIVACY_OFFICER = "privacy_officer"
+AUDITOR = "auditor"
+
+RequestId = Annotated[
+    str,
+    Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="The erasure request's id."),
+]
+
+
+def utc_now() -> datetime:
+    return datetime.now(tz=UTC)
+
+
+def create_app(
+    config: ComplianceConfig,
+    *,
+    lake_root: str,
+    cache: QueryCache | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    subject_key: bytes | None = None,
+) -> FastAPI:
+    """The API over the tables under ``lake_root``; ``clock`` is the time requests are made and
+    judged late at; ``subject_key`` the platform key (default: from the environment)."""
+    cache = cache or QueryCache()
+    app = create_table_api(
+        service=PRODUCT,
+        version=version(PRODUCT),
+        description=config.description,
+        served=(GOLD_ACCESSES_DAILY,),
+        lake_root=lake_root,
+        api_keys=config.api_keys,
+        cache=cache,
+        api_keys_variable="COMPLIANCE_API_KEYS",
+    )
+    key = subject_key or platform_subject_key()
+    deadline = timedelta(hours=config.erasure.deadline_hours)
+    app.include_router(erasure_router(lake_root, key, deadline, clock))
+    app.include_router(accesses_router(lake_root, cache))
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    return create_app(load_compliance_config(), lake_root=get_settings().lake_root)
+
+
+def status_of(state: RequestState, deadline: timedelta, now: datetime) -> ErasureRequestStatus:
+    due = state.requested_at + deadline
+    finished = state.state == "completed"
+    late = state.updated_at > due if finished else now > due
+    return ErasureRequestStatus(
+        request_id=state.request_id,
+        subject_key=state.subject_key,
+        state=state.state,  # type: ignore[arg-type]
+        requested_at=state.requested_at,
+        updated_at=state.updated_at,
+        deadline=due,
+        late=late,
+        detail=state.detail,
+    )
+
+
+def erasure_router(
+    lake_root: str, subject_key: bytes, deadline: timedelta, clock: Callable[[], datetime]
+) -> APIRouter:
+    router = APIRouter(prefix="/v1/erasure-requests", tags=["erasure"], responses=error_responses(401, 403))
+    readers = [Depends(require_any_role(AUDITOR, PRIVACY_OFFICER))]
+
+    def found(request_id: str) -> RequestState:
+        state = request_states(lake_root, request_id).get(request_id)
+        if state is None:
+            raise HTTPException(
+                404, f"no erasure request '{request_id}'; create one with POST /v1/erasure-requests"
+            )
+        return state
+
+    @router.post(
+        "",
+        status_code=202,
+        response_model=ErasureRequestStatus,
+        dependencies=[Depends(require_any_role(PRIVACY_OFFICER))],
+        responses=error_responses(422),
+    )
+    def create(body: ErasureRequestCreate) -> ErasureRequestStatus:
+        """Record a request to erase a person; the erasure task executes it and issues the
+        certificate. Only the subject key is stored with the request."""
+        now = clock()
+        request_id = new_record_id()
+        key = subject_key_of(body.user_id, subject_key)
+        if key is None:
+            raise HTTPException(422, "user_id is empty")
+        save_clear_ids(
+            lake_root, request_id, ClearIds(body.user_id, tuple(body.anonymous_ids), tuple(body.device_ids))
+        )
+        record_step(
+            lake_root,
+            ErasureRequestEvent(
+                request_id=request_id,
+                state="pending",
+                at=now,
+                requested_at=now,
+                subject_key=key,
+                request_date=now.date(),
+            ),
+        )
+        return status_of(RequestState(request_id, key, now, "pending", now, None), deadline, now)
+
+    @router.get(
+        "/{request_id}",
+        response_model=ErasureRequestStatus,
+        dependencies=readers,
+        responses=error_responses(404),
+    )
+    def status(request_id: RequestId) -> ErasureRequestStatus:
+        """The request's state (pending, executing, completed, failed) and whether it is late."""
+        return status_of(found(request_id), deadline, clock())
+
+    @router.get(
+        "/{request_id}/certificate",
+        response_model=CertificateResponse,
+        dependencies=readers,
+        responses=error_responses(404),
+    )
+    def certificate(request_id: RequestId) -> CertificateResponse:
+        """The signed certificate of an executed request."""
+        state = found(request_id)
+        issued = read_certificate(lake_root, request_id)
+        if issued is None:
+            raise HTTPException(
+                404, f"erasure request '{request_id}' is {state.state}: no certificate issued yet"
+            )
+        return CertificateResponse(
+            request_id=issued.request_id,
+            issued_at=issued.issued_at,
+            found=issued.found,
+            certificate=json.loads(issued.certificate),
+            signed_text=issued.certificate,
+            signature=issued.signature,
+        )
+
+    return router
+
+
+def accesses_router(lake_root: str, cache: QueryCache) -> APIRouter:
+    router = APIRouter(
+        prefix="/v1",
+        tags=["audit"],
+        dependencies=[Depends(require_any_role(AUDITOR, PRIVACY_OFFICER))],
+        responses=error_responses(401, 403),
+    )
+    table = served_table(GOLD_ACCESSES_DAILY, lake_root, cache)
+
+    @router.get("/accesses", response_model=Page[AccessesDaily], responses=error_responses(400, 503))  # type: ignore[valid-type]
+    def accesses(dates: DateRangeQuery, page: PaginationQuery) -> object:
+        """Audit records per day, resource, role, API key id and action, in the range (UTC days)."""
+        rows = table.query(
+            ("accesses", dates.start, dates.end),
+            lambda reader: to_models(
+                reader.read(filter=between("day", dates.start, dates.end)),
+                AccessesDaily,
+                [("day", "descending"), ("accesses", "descending")],
+            ),
+        )
+        return Page.of(rows, page)
+
+    return router

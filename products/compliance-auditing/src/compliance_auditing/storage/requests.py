@@ -1,0 +1,159 @@
+"""The erasure requests' store, JVM-free (delta-rs), shared by the API and the erasure task.
+
+- ``silver.erasure_requests`` is append-only: one row per step of a request (``pending``,
+  ``executing``, ``completed``, ``failed``); a request's state is its newest step. Appends never
+  conflict, so the API and the task write it concurrently without coordination, and the steps
+  stay as evidence of when each happened.
+- A request's clear ids (user id, anonymous and device ids) are needed only while it executes
+  (raw payloads and Kafka keys hold them in clear), so they are not in the table: they wait in
+  one file per request under ``<lake>/_compliance/erasure_pending/`` (owner-only permissions)
+  and the file is deleted when the certificate is stored.
+- ``gold.erasure_certificates``: one signed certificate per completed request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from compliance_auditing.contracts import ErasureCertificate, ErasureRequestEvent
+from compliance_auditing.storage.tables import GOLD_ERASURE_CERTIFICATES, SILVER_ERASURE_REQUESTS
+from lakehouse_core.errors import TableNotFoundError
+from lakehouse_core.tables import join_location
+
+
+@dataclass(frozen=True)
+class ClearIds:
+    """A request's identifiers as the sources send them: kept only until its certificate."""
+
+    user_id: str
+    anonymous_ids: tuple[str, ...] = ()
+    device_ids: tuple[str, ...] = ()
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys([self.user_id, *self.anonymous_ids, *self.device_ids]))
+
+
+def pending_dir(lake_root: str) -> Path:
+    return Path(join_location(lake_root, "_compliance", "erasure_pending"))
+
+
+def save_clear_ids(lake_root: str, request_id: str, ids: ClearIds) -> None:
+    folder = pending_dir(lake_root)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{request_id}.json"
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        json.dump(
+            {"user_id": ids.user_id, "anonymous_ids": ids.anonymous_ids, "device_ids": ids.device_ids}, out
+        )
+
+
+def load_clear_ids(lake_root: str, request_id: str) -> ClearIds | None:
+    path = pending_dir(lake_root) / f"{request_id}.json"
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text())
+    return ClearIds(data["user_id"], tuple(data["anonymous_ids"]), tuple(data["device_ids"]))
+
+
+def drop_clear_ids(lake_root: str, request_id: str) -> None:
+    (pending_dir(lake_root) / f"{request_id}.json").unlink(missing_ok=True)
+
+
+def _append(lake_root: str, spec_location: str, model: type, rows: Sequence[object], partition: str) -> None:
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    from lakehouse_core.serving.contracts import arrow_schema
+
+    table = pa.Table.from_pylist([row.model_dump() for row in rows], schema=arrow_schema(model))  # type: ignore[attr-defined]
+    write_deltalake(
+        spec_location,
+        table,
+        mode="append",
+        partition_by=[partition],
+        configuration={"delta.enableChangeDataFeed": "true"},
+    )
+
+
+def record_step(lake_root: str, *steps: ErasureRequestEvent) -> None:
+    """Append steps of requests to ``silver.erasure_requests``."""
+    _append(
+        lake_root, SILVER_ERASURE_REQUESTS.location(lake_root), ErasureRequestEvent, steps, "request_date"
+    )
+
+
+def store_certificate(lake_root: str, certificate: ErasureCertificate) -> None:
+    _append(
+        lake_root,
+        GOLD_ERASURE_CERTIFICATES.location(lake_root),
+        ErasureCertificate,
+        [certificate],
+        "issue_date",
+    )
+
+
+@dataclass(frozen=True)
+class RequestState:
+    """A request as its steps tell it."""
+
+    request_id: str
+    subject_key: str
+    requested_at: datetime
+    state: str
+    updated_at: datetime
+    detail: str | None
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def request_states(lake_root: str, request_id: str | None = None) -> dict[str, RequestState]:
+    """Every request's (or one's) newest step; empty when no request was ever made."""
+    import pyarrow.compute as pc
+
+    from lakehouse_core.delta_reader import read_arrow
+
+    try:
+        rows = read_arrow(
+            SILVER_ERASURE_REQUESTS.location(lake_root),
+            filter=pc.field("request_id") == request_id if request_id else None,
+        ).to_pylist()
+    except TableNotFoundError:
+        return {}
+    order = {"pending": 0, "executing": 1, "failed": 2, "completed": 3}
+    states: dict[str, RequestState] = {}
+    for row in sorted(rows, key=lambda r: (_aware(r["at"]), order.get(r["state"], 0))):
+        states[row["request_id"]] = RequestState(
+            row["request_id"],
+            row["subject_key"],
+            _aware(row["requested_at"]),
+            row["state"],
+            _aware(row["at"]),
+            row["detail"],
+        )
+    return states
+
+
+def read_certificate(lake_root: str, request_id: str) -> ErasureCertificate | None:
+    import pyarrow.compute as pc
+
+    from lakehouse_core.delta_reader import read_arrow
+
+    try:
+        rows = read_arrow(
+            GOLD_ERASURE_CERTIFICATES.location(lake_root), filter=pc.field("request_id") == request_id
+        ).to_pylist()
+    except TableNotFoundError:
+        return None
+    if not rows:
+        return None
+    newest = max(rows, key=lambda r: _aware(r["issued_at"]))
+    return ErasureCertificate(**newest)
