@@ -20,7 +20,7 @@ from operational_metrics.config import load_ops_config
 from operational_metrics.pipeline import OPERATIONAL_METRICS, build_pipeline, spark_session
 from operational_metrics.serving.app import create_app
 
-STEPS = ("topics", "bronze", "silver", "run_stats", "freshness")
+STEPS = ("topics", "bronze", "silver", "run_stats", "freshness", "sla_compliance", "incidents")
 
 app = typer.Typer(help=f"{PRODUCT}: {OPERATIONAL_METRICS.description}")
 console = Console()
@@ -30,7 +30,8 @@ console = Console()
 def pipeline_command(
     step: Annotated[list[str] | None, typer.Option(help=f"Run only these steps: {', '.join(STEPS)}.")] = None,
 ) -> None:
-    """Run topics → bronze → silver → run_stats and freshness once, incrementally; the run is
+    """Run topics → bronze → silver → run_stats, freshness, sla_compliance and incidents once,
+    incrementally; the run is
     reported to platform.pipeline_runs.v1 like every product's."""
     configure_logging(PRODUCT)
     settings = LakehouseSettings()

@@ -14,6 +14,9 @@ from lakehouse_core.platform_topics import AttemptStatus
 
 FreshnessState = Literal["ok", "warn", "breach", "missing"]
 DataTimeSource = Literal["commit", "partition", "none"]
+IncidentKind = Literal["asset_failing", "sla_breach"]
+IncidentStatus = Literal["open", "closed"]
+CompliancePeriod = Literal["day", "month"]
 
 
 class RunAttempt(BaseModel):
@@ -101,3 +104,59 @@ class TableFreshness(BaseModel):
     warn_minutes: int
     breach_minutes: int
     state: FreshnessState
+
+
+class Incident(BaseModel):
+    """Gold: one incident, an asset whose final attempt failed (``asset_failing``) or a table whose
+    freshness breached its SLA (``sla_breach``), from the event that opened it to the one that
+    closed it (docs/METRICS.md)."""
+
+    incident_id: str = Field(
+        description="<kind>:<product>/<asset or table>:<opened_at>; stable when recomputed."
+    )
+    kind: IncidentKind
+    product: str
+    asset: str | None = Field(description="The failing asset; null for an SLA breach.")
+    table_name: str | None = Field(description="The breaching table; null for a failing asset.")
+    started_at: datetime = Field(
+        description="When the problem began: the first failed attempt of the failing task, or the "
+        "moment the table's data became breach_minutes old."
+    )
+    opened_at: datetime = Field(
+        description="When it was detected: the task's final failed attempt ended, or the check that "
+        "first saw the breach."
+    )
+    opened_date: date = Field(description="UTC date of opened_at; the partition column.")
+    closed_at: datetime | None = Field(
+        description="The next successful final attempt ended, or the next check in state ok; null while open."
+    )
+    status: IncidentStatus
+    time_to_detect_seconds: float = Field(description="opened_at - started_at.")
+    time_to_recover_seconds: float | None = Field(description="closed_at - opened_at; null while open.")
+    occurrences: int = Field(description="Failed final attempts, or breaching checks, while it was open.")
+    run_id: str | None = Field(description="The run whose final attempt opened it; null for an SLA breach.")
+    detail: str | None = Field(description="The opening failure's error, or the breaching age and SLA.")
+
+
+class SlaCompliance(BaseModel):
+    """Gold: one catalogued table's freshness checks over one UTC day or month, by SLA state."""
+
+    month: date = Field(description="First day of the month the period falls in; the partition column.")
+    period: CompliancePeriod
+    period_start: date = Field(description="The day, or the first day of the month.")
+    table_name: str
+    product: str
+    layer: str
+    warn_minutes: int = Field(description="The SLA at the period's last check.")
+    breach_minutes: int
+    checks: int = Field(description="Freshness checks of the table in the period.")
+    ok_checks: int
+    warn_checks: int
+    breach_checks: int
+    missing_checks: int
+    ok_share: float | None = Field(description="ok_checks / (checks - missing_checks); null without data.")
+    warn_share: float | None
+    breach_share: float | None
+    compliance: float | None = Field(
+        description="Share of the checks with data that were not in breach: (ok + warn) / (checks - missing)."
+    )

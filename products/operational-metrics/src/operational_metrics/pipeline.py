@@ -1,6 +1,7 @@
 """operational-metrics as the platform runs it: its declaration (found through the
 ``lakehouse.products`` entry point) and its task graph, topics → bronze → silver → run_stats,
-and freshness after silver (it reads which versions backfills wrote)."""
+freshness after silver (it reads which versions backfills wrote), sla_compliance after freshness
+and incidents after both silver and freshness."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lakehouse_core.incremental import IncrementalRun
 from lakehouse_core.ingestion.bronze import product_bronze, run_bronze_ingestion
 from lakehouse_core.kafka.admin import TopicSpec, ensure_topics
 from lakehouse_core.platform_topics import PIPELINE_RUNS
@@ -21,11 +23,19 @@ from lakehouse_platform.orchestrator import Pipeline, RunContext, Task
 from lakehouse_platform.task_reports import quarantined_by_rule, versions_before, written_since
 from operational_metrics import PRODUCT
 from operational_metrics.config import SOURCE_CONFIG_DIR, OpsConfig, load_ops_config
-from operational_metrics.processing.jobs import check_freshness, run_run_stats, run_silver
+from operational_metrics.processing.jobs import (
+    check_freshness,
+    run_incidents,
+    run_run_stats,
+    run_silver,
+    run_sla_compliance,
+)
 from operational_metrics.storage.tables import (
     BRONZE_RUNS,
     GOLD_FRESHNESS,
+    GOLD_INCIDENTS,
     GOLD_RUN_STATS,
+    GOLD_SLA_COMPLIANCE,
     QUARANTINE_RUNS,
     SILVER_RUNS,
     TABLES,
@@ -106,16 +116,21 @@ def build_pipeline(
             "rows_quarantined": quarantined,
         }
 
-    def stats(_: RunContext) -> Mapping[str, Any]:
-        session = spark()
-        before = versions_before(session, [GOLD_RUN_STATS], lake_root=lake_root)
-        run = run_run_stats(session, lake_root=lake_root)
-        written = written_since(session, [GOLD_RUN_STATS], before, lake_root=lake_root)
-        return {
-            "batches": run.batches,
-            "rows_read": {SILVER_RUNS.qualified_name: run.input_rows},
-            **written.outputs(),
-        }
+    def on_changes(
+        job: Callable[..., IncrementalRun], reads: TableSpec, output: TableSpec
+    ) -> Callable[[RunContext], Mapping[str, Any]]:
+        def task(_: RunContext) -> Mapping[str, Any]:
+            session = spark()
+            before = versions_before(session, [output], lake_root=lake_root)
+            run = job(session, lake_root=lake_root)
+            written = written_since(session, [output], before, lake_root=lake_root)
+            return {
+                "batches": run.batches,
+                "rows_read": {reads.qualified_name: run.input_rows},
+                **written.outputs(),
+            }
+
+        return task
 
     def freshness(_: RunContext) -> Mapping[str, Any]:
         session = spark()
@@ -132,8 +147,25 @@ def build_pipeline(
             Task("topics", topics),
             Task("bronze", bronze, depends_on=("topics",), writes=(BRONZE_RUNS,)),
             Task("silver", silver, depends_on=("bronze",), writes=(SILVER_RUNS, QUARANTINE_RUNS)),
-            Task("run_stats", stats, depends_on=("silver",), writes=(GOLD_RUN_STATS,)),
+            Task(
+                "run_stats",
+                on_changes(run_run_stats, SILVER_RUNS, GOLD_RUN_STATS),
+                depends_on=("silver",),
+                writes=(GOLD_RUN_STATS,),
+            ),
             Task("freshness", freshness, depends_on=("silver",), writes=(GOLD_FRESHNESS,)),
+            Task(
+                "sla_compliance",
+                on_changes(run_sla_compliance, GOLD_FRESHNESS, GOLD_SLA_COMPLIANCE),
+                depends_on=("freshness",),
+                writes=(GOLD_SLA_COMPLIANCE,),
+            ),
+            Task(
+                "incidents",
+                on_changes(run_incidents, SILVER_RUNS, GOLD_INCIDENTS),
+                depends_on=("silver", "freshness"),
+                writes=(GOLD_INCIDENTS,),
+            ),
         ],
     )
 
@@ -143,7 +175,10 @@ class OperationalMetricsProduct:
     """The product's declaration: what the catalog lists and what the platform runs."""
 
     name: str = PRODUCT
-    description: str = "every product's pipeline runs and every table's freshness against its SLA."
+    description: str = (
+        "every product's pipeline runs, every table's freshness against its SLA, SLA compliance "
+        "and incidents."
+    )
     tables: tuple[TableSpec, ...] = TABLES
     load_config: Callable[[], OpsConfig] = field(default=load_ops_config)
     schema_record: Path | None = SOURCE_CONFIG_DIR / "schemas.json"

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from lakehouse_core.serving.auth import API_KEY_HEADER
 from lakehouse_testing.serving import get_ok, write_rows
 from operational_metrics.config import OpsConfig
-from operational_metrics.contracts import RunAttempt, RunStats, TableFreshness
+from operational_metrics.contracts import Incident, RunAttempt, RunStats, SlaCompliance, TableFreshness
 from operational_metrics.serving.app import create_app
 from operational_metrics.storage import tables as specs
 
@@ -48,6 +48,27 @@ def freshness_row(
     )  # fmt: skip
 
 
+def incident(
+    kind: str, subject: str, opened: datetime, closed: datetime | None, product: str = "web"
+) -> tuple[Any, ...]:
+    asset, table = (subject, None) if kind == "asset_failing" else (None, subject)
+    started = opened - timedelta(minutes=2)
+    recover = (closed - opened).total_seconds() if closed else None
+    return (
+        f"{kind}:{product}/{subject}:{opened.isoformat()}", kind, product, asset, table, started, opened,
+        opened.date(), closed, "closed" if closed else "open", 120.0, recover, 1, None, None,
+    )  # fmt: skip
+
+
+def compliance(period: str, start: date, table: str, ok: int, warn: int, breach: int) -> tuple[Any, ...]:
+    checks = ok + warn + breach
+    product, layer, _ = table.split(".")
+    return (
+        start.replace(day=1), period, start, table, product, layer, 60, 120, checks, ok, warn, breach, 0,
+        ok / checks, warn / checks, breach / checks, (ok + warn) / checks,
+    )  # fmt: skip
+
+
 def build_lake(lake_root: str) -> None:
     write_rows(
         lake_root,
@@ -80,6 +101,25 @@ def build_lake(lake_root: str) -> None:
         freshness_row("web.silver.events", CHECKED - timedelta(minutes=10), 15, 60, "ok"),
         freshness_row("app.gold.never", None, 60, 120, "missing"),
         mode="append",
+    )
+    hour = timedelta(hours=1)
+    write_rows(
+        lake_root,
+        specs.GOLD_INCIDENTS,
+        Incident,
+        incident("asset_failing", "silver", NOON - 30 * hour, NOON - 29 * hour),
+        incident("asset_failing", "gold", NOON - 26 * hour, None),
+        incident("sla_breach", "web.gold.daily", NOON, NOON + 2 * hour),
+        incident("sla_breach", "app.gold.daily", NOON + hour, None, product="app"),
+    )
+    write_rows(
+        lake_root,
+        specs.GOLD_SLA_COMPLIANCE,
+        SlaCompliance,
+        compliance("day", DAY, "web.gold.daily", 2, 1, 1),
+        compliance("day", DAY - timedelta(days=1), "web.gold.daily", 4, 0, 0),
+        compliance("day", DAY, "web.silver.events", 4, 0, 0),
+        compliance("month", date(2026, 3, 1), "web.gold.daily", 6, 1, 1),
     )
 
 
@@ -157,6 +197,65 @@ def test_metrics_export_freshness_and_failures_as_gauges(client: TestClient) -> 
     assert 'operational_metrics_asset_last_run_failed{asset="gold",product="web"} 1.0' in body
     assert 'operational_metrics_asset_last_run_failed{asset="silver",product="web"} 0.0' in body
     assert 'operational_metrics_asset_failures_24h{asset="gold",product="web"} 1.0' in body
+    assert 'operational_metrics_open_incidents{kind="asset_failing",product="web"} 1.0' in body
+    assert 'operational_metrics_open_incidents{kind="sla_breach",product="web"} 0.0' in body
+    assert 'operational_metrics_open_incidents{kind="sla_breach",product="app"} 1.0' in body
+    opened = "asset_failing:web/gold:2026-03-01T10:00:00+00:00"
+    assert (
+        f'operational_metrics_incident_open_seconds{{incident_id="{opened}",kind="asset_failing",'
+        f'product="web",subject="gold"}} {(26 * 3600 + 25 * 60):.1f}'
+    ) in body
+
+
+def test_incidents_are_those_open_during_the_range_newest_first(client: TestClient) -> None:
+    page = get_ok(client, "/v1/incidents", {}, **DAY_RANGE)
+    failing = get_ok(client, "/v1/incidents", {}, **DAY_RANGE, kind="asset_failing")
+    still_open = get_ok(client, "/v1/incidents", {}, **DAY_RANGE, status="open", product="web")
+    by_table = get_ok(client, "/v1/incidents", {}, **DAY_RANGE, table="web.gold.daily")
+    earlier = get_ok(client, "/v1/incidents", {}, start="2026-03-01", end="2026-03-01", asset="silver")
+
+    subjects = [i["asset"] or i["table_name"] for i in page["items"]]
+    assert subjects == ["app.gold.daily", "web.gold.daily", "gold"]
+    assert [i["asset"] for i in failing["items"]] == ["gold"]
+    assert [(i["asset"], i["time_to_recover_seconds"]) for i in still_open["items"]] == [("gold", None)]
+    assert [(i["status"], i["time_to_recover_seconds"]) for i in by_table["items"]] == [("closed", 7200.0)]
+    assert [i["asset"] for i in earlier["items"]] == ["silver"]
+    second = get_ok(client, "/v1/incidents", {}, **DAY_RANGE, limit=1, offset=1)
+    assert (second["total"], second["next_offset"], second["items"][0]["table_name"]) == (
+        3,
+        2,
+        "web.gold.daily",
+    )
+
+
+def test_incident_summary_gives_each_products_time_to_detect_and_recover(client: TestClient) -> None:
+    summary = {
+        s["product"]: s
+        for s in get_ok(client, "/v1/incidents/summary", {}, start="2026-02-28", end="2026-03-02")
+    }
+
+    web = summary["web"]
+    assert (web["incidents"], web["open_incidents"], web["asset_failing"], web["sla_breach"]) == (3, 1, 2, 1)
+    assert (web["mean_time_to_detect_seconds"], web["mean_time_to_recover_seconds"]) == (120.0, 5400.0)
+    assert web["max_time_to_recover_seconds"] == 7200.0
+    assert (summary["app"]["incidents"], summary["app"]["mean_time_to_recover_seconds"]) == (1, None)
+
+
+def test_sla_compliance_per_day_and_per_month(client: TestClient) -> None:
+    days = get_ok(
+        client, "/v1/sla-compliance", {}, start="2026-03-01", end="2026-03-02", table="web.gold.daily"
+    )
+    month = get_ok(client, "/v1/sla-compliance", {}, **DAY_RANGE, period="month")
+    silver = get_ok(client, "/v1/sla-compliance", {}, **DAY_RANGE, product="web")
+
+    assert [(d["period_start"], d["compliance"]) for d in days["items"]] == [
+        ("2026-03-01", 1.0),
+        ("2026-03-02", 0.75),
+    ]
+    assert [(m["period"], m["period_start"], m["checks"]) for m in month["items"]] == [
+        ("month", "2026-03-01", 8)
+    ]
+    assert [d["table_name"] for d in silver["items"]] == ["web.gold.daily", "web.silver.events"]
 
 
 @pytest.mark.parametrize(
@@ -174,6 +273,13 @@ def test_metrics_export_freshness_and_failures_as_gauges(client: TestClient) -> 
         ("/v1/freshness", {"layer": "platinum"}, 422, "layer"),
         ("/v1/runs/run%20one", {}, 422, "run_id"),
         ("/v1/runs/unknown-run", {}, 404, "no attempt of run 'unknown-run'"),
+        ("/v1/incidents", {"kind": "outage"}, 422, "kind"),
+        ("/v1/incidents", {"status": "ongoing"}, 422, "status"),
+        ("/v1/incidents", {"table": "web gold"}, 422, "table"),
+        ("/v1/incidents", {"start": "2026-03-03", "end": "2026-03-02"}, 400, "before start"),
+        ("/v1/incidents/summary", {"product": "a b"}, 422, "product"),
+        ("/v1/sla-compliance", {"period": "week"}, 422, "period"),
+        ("/v1/sla-compliance", {"limit": 5000}, 422, "limit"),
     ],
 )
 def test_bad_requests_get_a_4xx_that_says_what_is_wrong(

@@ -12,6 +12,10 @@ Two products, ``shop-web`` and ``shop-app``, ran at the same time:
 
 The tables exist (written just before) with SLAs chosen so that, checked 30 minutes later, one is
 ok, one warns, one breaches, the backfilled one breaches (its data is from January), one is missing.
+
+So w2 opens an incident on shop-web's silver and both breaching tables open one. Then shop-web run
+``w3``'s silver succeeds and the pipeline runs again a minute later: silver's incident closes
+(time to recover known), the breaches stay open, and each table has two checks that day.
 """
 
 from __future__ import annotations
@@ -254,6 +258,7 @@ def test_known_run_history_through_kafka_spark_delta_and_the_api(
     with EventProducer(bootstrap) as producer:
         producer.send_all([OutgoingMessage(unique_topic, b"{not json")])
     checked_at = datetime.now(UTC) + timedelta(minutes=30)
+    clock = [checked_at]
 
     pipeline = build_pipeline(
         config,
@@ -261,7 +266,7 @@ def test_known_run_history_through_kafka_spark_delta_and_the_api(
         bootstrap_servers=bootstrap,
         lake_root=lake_root,
         catalog=lambda: build_catalog(PRODUCTS, lake_root=lake_root),
-        clock=lambda: checked_at,
+        clock=lambda: clock[0],
     )
     result = run_pipeline(pipeline)
     assert result.status == "succeeded", [t.error for t in result.tasks]
@@ -316,3 +321,56 @@ def test_known_run_history_through_kafka_spark_delta_and_the_api(
         assert 'operational_metrics_asset_last_run_failed{asset="silver",product="shop-web"} 1.0' in metrics
         assert 'operational_metrics_asset_last_run_failed{asset="gold",product="shop-app"} 0.0' in metrics
         assert httpx.get(f"{api}/ready").status_code == 200
+        breach_from = {
+            f["table_name"]: datetime.fromisoformat(f["newest_data_at"])
+            + timedelta(minutes=f["breach_minutes"])
+            for f in freshness
+            if f["state"] == "breach"
+        }
+
+    with KafkaRunRecorder(bootstrap, spool_dir=tmp_path / "spool", topic=unique_topic) as recorder:
+        recorder.record_attempt(attempt("w3-silver", "shop-web", "w3", "silver", start, 290, 10))
+    checked_again = checked_at + timedelta(minutes=1)
+    clock[0] = checked_again
+    again = run_pipeline(pipeline, only=["bronze", "silver", "freshness", "sla_compliance", "incidents"])
+    assert again.status == "succeeded", [t.error for t in again.tasks]
+
+    with serve_in_thread(create_app(config, lake_root=lake_root, clock=lambda: checked_again)) as api:
+        found = httpx.get(f"{api}/v1/incidents", params={"start": day, "end": day}).json()["items"]
+        by_subject = {(i["kind"], i["asset"] or i["table_name"]): i for i in found}
+        assert set(by_subject) == {
+            ("asset_failing", "silver"),
+            ("sla_breach", "shop-web.silver.events"),
+            ("sla_breach", "shop-app.gold.history"),
+        }
+        silver = by_subject[("asset_failing", "silver")]
+        assert (silver["product"], silver["run_id"], silver["status"]) == ("shop-web", "w2", "closed")
+        assert datetime.fromisoformat(silver["opened_at"]) == start + timedelta(seconds=212)
+        assert (silver["time_to_detect_seconds"], silver["time_to_recover_seconds"]) == (0.0, 88.0)
+        assert silver["detail"] == "builtins.OSError: disk full"
+        for name, began in breach_from.items():
+            breach = by_subject[("sla_breach", name)]
+            assert (breach["status"], breach["occurrences"]) == ("open", 2)
+            assert datetime.fromisoformat(breach["started_at"]) == began
+            assert breach["time_to_detect_seconds"] == pytest.approx((checked_at - began).total_seconds())
+        summary = {s["product"]: s for s in httpx.get(f"{api}/v1/incidents/summary").json()}
+        assert (
+            summary["shop-web"]["open_incidents"],
+            summary["shop-web"]["mean_time_to_recover_seconds"],
+        ) == (
+            1,
+            88.0,
+        )
+
+        compliance = httpx.get(f"{api}/v1/sla-compliance", params={"start": day, "end": day}).json()["items"]
+        shares = {c["table_name"]: (c["checks"], c["compliance"], c["warn_share"]) for c in compliance}
+        assert shares == {
+            "shop-web.silver.events": (2, 0.0, 0.0),
+            "shop-web.gold.daily": (2, 1.0, 0.0),
+            "shop-app.gold.daily": (2, 1.0, 1.0),
+            "shop-app.gold.history": (2, 0.0, 0.0),
+            "shop-app.gold.never": (2, None, None),
+        }
+        metrics = httpx.get(f"{api}/metrics").text
+        assert 'operational_metrics_open_incidents{kind="sla_breach",product="shop-app"} 1.0' in metrics
+        assert 'operational_metrics_open_incidents{kind="asset_failing",product="shop-web"} 0.0' in metrics

@@ -6,29 +6,37 @@
   nothing twice;
 - :func:`run_run_stats`: the days silver's change feed touched since the last run, recomputed
   from every attempt of those days (partition overwrite);
-- :func:`check_freshness`: one snapshot of every catalogued table's freshness, appended.
+- :func:`check_freshness`: one snapshot of every catalogued table's freshness, appended;
+- :func:`run_incidents`: on new silver attempts or freshness checks, the incidents recomputed
+  from :func:`~operational_metrics.processing.incidents.replay_start` on (partition overwrite
+  of the opening days from there), so they equal a recompute of all history;
+- :func:`run_sla_compliance`: the months freshness's change feed touched, recomputed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from lakehouse_core.delta import append, ensure_table, merge_insert_new, overwrite_partitions, read_table
-from lakehouse_core.delta_reader import open_table
+from lakehouse_core.delta_reader import open_table, read_arrow
 from lakehouse_core.errors import TableNotFoundError
 from lakehouse_core.incremental import IncrementalRun, IncrementalSource, run_incrementally, run_on_changes
 from lakehouse_core.tables import LAYER_FRESHNESS, checkpoint_location
 from lakehouse_platform.task_reports import ROWS_WRITTEN_METRICS
 from operational_metrics import PRODUCT
+from operational_metrics.processing.compliance import sla_compliance
 from operational_metrics.processing.gold import backfill_writes, freshness, run_stats
+from operational_metrics.processing.incidents import incidents, replay_start
 from operational_metrics.processing.silver import parse_runs, split_resent
 from operational_metrics.storage.tables import (
     BRONZE_RUNS,
     GOLD_FRESHNESS,
+    GOLD_INCIDENTS,
     GOLD_RUN_STATS,
+    GOLD_SLA_COMPLIANCE,
     QUARANTINE_RUNS,
     SILVER_RUNS,
 )
@@ -157,3 +165,81 @@ def check_freshness(
     }
     snapshot.unpersist()
     return FreshnessCheck(when, sum(by_state.values()), by_state)
+
+
+def stored_incident_spans(location: str) -> list[tuple[date, datetime, datetime | None]]:
+    """(opened_date, opened_at, closed_at) of every stored incident, through delta-rs."""
+    try:
+        stored = read_arrow(location, columns=["opened_date", "opened_at", "closed_at"])
+    except TableNotFoundError:
+        return []
+    return [(r["opened_date"], r["opened_at"], r["closed_at"]) for r in stored.to_pylist()]
+
+
+def recompute_incidents(spark: SparkSession, first_changed_day: date, *, lake_root: str) -> None:
+    """Recompute every incident from the replay start of ``first_changed_day`` on."""
+    from pyspark.sql import functions as F
+
+    spans = stored_incident_spans(GOLD_INCIDENTS.location(lake_root))
+    start = replay_start(first_changed_day, [(opened, closed) for _, opened, closed in spans])
+    # A retried task's first failed attempt may have started the day before its final one.
+    attempts = read_table(spark, SILVER_RUNS, lake_root=lake_root).filter(
+        F.col("run_date") >= start.date() - timedelta(days=1)
+    )
+    checks = read_table(spark, GOLD_FRESHNESS, lake_root=lake_root)
+    checks = checks.filter(F.col("check_date") >= start.date())
+    found = incidents(attempts, checks, since=start).cache()
+    opened_days = {r["opened_date"] for r in found.select("opened_date").distinct().collect()}
+    replaced = opened_days | {day for day, _, _ in spans if day >= start.date()}
+    overwrite_partitions(found, GOLD_INCIDENTS, lake_root=lake_root, partitions=replaced)
+    found.unpersist()
+
+
+def run_incidents(spark: SparkSession, *, lake_root: str) -> IncrementalRun:
+    """Recompute the incidents affected by new silver attempts and new freshness checks. Each
+    change-feed batch recomputes from its first day (idempotent, so a replayed batch is harmless)."""
+
+    def on(column: str) -> Callable[[DataFrame, int], None]:
+        def recompute(changes: DataFrame, _: int) -> None:
+            first = changes.agg({column: "min"}).collect()[0][0]
+            if first is not None:
+                recompute_incidents(spark, first, lake_root=lake_root)
+
+        return recompute
+
+    tables = (GOLD_INCIDENTS, GOLD_FRESHNESS)
+    runs, checks = (
+        run_on_changes(
+            spark, on(column), product=PRODUCT, job=job, changes_of=spec, tables=tables, lake_root=lake_root
+        )
+        for column, job, spec in (
+            ("run_date", "incidents_runs", SILVER_RUNS),
+            ("check_date", "incidents_freshness", GOLD_FRESHNESS),
+        )
+    )
+    return IncrementalRun(runs.batches + checks.batches, runs.input_rows + checks.input_rows)
+
+
+def run_sla_compliance(spark: SparkSession, *, lake_root: str) -> IncrementalRun:
+    """Recompute the SLA compliance of the months with new freshness checks."""
+    from pyspark.sql import functions as F
+
+    def recompute(changes: DataFrame, _: int) -> None:
+        months = [r[0] for r in changes.select(F.trunc("check_date", "month")).distinct().collect()]
+        if not months:
+            return
+        checks = read_table(spark, GOLD_FRESHNESS, lake_root=lake_root).filter(
+            F.trunc("check_date", "month").isin(months)
+        )
+        compliance = sla_compliance(checks)
+        overwrite_partitions(compliance, GOLD_SLA_COMPLIANCE, lake_root=lake_root, partitions=months)
+
+    return run_on_changes(
+        spark,
+        recompute,
+        product=PRODUCT,
+        job="sla_compliance",
+        changes_of=GOLD_FRESHNESS,
+        tables=(GOLD_SLA_COMPLIANCE,),
+        lake_root=lake_root,
+    )

@@ -22,9 +22,19 @@ from lakehouse_core.serving.params import DateRangeQuery, Page, PaginationQuery
 from lakehouse_core.settings import get_settings
 from operational_metrics import PRODUCT
 from operational_metrics.config import OpsConfig, load_ops_config
-from operational_metrics.contracts import FreshnessState, RunAttempt, RunStats
+from operational_metrics.contracts import (
+    CompliancePeriod,
+    FreshnessState,
+    Incident,
+    IncidentKind,
+    IncidentStatus,
+    RunAttempt,
+    RunStats,
+    SlaCompliance,
+)
+from operational_metrics.serving import queries
 from operational_metrics.serving.metrics import OpsCollector
-from operational_metrics.serving.models import FreshnessNow, PipelineRunDetail
+from operational_metrics.serving.models import FreshnessNow, IncidentSummary, PipelineRunDetail
 from operational_metrics.serving.queries import freshness_now, pipeline_run, run_stats, runs
 from operational_metrics.serving.tables import SERVED_SPECS, ServedTables
 
@@ -44,6 +54,19 @@ StatusFilter = Annotated[AttemptStatus | None, Query(description="Only attempts 
 LayerFilter = Annotated[
     Literal["bronze", "silver", "gold", "quarantine"] | None, Query(description="Only tables of this layer.")
 ]
+TableFilter = Annotated[
+    str | None,
+    Query(
+        alias="table",
+        min_length=1,
+        max_length=300,
+        pattern=NAME_PATTERN,
+        description="Only this table (<product>.<layer>.<table>).",
+    ),
+]
+KindFilter = Annotated[IncidentKind | None, Query(description="Only incidents of this kind.")]
+IncidentStatusFilter = Annotated[IncidentStatus | None, Query(description="Only open, or only closed, ones.")]
+PeriodQuery = Annotated[CompliancePeriod, Query(description="day rows or month rows.")]
 StateFilter = Annotated[FreshnessState | None, Query(description="Only tables in this SLA state.")]
 RunId = Annotated[
     str,
@@ -63,7 +86,7 @@ def create_app(
     clock: Callable[[], datetime] = utc_now,
 ) -> FastAPI:
     """The API over the tables under ``lake_root``; ``clock`` is the time freshness is aged to.
-    ``/ready`` checks that silver runs and both gold tables can be opened."""
+    ``/ready`` checks that silver runs and every gold table can be opened."""
     cache = cache or QueryCache()
     tables = ServedTables.open(lake_root, cache)
     app = create_table_api(
@@ -126,5 +149,43 @@ def operations_router(tables: ServedTables, clock: Callable[[], datetime]) -> AP
         """Every catalogued table's freshness now against its SLA (the last check's newest data,
         aged to now)."""
         return freshness_now(tables.freshness, clock(), product=product, layer=layer, state=state)
+
+    @router.get("/incidents", response_model=Page[Incident], responses=RANGE_OVER_TABLE)  # type: ignore[valid-type]
+    def get_incidents(
+        dates: DateRangeQuery,
+        page: PaginationQuery,
+        *,
+        product: ProductFilter = None,
+        asset: AssetFilter = None,
+        table: TableFilter = None,
+        kind: KindFilter = None,
+        status: IncidentStatusFilter = None,
+    ) -> object:
+        """Incidents open at some time in the range (UTC days), newest first: failing assets and
+        SLA breaches, with their time to detect and to recover."""
+        found = queries.incidents(
+            tables.incidents, dates, product=product, asset=asset, table_name=table, kind=kind, status=status
+        )
+        return Page.of(found, page)
+
+    @router.get("/incidents/summary", response_model=list[IncidentSummary], responses=RANGE_OVER_TABLE)
+    def get_incident_summary(dates: DateRangeQuery, product: ProductFilter = None) -> list[IncidentSummary]:
+        """Per product: the incidents open at some time in the range, mean and max time to detect
+        and to recover."""
+        return queries.incident_summary(queries.incidents(tables.incidents, dates, product=product))
+
+    @router.get("/sla-compliance", response_model=Page[SlaCompliance], responses=RANGE_OVER_TABLE)  # type: ignore[valid-type]
+    def get_sla_compliance(
+        dates: DateRangeQuery,
+        page: PaginationQuery,
+        period: PeriodQuery = "day",
+        product: ProductFilter = None,
+        table: TableFilter = None,
+    ) -> object:
+        """Each table's share of freshness checks in ok, warn and breach per day (or month)."""
+        found = queries.sla_compliance(
+            tables.sla_compliance, dates, period=period, product=product, table_name=table
+        )
+        return Page.of(found, page)
 
     return router

@@ -1,5 +1,6 @@
 """The product's Prometheus gauges, computed from the served tables at each scrape (cached per
-table version): per-table freshness age and SLA state, and failures per product and asset."""
+table version): per-table freshness age and SLA state, failures per product and asset, and open
+incidents. The alert rules in ``infrastructure/monitoring/alerts`` are written on these names."""
 
 from __future__ import annotations
 
@@ -11,11 +12,18 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from lakehouse_core.errors import TableNotFoundError
-from operational_metrics.serving.queries import freshness_now, recent_final_attempts
+from operational_metrics.contracts import Incident
+from operational_metrics.serving.queries import (
+    freshness_now,
+    incident_products,
+    open_incidents,
+    recent_final_attempts,
+)
 from operational_metrics.serving.tables import ServedTables
 
 NAMESPACE = "operational_metrics"
 STATES = ("ok", "warn", "breach", "missing")
+INCIDENT_KINDS = ("asset_failing", "sla_breach")
 #: The failure gauge counts the tasks that failed in this window before the scrape.
 FAILURE_WINDOW = timedelta(hours=24)
 #: The last-run gauge looks at the tasks of this many UTC days up to today.
@@ -61,10 +69,21 @@ class OpsCollector(Collector):
                 f"1 when the asset's latest task (of the last {LAST_RUN_WINDOW_DAYS} days) failed, else 0.",
                 labels=asset_labels,
             ),
+            GaugeMetricFamily(
+                f"{NAMESPACE}_open_incidents",
+                "Incidents not closed yet, per product (with a stored incident) and kind.",
+                labels=["product", "kind"],
+            ),
+            GaugeMetricFamily(
+                f"{NAMESPACE}_incident_open_seconds",
+                "Seconds since each open incident was opened (as of the scrape); subject is the "
+                "asset or the table.",
+                labels=["product", "kind", "subject", "incident_id"],
+            ),
         )
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        age, state, sla, failures, last_failed = self._families()
+        age, state, sla, failures, last_failed, open_count, open_age = self._families()
         now = self.clock()
         try:
             rows = freshness_now(self.tables.freshness, now)
@@ -94,4 +113,21 @@ class OpsCollector(Collector):
         for key, (_, status) in sorted(latest.items()):
             failures.add_metric(list(key), float(failed.get(key, 0)))
             last_failed.add_metric(list(key), 1.0 if status == "failed" else 0.0)
-        yield from (age, state, sla, failures, last_failed)
+        self._incidents(open_count, open_age, now)
+        yield from (age, state, sla, failures, last_failed, open_count, open_age)
+
+    def _incidents(self, count: GaugeMetricFamily, age: GaugeMetricFamily, now: datetime) -> None:
+        try:
+            products = incident_products(self.tables.incidents)
+            found: list[Incident] = open_incidents(self.tables.incidents)
+        except TableNotFoundError:
+            return
+        per_kind: Counter[tuple[str, str]] = Counter((i.product, i.kind) for i in found)
+        for product in products:
+            for kind in INCIDENT_KINDS:
+                count.add_metric([product, kind], float(per_kind.get((product, kind), 0)))
+        for each in sorted(found, key=lambda i: i.incident_id):
+            subject = each.asset or each.table_name or ""
+            age.add_metric(
+                [each.product, each.kind, subject, each.incident_id], (now - each.opened_at).total_seconds()
+            )

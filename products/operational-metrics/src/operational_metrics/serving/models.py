@@ -28,3 +28,18 @@ class FreshnessNow(TableFreshness):
 
     as_of: datetime = Field(description="When the age and state were computed (the request time).")
     last_state: FreshnessState = Field(description="The state at the last check (checked_at).")
+
+
+class IncidentSummary(BaseModel):
+    """One product's incidents overlapping a date range: how many, and how fast they were
+    detected and recovered from."""
+
+    product: str
+    incidents: int
+    open_incidents: int
+    asset_failing: int = Field(description="Incidents of kind asset_failing.")
+    sla_breach: int = Field(description="Incidents of kind sla_breach.")
+    mean_time_to_detect_seconds: float = Field(description="Mean over all its incidents.")
+    max_time_to_detect_seconds: float
+    mean_time_to_recover_seconds: float | None = Field(description="Mean over the closed ones; null if none.")
+    max_time_to_recover_seconds: float | None

@@ -6,8 +6,9 @@ snapshot), aged to the time of the request, so it keeps ageing between pipeline 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
 import pyarrow as pa
@@ -19,8 +20,18 @@ from lakehouse_core.platform_topics import AttemptStatus
 from lakehouse_core.serving.arrow import between, where
 from lakehouse_core.serving.params import DateRange
 from lakehouse_core.serving.tables import ServedTable
-from operational_metrics.contracts import FreshnessState, RunAttempt, RunStats, TableFreshness
-from operational_metrics.serving.models import FreshnessNow, PipelineRunDetail
+from operational_metrics.contracts import (
+    CompliancePeriod,
+    FreshnessState,
+    Incident,
+    IncidentKind,
+    IncidentStatus,
+    RunAttempt,
+    RunStats,
+    SlaCompliance,
+    TableFreshness,
+)
+from operational_metrics.serving.models import FreshnessNow, IncidentSummary, PipelineRunDetail
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 MAP_COLUMNS = ("rows_read_by_table", "rows_written_by_table", "delta_versions", "rows_quarantined_by_rule")
@@ -160,3 +171,98 @@ def recent_final_attempts(table: ServedTable, today: date, *, days: int) -> list
         return [a for a in _models(found.to_pylist(), RunAttempt) if a.status != "skipped"]
 
     return table.query(("recent_final", today, days), compute)
+
+
+def incidents(
+    table: ServedTable,
+    dates: DateRange,
+    *,
+    product: str | None = None,
+    asset: str | None = None,
+    table_name: str | None = None,
+    kind: IncidentKind | None = None,
+    status: IncidentStatus | None = None,
+) -> list[Incident]:
+    """Incidents open at some time in the range (opened on or before its last day, and still
+    open or closed on or after its first day), newest first."""
+    since = pa.scalar(datetime.combine(dates.start, time(), tzinfo=UTC), pa.timestamp("us", "UTC"))
+    closed = pc.field("closed_at")
+    condition = where(
+        pc.field("opened_date") <= pa.scalar(dates.end, pa.date32()),
+        {"product": product, "asset": asset, "table_name": table_name, "kind": kind, "status": status},
+    ) & (closed.is_null() | (closed >= since))
+
+    def compute(reader: DeltaReader) -> list[Incident]:
+        found = reader.read(filter=condition).sort_by(
+            [("opened_at", "descending"), ("incident_id", "ascending")]
+        )
+        return _models(found.to_pylist(), Incident)
+
+    return table.query(("incidents", dates, product, asset, table_name, kind, status), compute)
+
+
+def open_incidents(table: ServedTable) -> list[Incident]:
+    """Every incident not closed yet."""
+
+    def compute(reader: DeltaReader) -> list[Incident]:
+        return _models(reader.read(filter=pc.field("status") == "open").to_pylist(), Incident)
+
+    return table.query(("open_incidents",), compute)
+
+
+def incident_products(table: ServedTable) -> list[str]:
+    """Every product with a stored incident."""
+
+    def compute(reader: DeltaReader) -> list[str]:
+        return sorted(set(reader.read(columns=["product"])["product"].to_pylist()))
+
+    return table.query(("incident_products",), compute)
+
+
+def incident_summary(found: Iterable[Incident]) -> list[IncidentSummary]:
+    """Per product, by product name."""
+    by_product: dict[str, list[Incident]] = defaultdict(list)
+    for each in found:
+        by_product[each.product].append(each)
+    summaries = []
+    for product, items in sorted(by_product.items()):
+        detect = [i.time_to_detect_seconds for i in items]
+        recover = [i.time_to_recover_seconds for i in items if i.time_to_recover_seconds is not None]
+        summaries.append(
+            IncidentSummary(
+                product=product,
+                incidents=len(items),
+                open_incidents=sum(1 for i in items if i.status == "open"),
+                asset_failing=sum(1 for i in items if i.kind == "asset_failing"),
+                sla_breach=sum(1 for i in items if i.kind == "sla_breach"),
+                mean_time_to_detect_seconds=sum(detect) / len(detect),
+                max_time_to_detect_seconds=max(detect),
+                mean_time_to_recover_seconds=sum(recover) / len(recover) if recover else None,
+                max_time_to_recover_seconds=max(recover) if recover else None,
+            )
+        )
+    return summaries
+
+
+def sla_compliance(
+    table: ServedTable,
+    dates: DateRange,
+    *,
+    period: CompliancePeriod,
+    product: str | None = None,
+    table_name: str | None = None,
+) -> list[SlaCompliance]:
+    """The day rows with ``period_start`` in the range, or the month rows of the months the
+    range touches; by period start and table."""
+    first = dates.start.replace(day=1) if period == "month" else dates.start
+    condition = where(
+        between("month", dates.start.replace(day=1), dates.end) & between("period_start", first, dates.end),
+        {"period": period, "product": product, "table_name": table_name},
+    )
+
+    def compute(reader: DeltaReader) -> list[SlaCompliance]:
+        found = reader.read(filter=condition)
+        found = found.sort_by([("period_start", "ascending"), ("table_name", "ascending")])
+        return _models(found.to_pylist(), SlaCompliance)
+
+    return table.query(("sla_compliance", dates, period, product, table_name), compute)

@@ -7,9 +7,15 @@ from dataclasses import dataclass
 from lakehouse_core.serving.api import served_table
 from lakehouse_core.serving.cache import QueryCache
 from lakehouse_core.serving.tables import ServedTable
-from operational_metrics.storage.tables import GOLD_FRESHNESS, GOLD_RUN_STATS, SILVER_RUNS
+from operational_metrics.storage.tables import (
+    GOLD_FRESHNESS,
+    GOLD_INCIDENTS,
+    GOLD_RUN_STATS,
+    GOLD_SLA_COMPLIANCE,
+    SILVER_RUNS,
+)
 
-SERVED_SPECS = (SILVER_RUNS, GOLD_RUN_STATS, GOLD_FRESHNESS)
+SERVED_SPECS = (SILVER_RUNS, GOLD_RUN_STATS, GOLD_FRESHNESS, GOLD_INCIDENTS, GOLD_SLA_COMPLIANCE)
 
 
 @dataclass(frozen=True)
@@ -17,6 +23,8 @@ class ServedTables:
     runs: ServedTable
     run_stats: ServedTable
     freshness: ServedTable
+    incidents: ServedTable
+    sla_compliance: ServedTable
 
     @classmethod
     def open(cls, lake_root: str, cache: QueryCache) -> ServedTables:

@@ -9,7 +9,7 @@ from lakehouse_core.ingestion.bronze import bronze_table
 from lakehouse_core.ingestion.quarantine import quarantine_table
 from lakehouse_core.tables import Layer, declare_table
 from operational_metrics import PRODUCT
-from operational_metrics.contracts import RunAttempt, RunStats, TableFreshness
+from operational_metrics.contracts import Incident, RunAttempt, RunStats, SlaCompliance, TableFreshness
 
 #: Bronze of ``topics.pipeline_runs`` (``platform.pipeline_runs.v1``).
 BRONZE_RUNS = bronze_table(PRODUCT, "pipeline_runs")
@@ -25,5 +25,24 @@ GOLD_FRESHNESS = _table(
 """Besides silver runs (which versions a backfill wrote), it reads every catalogued table's Delta
 history; those reads are not upstreams, so the lineage graph has no cycle through this table."""
 
-TABLES = (BRONZE_RUNS, QUARANTINE_RUNS, SILVER_RUNS, GOLD_RUN_STATS, GOLD_FRESHNESS)
-GOLD_TABLES = (GOLD_RUN_STATS, GOLD_FRESHNESS)
+GOLD_INCIDENTS = _table(
+    "incidents",
+    Layer.GOLD,
+    Incident,
+    "opened_date",
+    upstream=(SILVER_RUNS.qualified_name, GOLD_FRESHNESS.qualified_name),
+)
+GOLD_SLA_COMPLIANCE = _table(
+    "sla_compliance", Layer.GOLD, SlaCompliance, "month", upstream=(GOLD_FRESHNESS.qualified_name,)
+)
+
+TABLES = (
+    BRONZE_RUNS,
+    QUARANTINE_RUNS,
+    SILVER_RUNS,
+    GOLD_RUN_STATS,
+    GOLD_FRESHNESS,
+    GOLD_INCIDENTS,
+    GOLD_SLA_COMPLIANCE,
+)
+GOLD_TABLES = (GOLD_RUN_STATS, GOLD_FRESHNESS, GOLD_INCIDENTS, GOLD_SLA_COMPLIANCE)
