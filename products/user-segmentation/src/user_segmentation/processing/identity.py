@@ -35,10 +35,11 @@ def subject_node(subject_key: Column) -> Column:
 
 
 def product_node(product: str, kind: Column | str, linked_id: Column) -> Column:
+    """``<product>:<kind>:<id>``; null when the id is null (an event without one has no node)."""
     from pyspark.sql import functions as F
 
     kind_column = F.lit(kind) if isinstance(kind, str) else kind
-    return F.concat_ws(":", F.lit(product), kind_column, linked_id)
+    return F.concat(F.lit(f"{product}:"), kind_column, F.lit(":"), linked_id)
 
 
 def link_edges(links: DataFrame, *, product: str) -> DataFrame:
