@@ -12,18 +12,24 @@ POM := infrastructure/jvm/pom.xml
 MEMBERS_PYPROJECT := $(wildcard shared/*/pyproject.toml products/*/pyproject.toml)
 PYTEST_ARGS ?=
 
-.PHONY: help setup tools run ui smoke test bench lint format stack-up stack-down stack-status clean
+.PHONY: help setup tools monitoring-tools run ui smoke test bench lint format stack-up stack-down stack-status clean
 
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-setup: tools $(VENV)/.synced $(JARS)/.resolved  ## Install everything: Python env (uv.lock) and JVM jars (Maven)
+setup: tools monitoring-tools $(VENV)/.synced $(JARS)/.resolved  ## Install everything: Python env (uv.lock), JVM jars (Maven), promtool
 
 tools:  ## Check Java 17+ and Maven; install them with apt when missing and running as root
 	@command -v java >/dev/null && command -v mvn >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jdk-headless maven; \
 	  else echo "Java 17+ and Maven are required: install openjdk-17-jdk-headless and maven" >&2; exit 1; fi; }
+
+monitoring-tools:  ## Check promtool (alert rule tests); install Debian's prometheus with apt when missing and running as root
+	@command -v promtool >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; \
+	  else echo "promtool is required (alert rule tests): install Debian's prometheus package" >&2; exit 1; fi; }
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)

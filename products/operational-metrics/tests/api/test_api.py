@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from lakehouse_core.serving.auth import API_KEY_HEADER
 from lakehouse_testing.serving import get_ok, write_rows
@@ -21,6 +25,12 @@ DAY = date(2026, 3, 2)
 NOON = datetime(2026, 3, 2, 12, tzinfo=UTC)
 CHECKED = NOON + timedelta(minutes=5)
 DAY_RANGE = {"start": "2026-03-02", "end": "2026-03-02"}
+ALERT_RULES = (
+    Path(__file__).resolve().parents[4] / "infrastructure/monitoring/alerts/operational-metrics.rules.yml"
+)
+#: PromQL words that look like metric names: keywords and the label-list clauses.
+PROMQL_WORDS = {"and", "or", "unless", "bool", "offset", "inf", "nan"}
+LABEL_LISTS = r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)"
 
 
 def ops_config(api_keys: dict[str, list[str]] | None = None) -> OpsConfig:
@@ -256,6 +266,42 @@ def test_sla_compliance_per_day_and_per_month(client: TestClient) -> None:
         ("month", "2026-03-01", 8)
     ]
     assert [d["table_name"] for d in silver["items"]] == ["web.gold.daily", "web.silver.events"]
+
+
+def metric_names(expression: str) -> set[str]:
+    """The metric names a PromQL expression selects: identifiers outside strings, label
+    matchers, ranges and label lists that are not functions or keywords."""
+    bare = re.sub(r'"(?:[^"\\]|\\.)*"', "", expression)
+    bare = re.sub(r"\{[^}]*\}|\[[^\]]*\]", " ", bare)
+    bare = re.sub(LABEL_LISTS, " ", bare)
+    names = set()
+    for found in re.finditer(r"(?<![\w.])[A-Za-z_:][\w:]*", bare):
+        if bare[found.end() :].lstrip().startswith("(") or found.group().lower() in PROMQL_WORDS:
+            continue
+        names.add(found.group())
+    return names
+
+
+def test_metric_names_of_an_expression() -> None:
+    expression = 'sum by (product) (rate(a_total{x="b c"}[5m])) > 4 * 3600 and on (product) b_gauge == 1'
+
+    assert metric_names(expression) == {"a_total", "b_gauge"}
+
+
+def test_every_metric_the_alert_rules_use_is_in_the_metrics_output(client: TestClient) -> None:
+    groups = yaml.safe_load(ALERT_RULES.read_text())["groups"]
+    used = {name for group in groups for rule in group["rules"] for name in metric_names(rule["expr"])}
+    scraped = client.get("/metrics").text
+    exported = {
+        sample.name for family in text_string_to_metric_families(scraped) for sample in family.samples
+    }
+
+    assert used >= {
+        "operational_metrics_table_freshness_state",
+        "operational_metrics_asset_last_run_failed",
+        "operational_metrics_incident_open_seconds",
+    }
+    assert used - exported == set()
 
 
 @pytest.mark.parametrize(

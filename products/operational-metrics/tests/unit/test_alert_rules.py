@@ -1,0 +1,40 @@
+"""The platform's alert rules on this product's gauges pass ``promtool check rules`` and their
+firing and resolving cases pass ``promtool test rules``. promtool comes from Debian's
+``prometheus`` package, which ``make setup`` installs; without it these tests fail, they do not
+skip."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+ALERTS = Path(__file__).resolve().parents[4] / "infrastructure" / "monitoring" / "alerts"
+RULES = ALERTS / "operational-metrics.rules.yml"
+
+
+def promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    binary = shutil.which("promtool")
+    if binary is None:
+        pytest.fail("promtool is not installed: run `make setup` (it installs Debian's prometheus package)")
+    return subprocess.run([binary, *args], capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_the_alert_rules_pass_promtool_check() -> None:
+    checked = promtool("check", "rules", str(RULES))
+
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "SUCCESS: 5 rules found" in checked.stdout
+
+
+def test_the_alert_rules_fire_and_resolve_in_promtool_unit_tests() -> None:
+    cases = sorted((ALERTS / "tests").glob("*.yml"))
+
+    tested = promtool("test", "rules", *map(str, cases))
+
+    assert cases, f"no promtool test files in {ALERTS / 'tests'}"
+    assert tested.returncode == 0, tested.stdout + tested.stderr
