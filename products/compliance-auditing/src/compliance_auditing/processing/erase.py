@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any
 from compliance_auditing.config import DEVELOPMENT_SIGNING_KEY, SIGNING_KEY_VARIABLE, ComplianceConfig
 from compliance_auditing.contracts import ErasureCertificate, ErasureRequestEvent
 from compliance_auditing.processing.erasure import Subject, linked_ids, match_condition, subject_frame
-from compliance_auditing.processing.proof import canonical, scan_summary, scan_table, sign
+from compliance_auditing.processing.proof import (
+    canonical,
+    scan_files,
+    scan_summary,
+    scan_table,
+    search_pattern,
+    sign,
+)
 from compliance_auditing.processing.purge import purge_subject
 from compliance_auditing.storage.requests import (
     ClearIds,
@@ -44,13 +51,19 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 METHOD = (
-    "Rows deleted by MERGE on every subject column (subject_key: equal; pseudonymous and device "
-    "ids: the keyed ids of the identity links; user ids: the clear ids; free text: any of them as "
-    "a whole token), deletion vectors purged, VACUUM with zero retention, a checkpoint of the newest "
-    "version and the older log files deleted. Then searched: every readable version, the change "
-    "data feed over them, every _delta_log file (bytes and decoded checkpoints) and every other "
-    "file under the table's location (bytes and decoded Parquet) for the subject key, the keyed "
-    "ids, the clear ids and their 32-character statistics prefixes."
+    "Every table's files searched first: every _delta_log file (bytes and decoded checkpoints) and "
+    "every other file under its location (bytes and decoded Parquet: data files, _change_data, "
+    "deletion vectors' files, files no version references) for the subject key, the keyed ids, the "
+    "clear ids and their 32-character statistics prefixes, each as a whole token. A table whose "
+    "files hold any is purged: rows deleted by MERGE on every subject column (subject_key: equal; "
+    "pseudonymous and device ids: the keyed ids of the identity links; user ids: the clear ids; "
+    "free text: any of them as a whole token), deletion vectors purged, VACUUM with zero "
+    "retention, a checkpoint of the newest version and the older log files deleted; then searched "
+    "again: its files, every readable version through Delta and the change data feed over them."
+)
+CLEAN_REASON = (
+    "no file under the location holds the subject: every version whose files exist is covered, "
+    "since a version's rows are in its files; left untouched, time travel kept"
 )
 KEPT_REASON = (
     "kept: the audit trail and the erasure records are kept under a legal obligation (GDPR "
@@ -95,25 +108,28 @@ def resolve_subject(
     return Subject(subject_key, tuple(sorted(found)), clear.all if clear else ()), read
 
 
-def erase_from_table(spark: SparkSession, entry: CatalogEntry, subject: DataFrame) -> dict[str, Any]:
-    """Search one table, purge it when it holds the subject, search again; what was done and found."""
+def erase_from_table(
+    spark: SparkSession, entry: CatalogEntry, subject: DataFrame, pattern: str
+) -> dict[str, Any]:
+    """Search one table's files; when they hold the subject, purge it and search again, files
+    and every readable version and the change feed; what was done and found."""
     report: dict[str, Any] = {"table": entry.qualified_name, "location": entry.location}
     if entry.qualified_name in KEPT_ON_ERASURE:
         return {**report, "status": "kept", "reason": KEPT_REASON, "found": 0}
     if not table_exists(spark, entry.location):
         return {**report, "status": "absent", "reason": "no Delta table at the location", "found": 0}
-    condition = match_condition(entry.spec.subject_columns)
-    before = scan_table(spark, entry.location, subject, condition)
+    before = scan_files(entry.location, pattern)
     if before.found == 0:
-        return {**report, "status": "clean", "scan": scan_summary(before), "found": 0}
+        return {**report, "status": "clean", "reason": CLEAN_REASON, "scan": scan_summary(before), "found": 0}
+    condition = match_condition(entry.spec.subject_columns)
     if condition is None:
-        after = before
+        reason = "the subject was found but the table declares no subject column to erase by"
         return {
             **report,
             "status": "held",
-            "reason": "the table has no subject column to erase by",
-            "scan": scan_summary(after),
-            "found": after.found,
+            "reason": reason,
+            "scan": scan_summary(before),
+            "found": before.found,
         }
     purge = purge_subject(entry.location, subject, condition)
     after = scan_table(spark, entry.location, subject, condition)
@@ -140,8 +156,9 @@ def certify(
     """Erase the request's subject from every catalogued table and sign what was found."""
     subject, links = resolve_subject(spark, catalog, request.subject_key, clear)
     frame = subject_frame(spark, subject).cache()
+    pattern = search_pattern(subject)
     tables = [
-        erase_from_table(spark, entry, frame)
+        erase_from_table(spark, entry, frame, pattern)
         for entry in sorted(catalog.entries.values(), key=lambda e: e.qualified_name)
     ]
     frame.unpersist()

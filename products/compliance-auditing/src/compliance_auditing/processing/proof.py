@@ -97,24 +97,45 @@ def _readable_versions(location: str) -> tuple[int, int]:
     return oldest, newest
 
 
+def scan_files(location: str, pattern: str) -> TableScan:
+    """Search every file under the table's location (log and data) for ``pattern``; pure Python.
+    A version's rows are in its files, so this covers every version whose files still exist."""
+    root = Path(location)
+    log_files = list(_files(root, log=True))
+    data_files = list(_files(root, log=False))
+    return TableScan(
+        log_files_scanned=len(log_files),
+        log_hits=[str(p.relative_to(root)) for p in log_files if file_holds(p, pattern)],
+        data_files_scanned=len(data_files),
+        data_hits=[str(p.relative_to(root)) for p in data_files if file_holds(p, pattern)],
+    )
+
+
 def scan_table(spark: SparkSession, location: str, subject: DataFrame, condition: str | None) -> TableScan:
-    """Search one table location for the subject (module docstring); ``condition`` (``t``/``s``
-    as in :func:`~compliance_auditing.processing.erasure.match_condition`) finds their rows."""
+    """:func:`scan_files`, and through Delta every readable version's rows and the change data
+    feed over them matching ``condition`` (``t``/``s`` as in
+    :func:`~compliance_auditing.processing.erasure.match_condition`)."""
+    from functools import reduce
+
     from pyspark.sql import functions as F
 
-    pattern = _pattern(subject)
+    files = scan_files(location, _pattern(subject))
     oldest, newest = _readable_versions(location)
-    scanned, unreadable, rows = [], [], 0
+    scanned, unreadable, frames = [], [], []
     for version in range(oldest, newest + 1):
         try:
             frame = spark.read.format("delta").option("versionAsOf", version).load(location)
-            if condition is not None:
-                rows += frame.alias("t").join(F.broadcast(subject.alias("s")), F.expr(condition)).count()
+            frames.append(
+                frame.select(F.struct(*frame.columns).alias("row")).withColumn("_version", F.lit(version))
+            )
             scanned.append(version)
         except Exception:
             unreadable.append(version)
-    change_rows, change_error = 0, None
-    if condition is not None:
+    rows = change_rows = 0
+    change_error = None
+    if condition is not None and frames:
+        every = reduce(lambda a, b: a.unionByName(b), frames).select("row.*")
+        rows = every.alias("t").join(F.broadcast(subject.alias("s")), F.expr(condition)).count()
         try:
             changes = (
                 spark.read.format("delta")
@@ -125,19 +146,16 @@ def scan_table(spark: SparkSession, location: str, subject: DataFrame, condition
             change_rows = changes.alias("t").join(F.broadcast(subject.alias("s")), F.expr(condition)).count()
         except Exception as exc:
             change_error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
-    root = Path(location)
-    log_files = list(_files(root, log=True))
-    data_files = list(_files(root, log=False))
     return TableScan(
         versions_scanned=scanned,
         versions_unreadable=unreadable,
         version_rows=rows,
         change_feed_rows=change_rows,
         change_feed_error=change_error,
-        log_files_scanned=len(log_files),
-        log_hits=[str(p.relative_to(root)) for p in log_files if file_holds(p, pattern)],
-        data_files_scanned=len(data_files),
-        data_hits=[str(p.relative_to(root)) for p in data_files if file_holds(p, pattern)],
+        log_files_scanned=files.log_files_scanned,
+        log_hits=files.log_hits,
+        data_files_scanned=files.data_files_scanned,
+        data_hits=files.data_hits,
     )
 
 
@@ -145,9 +163,12 @@ def _pattern(subject: DataFrame) -> str:
     row = subject.first()
     if row is None:
         raise ValueError("the subject frame is empty")
-    return token_pattern(
-        Subject(row["subject_key"], tuple(row["linked_ids"]), tuple(row["clear_ids"])).search_tokens
-    )
+    return search_pattern(Subject(row["subject_key"], tuple(row["linked_ids"]), tuple(row["clear_ids"])))
+
+
+def search_pattern(subject: Subject) -> str:
+    """What the file searches look for: every search token of the subject, as a whole token."""
+    return token_pattern(subject.search_tokens)
 
 
 def scan_summary(scan: TableScan) -> dict[str, Any]:

@@ -8,17 +8,18 @@ edge of erasure). Each step says what it removed; docs/DESIGN.md says what time 
 3. ``VACUUM … RETAIN 0 HOURS`` (the retention check off on the session for this call only):
    deletes every data file and change-data file no current version needs, i.e. the files that
    held the rows, the change feed's copies of the deleted rows, and the table's older versions.
-4. A checkpoint of the newest version (delta-rs), then every log file of an older version is
+4. A checkpoint of the newest version (Delta's own), then every log file of an older version is
    deleted: the commits' ``add`` actions keep min/max statistics of the removed files (which can
    be the key), and older checkpoints repeat them.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lakehouse_core.errors import JobError
 
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
-_VERSIONED_LOG_FILE = re.compile(r"^(\d{20})\.")
+#: A log file of one version (a commit, checksum or checkpoint) or its hidden Hadoop checksum.
+_VERSIONED_LOG_FILE = re.compile(r"^\.?(\d{20})\.")
 
 
 @dataclass(frozen=True)
@@ -76,16 +78,18 @@ def vacuum_now(spark: SparkSession, table_location: str) -> int:
     return int(metrics.get("numDeletedFiles", 0))
 
 
-def truncate_log(table_location: str) -> tuple[int, int]:
-    """Checkpoint the newest version and delete the log files of every older version;
-    (files deleted, the checkpoint's version, now the first readable one)."""
-    from deltalake import DeltaTable
-
-    table = DeltaTable(table_location)
-    table.create_checkpoint()
-    version = table.version()
+def truncate_log(spark: SparkSession, table_location: str) -> tuple[int, int]:
+    """Checkpoint the newest version (Delta's own checkpoint, so every table feature is kept)
+    and delete the log files of every older version; (files deleted, the checkpoint's version,
+    now the first readable one)."""
+    jvm: Any = spark._jvm
+    session: Any = spark._jsparkSession
+    delta_log = jvm.org.apache.spark.sql.delta.DeltaLog.forTable(session, table_location)
+    delta_log.checkpoint()
+    log_dir = Path(table_location) / "_delta_log"
+    version = int(json.loads((log_dir / "_last_checkpoint").read_text())["version"])
     removed = 0
-    for path in sorted((Path(table_location) / "_delta_log").iterdir()):
+    for path in sorted(log_dir.iterdir()):
         found = _VERSIONED_LOG_FILE.match(path.name)
         if path.is_file() and found and int(found.group(1)) < version:
             path.unlink()
@@ -104,5 +108,5 @@ def purge_subject(table_location: str, subject: DataFrame, condition: str) -> Pu
     if reorganised:
         spark.sql(f"REORG TABLE delta.`{table_location}` APPLY (PURGE)")
     vacuumed = vacuum_now(spark, table_location)
-    removed, first = truncate_log(table_location)
+    removed, first = truncate_log(spark, table_location)
     return Purge(deleted, reorganised, vacuumed, removed, first)

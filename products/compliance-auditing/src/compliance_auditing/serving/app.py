@@ -116,7 +116,6 @@ def erasure_router(
         status_code=202,
         response_model=ErasureRequestStatus,
         dependencies=[Depends(require_any_role(PRIVACY_OFFICER))],
-        responses=error_responses(422),
     )
     def create(body: ErasureRequestCreate) -> ErasureRequestStatus:
         """Record a request to erase a person; the erasure task executes it and issues the

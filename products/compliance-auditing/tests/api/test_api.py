@@ -1,0 +1,124 @@
+"""The REST API on real Delta tables written with delta-rs, through the ASGI app in process."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from compliance_auditing.config import ComplianceConfig
+from compliance_auditing.contracts import AccessesDaily
+from compliance_auditing.serving.app import create_app
+from compliance_auditing.storage.requests import load_clear_ids
+from compliance_auditing.storage.tables import GOLD_ACCESSES_DAILY, SILVER_ERASURE_REQUESTS
+from lakehouse_core.privacy import subject_key_of
+from lakehouse_core.serving.auth import API_KEY_HEADER
+from lakehouse_testing.serving import get_ok, write_rows
+
+pytestmark = pytest.mark.integration
+
+PLATFORM_KEY = b"api-test-subject-key"
+NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
+OFFICER = {API_KEY_HEADER: "officer-key"}
+AUDITOR = {API_KEY_HEADER: "auditor-key"}
+ANALYST = {API_KEY_HEADER: "analyst-key"}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def client_for(lake_root: str, clock: Clock) -> TestClient:
+    config = ComplianceConfig(
+        name="compliance-auditing",
+        owner="o",
+        team="t",
+        api_keys={"officer-key": ["privacy_officer"], "auditor-key": ["auditor"], "analyst-key": ["analyst"]},
+    )
+    write_rows(
+        lake_root,
+        GOLD_ACCESSES_DAILY,
+        AccessesDaily,
+        (date(2026, 3, 2), "GET /v1/x", "analyst", "k1", "read", 3, 1, 2),
+    )
+    return TestClient(create_app(config, lake_root=lake_root, clock=clock, subject_key=PLATFORM_KEY))
+
+
+def test_an_erasure_request_is_stored_by_subject_key_and_its_status_turns_late(lake_root: str) -> None:
+    from deltalake import DeltaTable
+
+    clock = Clock()
+    client = client_for(lake_root, clock)
+
+    created = client.post(
+        "/v1/erasure-requests", json={"user_id": " u-1 ", "anonymous_ids": ["a-1"]}, headers=OFFICER
+    )
+
+    assert created.status_code == 202, created.text
+    body = created.json()
+    request_id = body["request_id"]
+    assert (body["state"], body["late"], body["subject_key"]) == (
+        "pending",
+        False,
+        subject_key_of("u-1", PLATFORM_KEY),
+    )
+    stored = DeltaTable(SILVER_ERASURE_REQUESTS.location(lake_root)).to_pyarrow_table().to_pylist()
+    assert "u-1" not in str(stored)
+    assert "a-1" not in str(stored)
+    clear = load_clear_ids(lake_root, request_id)
+    assert clear is not None
+    assert clear.all == ("u-1", "a-1")
+    status = get_ok(client, f"/v1/erasure-requests/{request_id}", AUDITOR)
+    assert (status["state"], status["late"]) == ("pending", False)
+    clock.now = NOW + timedelta(hours=72, seconds=1)
+    assert get_ok(client, f"/v1/erasure-requests/{request_id}", OFFICER)["late"] is True
+    missing = client.get(f"/v1/erasure-requests/{request_id}/certificate", headers=AUDITOR)
+    assert missing.status_code == 404
+    assert "pending: no certificate issued yet" in missing.json()["detail"]
+
+
+def test_bad_bodies_unknown_ids_and_roles_are_refused(lake_root: str) -> None:
+    client = client_for(lake_root, Clock())
+
+    no_user = client.post("/v1/erasure-requests", json={"anonymous_ids": ["a"]}, headers=OFFICER)
+    blank = client.post("/v1/erasure-requests", json={"user_id": "   "}, headers=OFFICER)
+    extra = client.post("/v1/erasure-requests", json={"user_id": "u", "email": "x@y"}, headers=OFFICER)
+    unknown = client.get("/v1/erasure-requests/nope", headers=AUDITOR)
+    unknown_certificate = client.get("/v1/erasure-requests/nope/certificate", headers=AUDITOR)
+    by_auditor = client.post("/v1/erasure-requests", json={"user_id": "u"}, headers=AUDITOR)
+    by_analyst = client.get("/v1/erasure-requests/nope", headers=ANALYST)
+    no_key = client.post("/v1/erasure-requests", json={"user_id": "u"})
+
+    assert no_user.status_code == 422
+    assert "user_id" in no_user.text
+    assert blank.status_code == 422
+    assert "user_id" in blank.text
+    assert extra.status_code == 422
+    assert "email" in extra.text
+    assert unknown.status_code == 404
+    assert "no erasure request 'nope'" in unknown.text
+    assert unknown_certificate.status_code == 404
+    assert by_auditor.status_code == 403
+    assert by_analyst.status_code == 403
+    assert no_key.status_code == 401
+
+
+def test_accesses_per_day_for_auditors(lake_root: str) -> None:
+    client = client_for(lake_root, Clock())
+
+    page = get_ok(client, "/v1/accesses", AUDITOR, start="2026-03-02", end="2026-03-02")
+
+    assert [(r["resource"], r["role"], r["accesses"], r["denied"]) for r in page["items"]] == [
+        ("GET /v1/x", "analyst", 3, 1)
+    ]
+    assert (
+        client.get(
+            "/v1/accesses", headers=ANALYST, params={"start": "2026-03-02", "end": "2026-03-02"}
+        ).status_code
+        == 403
+    )
