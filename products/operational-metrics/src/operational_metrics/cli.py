@@ -1,8 +1,10 @@
-"""``operational-metrics``: the ``pipeline`` and ``api`` commands."""
+"""``operational-metrics``: the ``pipeline``, ``api`` and ``report`` commands."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,6 +20,7 @@ from lakehouse_platform.run_reporting import platform_recorders
 from operational_metrics import PRODUCT
 from operational_metrics.config import load_ops_config
 from operational_metrics.pipeline import OPERATIONAL_METRICS, build_pipeline, spark_session
+from operational_metrics.report import write_report
 from operational_metrics.serving.app import create_app
 
 STEPS = ("topics", "bronze", "silver", "run_stats", "freshness", "sla_compliance", "incidents")
@@ -61,6 +64,29 @@ def api() -> None:
     config, settings = load_ops_config(), LakehouseSettings()
     uvicorn.run(
         create_app(config, lake_root=settings.lake_root), host=config.serving.host, port=config.serving.port
+    )
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"'{value}' is not an ISO date (YYYY-MM-DD)") from exc
+
+
+@app.command()
+def report(
+    day: Annotated[str | None, typer.Option(help="The UTC day to show (YYYY-MM-DD); default today.")] = None,
+    out: Annotated[Path, typer.Option(help="Where to write the HTML page.")] = Path("report.html"),
+) -> None:
+    """Write one day of gold as a self-contained HTML page of charts: freshness against the SLA
+    per table, run durations per asset with failures marked, incidents, SLA compliance."""
+    shown = _day(day) if day else datetime.now(tz=UTC).date()
+    gold = write_report(LakehouseSettings().lake_root, shown, out)
+    console.print(
+        f"wrote {out}: {len({r['table_name'] for r in gold.freshness})} tables, "
+        f"{len(gold.run_stats)} assets, {len(gold.incidents)} incidents on {shown}",
+        soft_wrap=True,
     )
 
 
