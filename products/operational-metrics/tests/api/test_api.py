@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from lakehouse_core.serving.auth import API_KEY_HEADER
+from lakehouse_testing.plugin import free_port, serve_in_thread
 from lakehouse_testing.serving import get_ok, write_rows
 from operational_metrics.config import OpsConfig
 from operational_metrics.contracts import Incident, RunAttempt, RunStats, SlaCompliance, TableFreshness
 from operational_metrics.serving.app import create_app
+from operational_metrics.serving.metrics import OpsCollector
 from operational_metrics.storage import tables as specs
 
 pytestmark = pytest.mark.integration
@@ -302,6 +308,49 @@ def test_every_metric_the_alert_rules_use_is_in_the_metrics_output(client: TestC
         "operational_metrics_incident_open_seconds",
     }
     assert used - exported == set()
+
+
+def scraped_names(prometheus: str, deadline: float) -> set[str]:
+    """The operational_metrics_* names Prometheus has stored, once it has scraped at least once."""
+    names: set[str] = set()
+    while time.monotonic() < deadline and not names:
+        try:
+            answer = httpx.get(f"{prometheus}/api/v1/label/__name__/values", timeout=2).json()
+            names = {n for n in answer["data"] if n.startswith("operational_metrics_")}
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    return names
+
+
+def test_a_real_prometheus_scraping_the_exporter_sees_every_gauge(lake_root: str, tmp_path: Path) -> None:
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.fail("the prometheus server is not installed: run `make setup` (Debian's prometheus package)")
+    build_lake(lake_root)
+    app = create_app(ops_config(), lake_root=lake_root, clock=lambda: CHECKED + timedelta(minutes=20))
+    gauges = {family.name for family in OpsCollector(None, lambda: CHECKED).describe()}  # type: ignore[arg-type]
+    with serve_in_thread(app) as api:
+        target = api.removeprefix("http://")
+        config = tmp_path / "prometheus.yml"
+        config.write_text(
+            "global: {scrape_interval: 1s}\n"
+            f"scrape_configs: [{{job_name: ops, static_configs: [{{targets: ['{target}']}}]}}]\n"
+        )
+        port = free_port()
+        server = subprocess.Popen(
+            [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+             f"--web.listen-address=127.0.0.1:{port}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            names = scraped_names(f"http://127.0.0.1:{port}", time.monotonic() + 60)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+    assert len(gauges) == 7
+    assert names >= gauges
 
 
 @pytest.mark.parametrize(
