@@ -1,8 +1,8 @@
 """The edges of the product's processing: read, call the pure transforms, write.
 
 - :func:`run_silver`: new bronze audit records → silver audit trail (linked into its day's chain)
-  and quarantine, exactly once per bronze commit; the roots of the days that grew are recomputed
-  from the stored links;
+  and quarantine, exactly once per bronze commit; the roots of the batch's days are recomputed
+  from the stored links (so a batch replayed after a crash between the two writes repairs them);
 - :func:`run_accesses`: the days silver's change feed touched, recomputed (partition overwrite);
 - :func:`execute_erasures`: every pending erasure request executed, proven and certified.
 """
@@ -108,7 +108,7 @@ def run_silver(spark: SparkSession, *, lake_root: str) -> IncrementalRun:
             spark, new.select(*RECORD_COLUMNS, "day", "source_partition", "source_offset"), trail
         )
         merge_insert_new(links, SILVER_AUDIT_TRAIL, lake_root=lake_root, keys=["record_id"])
-        days = [r["day"] for r in links.select("day").distinct().collect()]
+        days = [r["day"] for r in records.select("day").distinct().collect()]
         if days:
             stored = read_table(spark, SILVER_AUDIT_TRAIL, lake_root=lake_root).where(F.col("day").isin(days))
             merge_upsert(chain_roots(stored), SILVER_CHAIN_ROOTS, lake_root=lake_root, keys=["day"])
