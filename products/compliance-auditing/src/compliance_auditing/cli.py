@@ -81,9 +81,14 @@ def erase(
     """Execute erasure requests now across every installed product's tables and issue their
     certificates."""
     from compliance_auditing.processing.erase import execute_erasures
+    from compliance_auditing.storage.requests import request_states
 
     configure_logging(PRODUCT)
     settings = LakehouseSettings()
+    if request is not None and request not in request_states(settings.lake_root, request):
+        raise typer.BadParameter(
+            f"no erasure request {request!r} under {settings.lake_root}", param_hint="--request"
+        )
     run = execute_erasures(
         spark_session(),
         load_catalog(lake_root=settings.lake_root),
