@@ -120,15 +120,9 @@ def run_identity(
         if link_frames
         else empty_edges
     ).localCheckpoint()
-    old_days = {
-        r[0]
-        for r in read_table(spark, IDENTITY_EDGES, lake_root=lake_root)
-        .select("event_date")
-        .distinct()
-        .collect()
-    }
-    new_days = {r[0] for r in edges.select("event_date").distinct().collect()}
-    overwrite_partitions(edges, IDENTITY_EDGES, lake_root=lake_root, partitions=sorted(old_days | new_days))
+    stored = read_table(spark, IDENTITY_EDGES, lake_root=lake_root).select("event_date")
+    days = sorted(r[0] for r in stored.union(edges.select("event_date")).distinct().collect())
+    overwrite_partitions(edges, IDENTITY_EDGES, lake_root=lake_root, partitions=days)
 
     nodes = [edge_nodes(edges)] + [
         event_nodes(inputs.frames[s.events], s) for s in SOURCES if s.events in inputs.frames
@@ -136,11 +130,13 @@ def run_identity(
     persons = person_nodes(nodes, edges).localCheckpoint()
     old = read_table(spark, PERSON_NODES, lake_root=lake_root)
     replace_rows(persons, old, PERSON_NODES, lake_root=lake_root, key="node_id")
+    edge_counts = edges.agg(F.count(F.lit(1)), F.count(F.when(~F.col("accepted"), True))).first()
+    node_counts = persons.agg(F.count(F.lit(1)), F.countDistinct("person_id")).first()
     return IdentityRun(
-        edges=edges.count(),
-        refused_edges=edges.where(~F.col("accepted")).count(),
-        nodes=persons.count(),
-        persons=persons.select("person_id").distinct().count(),
+        edges=int(edge_counts[0]) if edge_counts else 0,
+        refused_edges=int(edge_counts[1]) if edge_counts else 0,
+        nodes=int(node_counts[0]) if node_counts else 0,
+        persons=int(node_counts[1]) if node_counts else 0,
         inputs=inputs,
     )
 
