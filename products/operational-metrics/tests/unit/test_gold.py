@@ -259,6 +259,7 @@ def test_an_sla_incident_opens_at_a_breach_and_closes_only_when_the_table_is_ok_
         spark,
         ("p.gold.t", noon, "ok"),
         ("p.gold.t", noon + hour, "breach"),
+        ("p.gold.t", noon + hour, "breach"),
         ("p.gold.t", noon + 2 * hour, "warn"),
         ("p.gold.t", noon + 3 * hour, "breach"),
         ("p.gold.t", noon + 4 * hour, "ok"),

@@ -113,10 +113,12 @@ def sla_incidents(checks: DataFrame, *, since: datetime | None = None) -> DataFr
     """:class:`Incident` rows of kind ``sla_breach`` from gold freshness ``checks``, in check
     order per table from ``since`` on; a ``breach`` check opens, an ``ok`` check closes. The
     incident started when the newest data became ``breach_minutes`` old (the opening check's
-    ``newest_data_at`` plus the SLA), at most the check that saw it."""
+    ``newest_data_at`` plus the SLA), at most the check that saw it. A check stored twice (same
+    table and ``checked_at``) counts once."""
     from pyspark.sql import functions as F
 
     key = ["table_name", "product"]
+    checks = checks.dropDuplicates(["table_name", "checked_at"])
     events = checks.select(
         *key,
         F.col("checked_at").alias("at"),
