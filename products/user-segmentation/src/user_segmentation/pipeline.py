@@ -97,7 +97,7 @@ def build_pipeline(
         session = spark()
         writes = [IDENTITY_EDGES, PERSON_NODES]
         before = versions_before(session, writes, lake_root=lake_root)
-        run = run_identity(session, config, catalogued(), lake_root=lake_root)
+        run = run_identity(session, config, catalogued(), lake_root=lake_root, as_of=as_of())
         written = written_since(session, writes, before, lake_root=lake_root)
         return {
             "edges": run.edges,

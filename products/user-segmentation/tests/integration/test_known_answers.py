@@ -2,7 +2,8 @@
 written at their catalog locations in a temp lake, yield exactly the expected persons, features,
 memberships (with entry and exit days) and membership records on the broker.
 
-The people (days D1..D4; the first run computes D1..D2, the second D3..D4 after more silver):
+The people (days D1..D4; the first run computes D1..D2 and sees only the silver rows of those
+days, the second D3..D4 with all of them):
 
 - Alice (``ka``), web only: a page on D1 (identify ties her anonymous id ``wa``), an order of
   30 on D2, a page on D4.
@@ -224,11 +225,10 @@ def test_hand_built_people_yield_the_known_persons_features_and_memberships(
         run = run_pipeline(pipeline)
         assert run.status == "succeeded", [(t.name, t.error) for t in run.tasks]
 
-    for name, rows in first_stage().items():
-        write(spark, catalog, lake_root, name, rows)
+    first, second = first_stage(), second_stage()
+    for name, rows in first.items():
+        write(spark, catalog, lake_root, name, rows + second[name])
     pipeline_run()
-    for name, rows in second_stage().items():
-        write(spark, catalog, lake_root, name, rows)
     day["as_of"] = D4
     pipeline_run()
 

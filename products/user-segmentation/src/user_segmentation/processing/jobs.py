@@ -2,8 +2,9 @@
 this product's own), call the pure transforms, write, publish.
 
 - :func:`run_identity`: every identity link of web and mobile → ``silver.identity_edges`` (with
-  the over-merge guard's verdict) and ``silver.person_nodes`` (the persons). The graph is
-  recomputed from all links on each run (a full read: components can merge or split anywhere);
+  the over-merge guard's verdict) and ``silver.person_nodes`` (the persons, rewritten whole). The
+  graph is recomputed from all links up to ``as_of`` on each run (a full read: components can
+  merge or split anywhere);
 - :func:`run_features`: ``gold.person_features`` for each UTC day after the last one computed,
   up to ``as_of`` (partition overwrite, so a re-run of a day replaces it);
 - :func:`run_segments`: the feature days not folded into memberships yet → spells in
@@ -21,7 +22,7 @@ from datetime import date, timedelta
 from functools import reduce
 from typing import TYPE_CHECKING
 
-from lakehouse_core.delta import ensure_table, merge_upsert, overwrite_partitions, read_table, replace_rows
+from lakehouse_core.delta import ensure_table, merge_upsert, overwrite_partitions, read_table
 from lakehouse_core.errors import DataError
 from lakehouse_core.kafka.producer import EventProducer, OutgoingMessage
 from lakehouse_platform.catalog import Catalog, CatalogError
@@ -101,18 +102,18 @@ class IdentityRun:
 
 
 def run_identity(
-    spark: SparkSession, config: SegmentationConfig, catalog: Catalog, *, lake_root: str
+    spark: SparkSession, config: SegmentationConfig, catalog: Catalog, *, lake_root: str, as_of: date
 ) -> IdentityRun:
-    """Rebuild the identity graph from every identity link and event id of web and mobile."""
+    """Rebuild the identity graph from every identity link and event id of web and mobile up to
+    the end of ``as_of``: a run for a past day sees the graph as it was then."""
     from pyspark.sql import functions as F
 
     inputs = read_inputs(spark, catalog, [n for s in SOURCES for n in (s.identity_links, s.events)])
+    until = {name: frame.where(F.col("event_date") <= F.lit(as_of)) for name, frame in inputs.frames.items()}
     for spec in (IDENTITY_EDGES, PERSON_NODES):
         ensure_table(spark, spec, lake_root=lake_root)
     link_frames = [
-        link_edges(inputs.frames[s.identity_links], product=s.product)
-        for s in SOURCES
-        if s.identity_links in inputs.frames
+        link_edges(until[s.identity_links], product=s.product) for s in SOURCES if s.identity_links in until
     ]
     empty_edges = read_table(spark, IDENTITY_EDGES, lake_root=lake_root).limit(0)
     edges = (
@@ -124,12 +125,11 @@ def run_identity(
     days = sorted(r[0] for r in stored.union(edges.select("event_date")).distinct().collect())
     overwrite_partitions(edges, IDENTITY_EDGES, lake_root=lake_root, partitions=days)
 
-    nodes = [edge_nodes(edges)] + [
-        event_nodes(inputs.frames[s.events], s) for s in SOURCES if s.events in inputs.frames
-    ]
+    nodes = [edge_nodes(edges)] + [event_nodes(until[s.events], s) for s in SOURCES if s.events in until]
     persons = person_nodes(nodes, edges).localCheckpoint()
-    old = read_table(spark, PERSON_NODES, lake_root=lake_root)
-    replace_rows(persons, old, PERSON_NODES, lake_root=lake_root, key="node_id")
+    persons.select(*PERSON_NODES.schema.fieldNames()).write.format("delta").mode("overwrite").save(
+        PERSON_NODES.location(lake_root)
+    )
     edge_counts = edges.agg(F.count(F.lit(1)), F.count(F.when(~F.col("accepted"), True))).first()
     node_counts = persons.agg(F.count(F.lit(1)), F.countDistinct("person_id")).first()
     return IdentityRun(
