@@ -80,7 +80,6 @@ def test_records_are_linked_once_across_batches_and_tampering_is_named(
     ]
     append(spark.createDataFrame(bronze(second, 3), BRONZE_AUDIT.schema), BRONZE_AUDIT, lake_root=lake_root)
     run_silver(spark, lake_root=lake_root)
-    run_silver(spark, lake_root=lake_root)
 
     stored = links(spark, lake_root)
     assert {k: v[0] for k, v in stored.items()} == {"a": 1, "b": 2, "c": 3, "d": 4}
