@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -185,6 +186,36 @@ def overwrite_partitions(
         values = ", ".join(_sql_literal(v) for v in sorted(partitions, key=str))
         options = {"replaceWhere": f"`{spec.partition_by[0]}` IN ({values})"}
     _save(df, spec, lake_root=lake_root, mode="overwrite", transaction=transaction, options=options)
+
+
+#: A table write, ready to run.
+Write = Callable[[], None]
+
+#: How many independent writes :func:`write_all` runs at once.
+WRITE_CONCURRENCY = 4
+
+
+def write_all(writes: Sequence[Write], *, concurrency: int = WRITE_CONCURRENCY) -> None:
+    """Run independent table writes (each to its own table) at the same time, and return when
+    all have finished.
+
+    A small Delta write spends most of its time on the driver (reconstructing the snapshot,
+    planning, committing) and waiting for a few tiny tasks, so one write leaves the machine
+    mostly idle; writes to different tables never conflict, and Spark runs the jobs of several
+    threads at once. Every write runs to its end, then the first failure (in ``writes`` order)
+    is raised, so no write is still running when the caller sees it. The writes must not read
+    one another's tables: their order is not defined.
+    """
+    if len(writes) <= 1 or concurrency <= 1:
+        for write in writes:
+            write()
+        return
+    with ThreadPoolExecutor(
+        max_workers=min(concurrency, len(writes)), thread_name_prefix="delta-write"
+    ) as pool:
+        futures = [pool.submit(write) for write in writes]
+    for future in futures:
+        future.result()
 
 
 def _sql_literal(value: date | str | int) -> str:

@@ -39,12 +39,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
 
 from lakehouse_core.aggregation import expand_dates
-from lakehouse_core.delta import merge_upsert, overwrite_partitions, read_table, table_history
+from lakehouse_core.delta import (
+    Write,
+    merge_upsert,
+    overwrite_partitions,
+    read_table,
+    table_history,
+    write_all,
+)
 from mobile_user_analytics.processing.gold import (
     active_users,
     active_users_affected_dates,
@@ -101,36 +109,46 @@ class GoldStep:
             if days:
                 spark = changes.sparkSession
                 self.fill_device_days(spark)
-                self._recompute_days(spark, days)
-                self._recompute_device_days(spark, device_days_dates(days))
+                write_all(
+                    [
+                        *self._day_writes(spark, days),
+                        self._device_days_write(spark, device_days_dates(days)),
+                    ]
+                )
                 self._recompute_devices(changed)
         finally:
             changed.unpersist()
 
-    def _recompute_days(self, spark: SparkSession, session_days: set[date]) -> None:
+    def _day_writes(self, spark: SparkSession, session_days: set[date]) -> list[Write]:
+        """The daily tables' writes for the batch's session days: independent of one another."""
         sessions = self._read(spark, SILVER_SESSIONS, "session_date", session_days)
-        self._overwrite(session_stats(sessions, session_days), GOLD_SESSION_STATS, session_days)
-        self._overwrite(crash_free(sessions, session_days), GOLD_CRASH_FREE, session_days)
-
+        writes = [
+            self._overwrite(session_stats(sessions, session_days), GOLD_SESSION_STATS, session_days),
+            self._overwrite(crash_free(sessions, session_days), GOLD_CRASH_FREE, session_days),
+        ]
         last_day = read_table(spark, SILVER_EVENTS, lake_root=self.lake_root).agg(F.max("event_date")).first()
         if last_day is None or last_day[0] is None:
-            return
+            return writes
         event_days = {d for d in expand_dates(session_days, after=1) if d <= last_day[0]}
         screen_views = self._read(spark, SILVER_SCREEN_VIEWS, "event_date", event_days)
-        self._overwrite(screen_stats(screen_views, event_days), GOLD_SCREEN_STATS, event_days)
-        self._overwrite(screen_transitions(screen_views, event_days), GOLD_SCREEN_TRANSITIONS, event_days)
         events = self._read(spark, SILVER_EVENTS, "event_date", event_days)
-        self._overwrite(version_adoption(events, event_days), GOLD_VERSION_ADOPTION, event_days)
-        self._overwrite(os_adoption(events, event_days), GOLD_OS_ADOPTION, event_days)
-
         active_days = {d for d in active_users_affected_dates(event_days) if d <= last_day[0]}
         context = self._read(spark, SILVER_EVENTS, "event_date", active_users_input_dates(active_days))
-        self._overwrite(active_users(context, active_days), GOLD_ACTIVE_USERS, active_days)
+        return [
+            *writes,
+            self._overwrite(screen_stats(screen_views, event_days), GOLD_SCREEN_STATS, event_days),
+            self._overwrite(
+                screen_transitions(screen_views, event_days), GOLD_SCREEN_TRANSITIONS, event_days
+            ),
+            self._overwrite(version_adoption(events, event_days), GOLD_VERSION_ADOPTION, event_days),
+            self._overwrite(os_adoption(events, event_days), GOLD_OS_ADOPTION, event_days),
+            self._overwrite(active_users(context, active_days), GOLD_ACTIVE_USERS, active_days),
+        ]
 
-    def _recompute_device_days(self, spark: SparkSession, days: set[date]) -> None:
+    def _device_days_write(self, spark: SparkSession, days: set[date]) -> Write:
         events = self._read(spark, SILVER_EVENTS, "event_date", days)
         sessions = self._read(spark, SILVER_SESSIONS, "session_date", days)
-        self._overwrite(device_days(events, sessions, days), GOLD_DEVICE_DAYS, days)
+        return self._overwrite(device_days(events, sessions, days), GOLD_DEVICE_DAYS, days)
 
     def fill_device_days(self, spark: SparkSession) -> None:
         """Build ``device_days`` from the whole of silver if it was never written: the one
@@ -168,7 +186,7 @@ class GoldStep:
                 )
                 self._overwrite(
                     install_cohorts(installs, returns, install_days), GOLD_INSTALL_COHORTS, install_days
-                )
+                )()
             merge_upsert(devices, GOLD_DEVICES, lake_root=self.lake_root, keys=("device_key",))
         finally:
             devices.unpersist()
@@ -176,5 +194,5 @@ class GoldStep:
     def _read(self, spark: SparkSession, spec: TableSpec, column: str, days: set[date]) -> DataFrame:
         return read_table(spark, spec, lake_root=self.lake_root).where(F.col(column).isin(sorted(days)))
 
-    def _overwrite(self, rows: DataFrame, spec: TableSpec, days: set[date]) -> None:
-        overwrite_partitions(rows, spec, lake_root=self.lake_root, partitions=days)
+    def _overwrite(self, rows: DataFrame, spec: TableSpec, days: set[date]) -> Write:
+        return partial(overwrite_partitions, rows, spec, lake_root=self.lake_root, partitions=days)

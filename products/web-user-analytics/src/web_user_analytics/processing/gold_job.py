@@ -4,7 +4,8 @@ The job follows the change data feed of silver sessions (every silver change re-
 touched visitors' sessions, so that feed names every touched day and visitor). Per batch of
 changes (C = the changed session days, V = the touched visitors):
 
-- daily tables: the days C and one day either side, read with one more day of context each side.
+- daily tables: the days C and one day either side, read with one more day of context each side,
+  written at the same time (:func:`~lakehouse_core.delta.write_all`).
 - ``visitor_days``: the same days' partitions, rewritten from the silver rows read for them.
 - ``user_dimension``: V's rows, summed from their ``visitor_days`` rows, upserted.
 - ``retention_cohorts``: the weeks of C; for each visitor of V the week of their ``first_seen`` in
@@ -32,11 +33,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
 
-from lakehouse_core.delta import merge_upsert, overwrite_partitions, read_table, table_history
+from lakehouse_core.delta import merge_upsert, overwrite_partitions, read_table, table_history, write_all
 from web_user_analytics.config import WebConfig
 from web_user_analytics.processing.gold import (
     acquisition,
@@ -110,8 +112,12 @@ class GoldStep:
             (GOLD_FUNNEL_STEPS, funnel_steps(events, sessions, funnels, days, windows=windows)),
             (GOLD_VISITOR_DAYS, visitor_days(events, sessions, days)),
         ]
-        for spec, rows in outputs:
-            overwrite_partitions(rows, spec, lake_root=self.lake_root, partitions=days)
+        write_all(
+            [
+                partial(overwrite_partitions, rows, spec, lake_root=self.lake_root, partitions=days)
+                for spec, rows in outputs
+            ]
+        )
 
     def _recompute_visitors(self, changes: DataFrame, visitors: DataFrame, changed_days: set[date]) -> None:
         spark = visitors.sparkSession
