@@ -3,7 +3,8 @@
 records and quarantine rows, each with the rules it failed and why.
 
 A record whose ``record_id`` is already stored (from another Kafka record) is a re-send: it goes
-to quarantine under :data:`DUPLICATE_RULE`, so a record is one link of the chain and
+to quarantine under
+:data:`~lakehouse_core.ingestion.platform_records.DUPLICATE_RULE`, so a record is one link of the chain and
 ``bronze = silver + quarantine`` holds exactly. Linking (``seq`` and the hashes) happens in
 :mod:`compliance_auditing.processing.chain`, after this.
 """
@@ -14,20 +15,14 @@ from typing import TYPE_CHECKING, get_args
 
 from pyspark.sql import types as T
 
-from lakehouse_core.contracts import conform
-from lakehouse_core.ingestion.deduplication import (
-    DUPLICATE_OF_OFFSET,
-    DUPLICATE_OF_PARTITION,
-    split_duplicates,
-)
-from lakehouse_core.ingestion.quarantine import QuarantineEntry
+from lakehouse_core.ingestion.platform_records import PARSED, check_records
+from lakehouse_core.ingestion.platform_records import split_resent as split_records_resent
 from lakehouse_core.platform_topics import AuditAction, AuditOutcome, ResourceType
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
 SUITE = "audit_record"
-DUPLICATE_RULE = "unique_record_id"
 ACTIONS: tuple[str, ...] = get_args(AuditAction)
 OUTCOMES: tuple[str, ...] = get_args(AuditOutcome)
 RESOURCE_TYPES: tuple[str, ...] = get_args(ResourceType)
@@ -99,35 +94,15 @@ def parse_audit(bronze: DataFrame) -> tuple[DataFrame, DataFrame]:
     not know are ignored (a newer publisher stays readable)."""
     from pyspark.sql import functions as F
 
-    is_object = F.json_object_keys(F.col("value")).isNotNull()
-    parsed = bronze.withColumn("_r", F.from_json(F.col("value"), RECORD_SCHEMA))
-    r = F.col("_r")
-    checks = _checks(r)
-    failed = F.when(~is_object, F.array(F.lit("valid_json_object"))).otherwise(
-        F.array_compact(F.array(*(F.when(bad, F.lit(rule)) for rule, bad, _ in checks)))
+    passed, quarantined = check_records(
+        bronze, RECORD_SCHEMA, _checks, suite=SUITE, subject_field="subject_key"
     )
-    reasons = F.when(~is_object, F.lit("the record is not a JSON object")).otherwise(
-        F.concat_ws(
-            "; ", *(F.when(bad, F.concat(F.lit(f"{rule}: "), message)) for rule, bad, message in checks)
-        )
-    )
-    checked = parsed.withColumn("_failed", failed).withColumn("_reason", reasons)
-    quarantined = checked.filter(F.size("_failed") > 0).select(
-        F.col("topic").alias("source_topic"),
-        F.col("partition").alias("source_partition"),
-        F.col("offset").alias("source_offset"),
-        F.when(is_object, r["record_id"]).alias("event_id"),
-        F.col("value").alias("raw_value"),
-        F.col("_failed").alias("failed_rules"),
-        F.concat(F.lit(f"{SUITE}: "), F.col("_reason")).alias("reason"),
-        F.current_timestamp().alias("quarantined_at"),
-        F.when(is_object, r["subject_key"]).alias("subject_key"),
-    )
+    r = F.col(PARSED)
     fields = {c: r[c] for c in RECORD_COLUMNS}
     fields["roles"] = F.array_sort(F.coalesce(r["roles"], F.array().cast("array<string>")))
     fields["resource_version"] = r["resource_version"]
     fields["status_code"] = r["status_code"].cast("int")
-    valid = checked.filter(F.size("_failed") == 0).select(
+    valid = passed.select(
         *(column.alias(name) for name, column in fields.items()),
         F.to_date(r["occurred_at"]).alias("day"),
         F.col("partition").alias("source_partition"),
@@ -135,38 +110,11 @@ def parse_audit(bronze: DataFrame) -> tuple[DataFrame, DataFrame]:
         F.col("value").alias("_raw_value"),
         F.col("topic").alias("_topic"),
     )
-    return valid, conform(quarantined, QuarantineEntry)
+    return valid, quarantined
 
 
 def split_resent(records: DataFrame, stored: DataFrame) -> tuple[DataFrame, DataFrame]:
     """(new records, quarantine rows for re-sent records) of a batch's ``records`` (from
-    :func:`parse_audit`) against the ``stored`` silver audit trail. A record replayed from the
-    same Kafka record (after a crash) is in neither."""
-    from pyspark.sql import functions as F
-
-    new, duplicates = split_duplicates(
-        records.withColumnRenamed("record_id", "event_id"),
-        stored.select(F.col("record_id").alias("event_id"), "source_partition", "source_offset"),
-    )
-    reason = F.format_string(
-        "%s: failed %s: record_id %s was already stored from partition %d, offset %d (a re-sent record)",
-        F.lit(SUITE),
-        F.lit(DUPLICATE_RULE),
-        F.col("event_id"),
-        F.col(DUPLICATE_OF_PARTITION),
-        F.col(DUPLICATE_OF_OFFSET),
-    )
-    resent = duplicates.select(
-        F.col("_topic").alias("source_topic"),
-        "source_partition",
-        "source_offset",
-        "event_id",
-        F.col("_raw_value").alias("raw_value"),
-        F.array(F.lit(DUPLICATE_RULE)).alias("failed_rules"),
-        reason.alias("reason"),
-        F.current_timestamp().alias("quarantined_at"),
-        F.col("subject_key"),
-    )
-    return new.withColumnRenamed("event_id", "record_id").drop("_raw_value", "_topic"), conform(
-        resent, QuarantineEntry
-    )
+    :func:`parse_audit`) against the ``stored`` silver audit trail
+    (:func:`~lakehouse_core.ingestion.platform_records.split_resent`)."""
+    return split_records_resent(records, stored, suite=SUITE, subject_column="subject_key")

@@ -3,7 +3,8 @@
 valid attempts and quarantine rows, each quarantine row with the rules it failed and why.
 
 A record whose ``record_id`` is already stored (from another Kafka record) is a re-send: it goes
-to quarantine under :data:`DUPLICATE_RULE`, so a record counts once and
+to quarantine under
+:data:`~lakehouse_core.ingestion.platform_records.DUPLICATE_RULE`, so a record counts once and
 ``bronze = silver + quarantine`` holds exactly.
 """
 
@@ -14,19 +15,14 @@ from typing import TYPE_CHECKING
 from pyspark.sql import types as T
 
 from lakehouse_core.contracts import conform
-from lakehouse_core.ingestion.deduplication import (
-    DUPLICATE_OF_OFFSET,
-    DUPLICATE_OF_PARTITION,
-    split_duplicates,
-)
-from lakehouse_core.ingestion.quarantine import QuarantineEntry
+from lakehouse_core.ingestion.platform_records import PARSED, check_records
+from lakehouse_core.ingestion.platform_records import split_resent as split_records_resent
 from operational_metrics.contracts import RunAttempt
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
 SUITE = "pipeline_run_record"
-DUPLICATE_RULE = "unique_record_id"
 STATUSES = ("succeeded", "failed", "skipped")
 
 _COUNT_MAP = T.MapType(T.StringType(), T.LongType())
@@ -133,30 +129,8 @@ def parse_runs(bronze: DataFrame) -> tuple[DataFrame, DataFrame]:
     not know are ignored (a newer publisher stays readable)."""
     from pyspark.sql import functions as F
 
-    is_object = F.json_object_keys(F.col("value")).isNotNull()
-    parsed = bronze.withColumn("_r", F.from_json(F.col("value"), RECORD_SCHEMA))
-    r = F.col("_r")
-    checks = _checks(r)
-    failed = F.when(~is_object, F.array(F.lit("valid_json_object"))).otherwise(
-        F.array_compact(F.array(*(F.when(bad, F.lit(rule)) for rule, bad, _ in checks)))
-    )
-    reasons = F.when(~is_object, F.lit("the record is not a JSON object")).otherwise(
-        F.concat_ws(
-            "; ", *(F.when(bad, F.concat(F.lit(f"{rule}: "), message)) for rule, bad, message in checks)
-        )
-    )
-    checked = parsed.withColumn("_failed", failed).withColumn("_reason", reasons)
-    quarantined = checked.filter(F.size("_failed") > 0).select(
-        F.col("topic").alias("source_topic"),
-        F.col("partition").alias("source_partition"),
-        F.col("offset").alias("source_offset"),
-        F.when(is_object, r["record_id"]).alias("event_id"),
-        F.col("value").alias("raw_value"),
-        F.col("_failed").alias("failed_rules"),
-        F.concat(F.lit(f"{SUITE}: "), F.col("_reason")).alias("reason"),
-        F.current_timestamp().alias("quarantined_at"),
-        F.lit(None).cast("string").alias("subject_key"),
-    )
+    passed, quarantined = check_records(bronze, RECORD_SCHEMA, _checks, suite=SUITE)
+    r = F.col(PARSED)
     counts = {
         c: F.transform_values(
             F.coalesce(r[c], F.create_map().cast(_COUNT_MAP)),
@@ -164,7 +138,7 @@ def parse_runs(bronze: DataFrame) -> tuple[DataFrame, DataFrame]:
         )
         for c in COUNT_MAPS
     }
-    valid = checked.filter(F.size("_failed") == 0).select(
+    valid = passed.select(
         *(r[c].alias(c) for c in ("record_id", "product", "asset", "run_id", "partition")),
         partition_end(r["partition"]).alias("partition_end"),
         r["attempt"].alias("attempt"),
@@ -190,38 +164,12 @@ def parse_runs(bronze: DataFrame) -> tuple[DataFrame, DataFrame]:
         F.col("value").alias("_raw_value"),
         F.col("topic").alias("_topic"),
     )
-    return valid, conform(quarantined, QuarantineEntry)
+    return valid, quarantined
 
 
 def split_resent(attempts: DataFrame, stored: DataFrame) -> tuple[DataFrame, DataFrame]:
     """(new attempts as :class:`RunAttempt`, quarantine rows for re-sent records) of a batch's
-    ``attempts`` (from :func:`parse_runs`) against the ``stored`` silver attempts. A record
-    replayed from the same Kafka record (after a crash) is in neither."""
-    from pyspark.sql import functions as F
-
-    new, duplicates = split_duplicates(
-        attempts.withColumnRenamed("record_id", "event_id"),
-        stored.select(F.col("record_id").alias("event_id"), "source_partition", "source_offset"),
-    )
-    reason = F.format_string(
-        "%s: failed %s: record_id %s was already stored from partition %d, offset %d (a re-sent record)",
-        F.lit(SUITE),
-        F.lit(DUPLICATE_RULE),
-        F.col("event_id"),
-        F.col(DUPLICATE_OF_PARTITION),
-        F.col(DUPLICATE_OF_OFFSET),
-    )
-    resent = duplicates.select(
-        F.col("_topic").alias("source_topic"),
-        "source_partition",
-        "source_offset",
-        "event_id",
-        F.col("_raw_value").alias("raw_value"),
-        F.array(F.lit(DUPLICATE_RULE)).alias("failed_rules"),
-        reason.alias("reason"),
-        F.current_timestamp().alias("quarantined_at"),
-        F.lit(None).cast("string").alias("subject_key"),
-    )
-    return conform(new.withColumnRenamed("event_id", "record_id"), RunAttempt), conform(
-        resent, QuarantineEntry
-    )
+    ``attempts`` (from :func:`parse_runs`) against the ``stored`` silver attempts
+    (:func:`~lakehouse_core.ingestion.platform_records.split_resent`)."""
+    new, resent = split_records_resent(attempts, stored, suite=SUITE)
+    return conform(new, RunAttempt), resent
