@@ -149,18 +149,17 @@ def test_a_merge_that_loses_the_commit_race_is_retried_and_succeeds(
     assert rows_in_delta_rs(lake_root) == expected
 
 
-def wait_for_a_streaming_commit(location: str, timeout_s: float = 60.0) -> None:
-    """Wait until the newest commit of the table at ``location`` is the stream's, so that each
-    compaction follows at least one micro-batch (and overlaps the next one, whose records are
-    sent just before it)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if (Path(location) / "_delta_log").is_dir():
-            newest = open_table(location).history(limit=1)[0]
-            if newest["operation"] == "STREAMING UPDATE":
-                return
-        time.sleep(0.1)
-    raise AssertionError(f"the bronze stream committed nothing to {location} within {timeout_s} s")
+def ready_to_compact(location: str, *, sent: int) -> bool | None:
+    """Whether the table at ``location`` can be compacted between two micro-batches: its newest
+    commit is the stream's and it holds at least two files (on one file per partition OPTIMIZE
+    has nothing to do and commits nothing). ``None`` when it is not and every one of the
+    ``sent`` records is already in it, so nothing will change until more are sent."""
+    if not (Path(location) / "_delta_log").is_dir():
+        return False
+    table = open_table(location)
+    if table.history(limit=1)[0]["operation"] == "STREAMING UPDATE" and len(table.file_uris()) >= 2:
+        return True
+    return None if table.to_pyarrow_dataset().count_rows() == sent else False
 
 
 def test_compaction_runs_again_and_again_while_the_bronze_stream_appends(
@@ -181,24 +180,32 @@ def test_compaction_runs_again_and_again_while_the_bronze_stream_appends(
     job = product_bronze(
         "fault", topic=unique_topic, table=bronze, bootstrap_servers=bootstrap, lake_root=lake_root
     )
-    waves, per_wave = 4, 60
+    per_wave, rounds = 60, 3
     produced: set[int] = set()
     compactions: list[Compaction] = []
 
-    def send_wave(producer: EventProducer, wave: int) -> None:
-        numbers = range(wave * per_wave, (wave + 1) * per_wave)
+    def send_wave(producer: EventProducer) -> None:
+        numbers = range(len(produced), len(produced) + per_wave)
         producer.send_all(
             OutgoingMessage(unique_topic, orjson.dumps({"n": n}), key=str(n).encode()) for n in numbers
         )
         produced.update(numbers)
 
+    def wait_until_ready_to_compact(producer: EventProducer, timeout_s: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while (ready := ready_to_compact(bronze.location(lake_root), sent=len(produced))) is not True:
+            assert time.monotonic() < deadline, f"the bronze stream gave nothing to compact in {timeout_s} s"
+            if ready is None:
+                send_wave(producer)
+            time.sleep(0.1)
+
     query = start_bronze_stream(spark, job, continuous=True, trigger_seconds=0.5)
     try:
         with EventProducer(bootstrap) as producer:
-            send_wave(producer, 0)
-            for wave in range(1, waves):
-                wait_for_a_streaming_commit(bronze.location(lake_root))
-                send_wave(producer, wave)
+            send_wave(producer)
+            for _ in range(rounds):
+                wait_until_ready_to_compact(producer)
+                send_wave(producer)  # its micro-batch overlaps the compaction
                 compactions.append(compact(spark, bronze, lake_root=lake_root))
         query.processAllAvailable()
         compactions.append(compact(spark, bronze, lake_root=lake_root))
