@@ -34,6 +34,7 @@ from lakehouse_platform.orchestrator import Pipeline, RunContext, Task
 from lakehouse_platform.task_reports import quarantined_by_rule, versions_before, written_since
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
     from pyspark.sql import SparkSession
 
 SparkProvider = Callable[[], "SparkSession"]
@@ -156,6 +157,12 @@ class ComplianceAuditingProduct:
             catalog=lambda: catalog,
         )
         return ProductAssets(pipeline)
+
+    def serving_app(self, settings: LakehouseSettings) -> FastAPI:
+        """The product's REST API over the lake of ``settings`` (what ``compliance-auditing api`` serves)."""
+        from compliance_auditing.serving.app import create_app
+
+        return create_app(self.load_config(), lake_root=settings.lake_root)
 
 
 COMPLIANCE_AUDITING = ComplianceAuditingProduct()

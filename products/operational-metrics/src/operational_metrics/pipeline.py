@@ -42,6 +42,7 @@ from operational_metrics.storage.tables import (
 )
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
     from pyspark.sql import SparkSession
 
 SparkProvider = Callable[[], "SparkSession"]
@@ -193,6 +194,12 @@ class OperationalMetricsProduct:
             catalog=lambda: catalog,
         )
         return ProductAssets(pipeline)
+
+    def serving_app(self, settings: LakehouseSettings) -> FastAPI:
+        """The product's REST API over the lake of ``settings`` (what ``operational-metrics api`` serves)."""
+        from operational_metrics.serving.app import create_app
+
+        return create_app(self.load_config(), lake_root=settings.lake_root)
 
 
 OPERATIONAL_METRICS = OperationalMetricsProduct()

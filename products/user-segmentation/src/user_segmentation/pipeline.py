@@ -37,6 +37,7 @@ from user_segmentation.storage.tables import (
 )
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
     from pyspark.sql import SparkSession
 
 SparkProvider = Callable[[], "SparkSession"]
@@ -164,6 +165,12 @@ class UserSegmentationProduct:
             catalog=lambda: catalog,
         )
         return ProductAssets(pipeline)
+
+    def serving_app(self, settings: LakehouseSettings) -> FastAPI:
+        """The product's REST API over the lake of ``settings`` (what ``user-segmentation api`` serves)."""
+        from user_segmentation.serving.app import create_app
+
+        return create_app(self.load_config(), lake_root=settings.lake_root)
 
 
 USER_SEGMENTATION = UserSegmentationProduct()

@@ -169,6 +169,10 @@ class EventProduct(Generic[ConfigT]):
 
         return event_product_assets(self, settings, catalog)
 
+    def serving_app(self, settings: LakehouseSettings) -> FastAPI:
+        """The product's REST API over the lake of ``settings`` (what ``api`` serves)."""
+        return self.create_api(self.load_config(), settings.lake_root)
+
 
 def topic_specs(topics: Mapping[str, TopicConfig]) -> list[TopicSpec]:
     return [

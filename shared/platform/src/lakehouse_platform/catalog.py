@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     import dagster as dg
+    from fastapi import FastAPI
     from pyspark.sql import SparkSession
 
     from lakehouse_core.settings import LakehouseSettings
@@ -94,6 +95,16 @@ class RunnableProduct(ProductDeclaration, Protocol):
     def product_assets(self, settings: LakehouseSettings, catalog: Catalog) -> ProductAssets:
         """The product's pipeline and checks with the lake, Kafka and Spark of ``settings``;
         ``catalog`` holds every product's tables (what a job of its own reports against)."""
+        ...
+
+
+@runtime_checkable
+class ServedProduct(ProductDeclaration, Protocol):
+    """A product declaration with a REST API: the gateway mounts the app it builds, the same app
+    the product's own ``api`` command serves alone."""
+
+    def serving_app(self, settings: LakehouseSettings) -> FastAPI:
+        """The product's API over the lake of ``settings``, from the product's configuration."""
         ...
 
 
