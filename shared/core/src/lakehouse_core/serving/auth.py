@@ -1,7 +1,9 @@
 """API keys with roles, sent in the ``X-API-Key`` header.
 
-The keys and their roles are configuration (a mapping key → roles) installed on the app with
-:func:`install_api_keys`; :func:`require_role` builds the dependency that guards a route.
+The keys and their roles are configuration (a mapping key → roles, :class:`StaticApiKeys`) or a
+key store (the platform gateway's), either installed on the app with :func:`install_api_keys`:
+anything that answers :class:`ApiKeys` will do. :func:`require_role` builds the dependency that
+guards a route.
 Missing or unknown key: 401. A key without the role: 403. With no keys configured, routes
 declared ``open_when_no_keys`` are open and every other route answers 403, so per-user data is
 never served without keys; :func:`~lakehouse_core.serving.api.create_table_api` allows running
@@ -13,7 +15,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Protocol, runtime_checkable
 
 from fastapi import FastAPI, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
@@ -25,12 +27,26 @@ _api_key_header = APIKeyHeader(
 )
 
 
+@runtime_checkable
+class ApiKeys(Protocol):
+    """What a guard asks of the installed keys: are there any, and which roles has this one."""
+
+    @property
+    def configured(self) -> bool: ...
+
+    def roles_of(self, presented: str) -> frozenset[str] | None:
+        """The roles of ``presented``; None when it is not a key in force (unknown, expired, revoked)."""
+        ...
+
+
 @dataclass(frozen=True)
-class ApiKeys:
+class StaticApiKeys:
+    """Keys from configuration: a mapping of key to roles."""
+
     roles_by_key: Mapping[str, frozenset[str]]
 
     @classmethod
-    def from_mapping(cls, keys: Mapping[str, Iterable[str]]) -> ApiKeys:
+    def from_mapping(cls, keys: Mapping[str, Iterable[str]]) -> StaticApiKeys:
         return cls({key: frozenset(roles) for key, roles in keys.items()})
 
     @property
@@ -46,8 +62,8 @@ class ApiKeys:
         return found
 
 
-def install_api_keys(app: FastAPI, keys: Mapping[str, Iterable[str]]) -> None:
-    app.state.api_keys = ApiKeys.from_mapping(keys)
+def install_api_keys(app: FastAPI, keys: Mapping[str, Iterable[str]] | ApiKeys) -> None:
+    app.state.api_keys = keys if isinstance(keys, ApiKeys) else StaticApiKeys.from_mapping(keys)
 
 
 def _installed_keys(app: FastAPI) -> ApiKeys:
