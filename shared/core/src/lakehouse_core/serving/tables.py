@@ -3,11 +3,17 @@
 A gold table appears with the first successful run of the job that writes it. Until then a
 request that needs it answers ``503 Service Unavailable`` with a message saying so (and a
 ``Retry-After``), never a 500: the service is healthy, the data is not there yet.
+
+Inside :func:`recording_reads`, every :meth:`ServedTable.query` notes the table and the version it
+read, so a middleware can tell the client which data an answer came from.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import TypeVar
 
 from fastapi import FastAPI, Request
@@ -21,6 +27,34 @@ from lakehouse_core.serving.cache import QueryCache
 T = TypeVar("T")
 
 RETRY_AFTER_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class TableRead:
+    name: str
+    location: str
+    version: int
+
+
+_reads: ContextVar[list[TableRead] | None] = ContextVar("table_reads", default=None)
+
+
+@contextmanager
+def recording_reads() -> Iterator[list[TableRead]]:
+    """The tables and versions the queries of the block read, in order, each once. The list is
+    shared, not copied, with the contexts the block starts (a route run in a worker thread)."""
+    reads: list[TableRead] = []
+    token = _reads.set(reads)
+    try:
+        yield reads
+    finally:
+        _reads.reset(token)
+
+
+def _note(read: TableRead) -> None:
+    reads = _reads.get()
+    if reads is not None and read not in reads:
+        reads.append(read)
 
 
 class TableNotBuiltError(TableNotFoundError):
@@ -58,6 +92,7 @@ class ServedTable:
         next request sees the newer version and recomputes.
         """
         version = self.version()
+        _note(TableRead(self.name, self.location, version))
         return self._cache.get_or_compute(self.location, version, key, lambda: compute(self.reader))
 
     def health_check(self) -> HealthCheck:
