@@ -32,7 +32,7 @@ def probe(template: dict[str, Any], message_id: str) -> dict[str, Any]:
 
 
 def events_counted(metrics: str, outcome: str) -> float:
-    found = re.search(rf'_collector_events_total\{{outcome="{outcome}"\}} (\S+)', metrics)
+    found = re.search(rf'lakehouse_collector_events_total\{{outcome="{outcome}"\}} (\S+)', metrics)
     return float(found.group(1)) if found else 0.0
 
 

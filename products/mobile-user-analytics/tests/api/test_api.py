@@ -620,6 +620,6 @@ def test_health_and_metrics(client: TestClient) -> None:
     client.get("/v1/crash-free", params=WINDOW, headers=ANALYST)
     client.get("/v1/crash-free", params=WINDOW)
     metrics = client.get("/metrics").text
-    prefix = 'mobile_user_analytics_http_requests_total{method="GET",route="/v1/crash-free"'
+    prefix = 'lakehouse_http_requests_total{method="GET",route="/v1/crash-free"'
     assert f'{prefix},status="200"}} 1.0' in metrics
     assert f'{prefix},status="401"}} 1.0' in metrics

@@ -633,9 +633,5 @@ def test_health_and_metrics(client: TestClient) -> None:
     client.get("/v1/funnels", headers=ANALYST)
     client.get("/v1/funnels")
     metrics = client.get("/metrics").text
-    assert (
-        'web_user_analytics_http_requests_total{method="GET",route="/v1/funnels",status="200"} 1.0' in metrics
-    )
-    assert (
-        'web_user_analytics_http_requests_total{method="GET",route="/v1/funnels",status="401"} 1.0' in metrics
-    )
+    assert 'lakehouse_http_requests_total{method="GET",route="/v1/funnels",status="200"} 1.0' in metrics
+    assert 'lakehouse_http_requests_total{method="GET",route="/v1/funnels",status="401"} 1.0' in metrics

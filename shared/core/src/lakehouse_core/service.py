@@ -9,17 +9,19 @@ Products build their app with :func:`create_service_app` and include their own r
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
+from starlette.routing import Match
 
 from lakehouse_core.health import HealthCheck, LivenessReport, ReadinessReport, run_checks
-from lakehouse_core.metrics import HttpMetrics, exposition
+from lakehouse_core.metrics import HttpMetrics, QueryCacheCollector, exposition, service_registry
 from lakehouse_core.structured_logging import correlation_scope
 
 CORRELATION_HEADER = "X-Correlation-ID"
@@ -83,6 +85,21 @@ def install_offline_docs(app: FastAPI) -> None:
         )
 
 
+def route_template(app: FastAPI, served: Mapping[str, Any], received: Mapping[str, Any]) -> str:
+    """The path template of the route that served a request (its scope ``served`` after
+    routing, ``received`` as it arrived); ``unmatched`` when none did. FastAPI's own routes
+    name themselves in the scope; Starlette's (``/openapi.json``, the mounted documentation
+    assets) are found by matching the request as it arrived."""
+    route = served.get("route")
+    if route is not None:
+        return str(getattr(route, "path", "unmatched"))
+    for candidate in app.router.routes:
+        match, _ = candidate.matches(dict(received))
+        if match is Match.FULL:
+            return str(getattr(candidate, "path", "unmatched"))
+    return "unmatched"
+
+
 def create_service_app(
     *,
     service: str,
@@ -92,7 +109,7 @@ def create_service_app(
     description: str = "",
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
 ) -> FastAPI:
-    registry = registry or CollectorRegistry()
+    registry = registry or service_registry()
     app = FastAPI(
         title=service,
         version=version,
@@ -103,15 +120,16 @@ def create_service_app(
     )
     install_offline_docs(app)
     app.state.registry = registry
-    http = HttpMetrics.register(registry, namespace=service.replace("-", "_"))
+    http = HttpMetrics.register(registry)
+    registry.register(QueryCacheCollector(lambda: getattr(app.state, "query_cache", None)))
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
+        received = dict(request.scope)
         with correlation_scope(request.headers.get(CORRELATION_HEADER)) as correlation_id:
             response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
+        template = route_template(app, request.scope, received)
         http.requests.labels(request.method, template, str(response.status_code)).inc()
         http.latency.labels(request.method, template).observe(time.perf_counter() - started)
         response.headers[CORRELATION_HEADER] = correlation_id

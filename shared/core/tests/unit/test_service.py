@@ -38,8 +38,8 @@ def test_health_ready_and_metrics() -> None:
     }
 
     metrics = client.get("/metrics").text
-    assert 'demo_api_http_requests_total{method="GET",route="/health",status="200"} 1.0' in metrics
-    assert 'demo_api_http_requests_total{method="GET",route="/ready",status="503"} 1.0' in metrics
+    assert 'lakehouse_http_requests_total{method="GET",route="/health",status="200"} 1.0' in metrics
+    assert 'lakehouse_http_requests_total{method="GET",route="/ready",status="503"} 1.0' in metrics
 
 
 def test_ready_is_200_when_all_checks_pass() -> None:

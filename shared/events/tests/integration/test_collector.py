@@ -159,7 +159,9 @@ def test_503_when_kafka_does_not_acknowledge(unique_topic: str) -> None:
     assert response.json()["code"] == "unavailable"
     assert response.json()["message"] == response.json()["error"]
     assert ready.status_code == 503
-    assert 'test_collector_collector_events_total{outcome="unavailable"} 1.0' in metrics
+    assert 'lakehouse_collector_events_total{outcome="unavailable"} 1.0' in metrics
+    assert 'lakehouse_collector_rejected_requests_total{code="unavailable"} 1.0' in metrics
+    assert 'lakehouse_kafka_producer_delivery_errors_total{topic="' in metrics
 
 
 def test_a_chunked_body_is_refused_once_it_passes_the_limit(unique_topic: str) -> None:

@@ -18,6 +18,7 @@ from lakehouse_core.contracts import spark_schema
 from lakehouse_core.delta import ensure_table
 from lakehouse_core.incremental import await_query
 from lakehouse_core.kafka.spark_source import kafka_source_options
+from lakehouse_core.metrics import serve_stream_metrics
 from lakehouse_core.privacy import SUBJECT_KEY_COLUMN, platform_subject_key, subject_key_of_json
 from lakehouse_core.tables import (
     LAYER_FRESHNESS,
@@ -134,7 +135,9 @@ def start_bronze_stream(
     continuous: bool = False,
     trigger_seconds: float = 10.0,
 ) -> StreamingQuery:
-    """Start the Kafka → bronze query; with ``continuous=False`` it stops once drained."""
+    """Start the Kafka → bronze query; with ``continuous=False`` it stops once drained. A
+    continuous query's lag is served at ``/metrics`` when ``LAKEHOUSE_STREAM_METRICS_PORT`` is set
+    (:func:`~lakehouse_core.metrics.serve_stream_metrics`)."""
     ensure_table(spark, job.table, lake_root=job.lake_root)
     source = (
         spark.readStream.format("kafka")
@@ -156,6 +159,7 @@ def start_bronze_stream(
     )
     if continuous:
         writer = writer.trigger(processingTime=f"{trigger_seconds} seconds")
+        serve_stream_metrics(spark.streams)
     else:
         writer = writer.trigger(availableNow=True)
     return writer.start(job.table.location(job.lake_root))

@@ -8,6 +8,7 @@ A background thread serves delivery reports; :meth:`close` flushes what is in fl
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from confluent_kafka import KafkaError as ConfluentKafkaError
 from confluent_kafka import Message, Producer
 
 from lakehouse_core.errors import DeliveryError, KafkaError
+from lakehouse_core.metrics import ProducerMetrics
 
 
 @dataclass(frozen=True)
@@ -44,8 +46,16 @@ PRODUCER_DEFAULTS: Mapping[str, Any] = {
 
 
 class EventProducer:
-    def __init__(self, bootstrap_servers: str, **config: Any) -> None:
+    """With ``metrics``, every delivery report is counted there and its queue depth is read
+    from :meth:`__len__`."""
+
+    def __init__(
+        self, bootstrap_servers: str, *, metrics: ProducerMetrics | None = None, **config: Any
+    ) -> None:
         self._producer = Producer({"bootstrap.servers": bootstrap_servers, **PRODUCER_DEFAULTS, **config})
+        self.metrics = metrics
+        if metrics is not None:
+            metrics.watch(self)
         self._closed = threading.Event()
         self._poller = threading.Thread(target=self._serve_reports, name="kafka-delivery", daemon=True)
         self._poller.start()
@@ -64,8 +74,11 @@ class EventProducer:
     ) -> Future[Delivered]:
         """Queue one message; the future resolves when the broker acknowledges it."""
         future: Future[Delivered] = Future()
+        metrics, started = self.metrics, time.perf_counter()
 
         def on_delivery(error: ConfluentKafkaError | None, message: Message) -> None:
+            if metrics is not None:
+                metrics.delivery(topic, started, failed=error is not None)
             if error is not None:
                 future.set_exception(KafkaError(f"{topic}: {error.str()}"))
             else:
@@ -80,6 +93,8 @@ class EventProducer:
             except BufferError:
                 self._producer.poll(0.1)
             except Exception as exc:  # confluent_kafka raises KafkaException for bad topics etc.
+                if metrics is not None:
+                    metrics.delivery_errors.labels(topic).inc()
                 future.set_exception(KafkaError(f"{topic}: {exc}"))
                 return future
 
@@ -97,6 +112,10 @@ class EventProducer:
                 total=len(futures),
             )
         return [f.result() for f in futures]
+
+    def __len__(self) -> int:
+        """Messages queued in the client: not sent yet, or sent and not acknowledged."""
+        return len(self._producer)
 
     def flush(self, timeout: float = 30.0) -> int:
         """Wait for in-flight messages; returns how many are still undelivered."""

@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from prometheus_client import Counter
 
 from lakehouse_core.config import (
     DEFAULT_MAX_BATCH_BYTES,
@@ -46,6 +45,7 @@ from lakehouse_core.errors import ConfigError
 from lakehouse_core.health import HealthCheck
 from lakehouse_core.kafka.admin import TopicSpec, admin_client, ensure_topics
 from lakehouse_core.kafka.producer import EventProducer
+from lakehouse_core.metrics import CollectorMetrics, ProducerMetrics, service_registry
 from lakehouse_core.service import create_service_app
 from lakehouse_events.collector.envelope import (
     Collected,
@@ -151,10 +151,11 @@ class _DeadLettered(Exception):  # noqa: N818 - control flow: the body went to t
 class Collector:
     """Request handling: authorise, decode, validate, hand to Kafka, answer."""
 
-    def __init__(self, config: CollectorConfig, producer: EventProducer, events: Counter) -> None:
+    def __init__(self, config: CollectorConfig, producer: EventProducer, metrics: CollectorMetrics) -> None:
         self.config = config
         self.kafka = producer
-        self.outcomes = events
+        self.outcomes = metrics.events
+        self.rejected = metrics.rejected_requests
         self._write_keys = [k.encode() for k in config.write_keys]
 
     def authorised(self, candidate: object) -> bool:
@@ -182,6 +183,7 @@ class Collector:
         )
 
     def _refuse(self, rejected: RequestRejected) -> JSONResponse:
+        self.rejected.labels(ERROR_CODES.get(rejected.status, "error")).inc()
         retry_after = self.config.retry_after_seconds
         return _rejection(rejected.status, rejected.reason, retry_after_seconds=retry_after)
 
@@ -307,9 +309,16 @@ def create_collector_app(config: CollectorConfig, *, producer: EventProducer | N
     At start-up it creates its missing ``config.topics``; when the broker does not answer yet
     it starts anyway, not ready, and ``/ready`` retries."""
     owned = producer is None
+    registry = service_registry()
+    producer_metrics = ProducerMetrics.register(registry)
     kafka = producer or EventProducer(
-        config.bootstrap_servers, **{"delivery.timeout.ms": PRODUCER_DELIVERY_TIMEOUT_MS}
+        config.bootstrap_servers,
+        metrics=producer_metrics,
+        **{"delivery.timeout.ms": PRODUCER_DELIVERY_TIMEOUT_MS},
     )
+    if kafka.metrics is None:
+        kafka.metrics = producer_metrics
+        producer_metrics.watch(kafka)
     topics_ready = TopicsReady(config)
 
     @asynccontextmanager
@@ -329,15 +338,9 @@ def create_collector_app(config: CollectorConfig, *, producer: EventProducer | N
         checks=[HealthCheck("kafka", topics_ready)],
         description="Segment-compatible HTTP tracking API; events go to Kafka.",
         lifespan=lifespan,
+        registry=registry,
     )
-    events = Counter(
-        "collector_events",
-        "Events by outcome: accepted (acknowledged by Kafka), dead_lettered, unavailable.",
-        ["outcome"],
-        namespace=config.service.replace("-", "_"),
-        registry=app.state.registry,
-    )
-    collector = Collector(config, kafka, events)
+    collector = Collector(config, kafka, CollectorMetrics.register(registry))
     app.state.collector = collector
 
     @app.post(
