@@ -60,8 +60,16 @@ def with_defaults(spec: TableSpec, values: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(values.get(name) for name in spec.schema.fieldNames())
 
 
-def visit(spark: SparkSession, lake_root: str, session_id: str, visitor: str, at: datetime) -> None:
-    """One page view at ``at``, and its one-view session, appended to silver."""
+def visit(spark: SparkSession, lake_root: str, *visits: tuple[str, str, datetime]) -> None:
+    """Per ``(session_id, visitor, at)``, one page view at ``at`` and its one-view session,
+    appended to silver in one commit per table."""
+    rows = [silver_rows(*v) for v in visits]
+    for spec, table_rows in ((SILVER_EVENTS, [e for e, _ in rows]), (SILVER_SESSIONS, [s for _, s in rows])):
+        append(spark.createDataFrame(table_rows, spec.schema), spec, lake_root=lake_root)
+
+
+def silver_rows(session_id: str, visitor: str, at: datetime) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """A page view's silver event row and its one-view session row."""
     event = with_defaults(
         SILVER_EVENTS,
         {
@@ -101,8 +109,7 @@ def visit(spark: SparkSession, lake_root: str, session_id: str, visitor: str, at
             "device_type": "desktop",
         },
     )
-    for spec, row in ((SILVER_EVENTS, event), (SILVER_SESSIONS, session)):
-        append(spark.createDataFrame([row], spec.schema), spec, lake_root=lake_root)
+    return event, session
 
 
 def gold(spec: TableSpec, lake_root: str, *columns: str) -> list[tuple[Any, ...]]:
@@ -115,14 +122,18 @@ def test_late_first_visit_moves_the_visitor_out_of_their_old_cohort(
 ) -> None:
     config = load_web_config()
     cohort = ("cohort_week", "week_offset", "cohort_size", "retained_visitors")
-    visit(spark, lake_root, "sb1", "b", ts(W1 + timedelta(days=2), 10))
-    visit(spark, lake_root, "sb2", "b", ts(W2 + timedelta(days=1), 10))
-    visit(spark, lake_root, "sa2", "a", ts(W2, 10))
+    visit(
+        spark,
+        lake_root,
+        ("sb1", "b", ts(W1 + timedelta(days=2), 10)),
+        ("sb2", "b", ts(W2 + timedelta(days=1), 10)),
+        ("sa2", "a", ts(W2, 10)),
+    )
 
     assert run_gold(WEB, spark, config, lake_root=lake_root).batches == 1
     assert gold(GOLD_RETENTION, lake_root, *cohort) == [(W1, 0, 1, 1), (W1, 1, 1, 1), (W2, 0, 1, 1)]
 
-    visit(spark, lake_root, "sa1", "a", ts(W1 + timedelta(days=6), 22))
+    visit(spark, lake_root, ("sa1", "a", ts(W1 + timedelta(days=6), 22)))
 
     assert run_gold(WEB, spark, config, lake_root=lake_root).batches == 1
     assert gold(GOLD_RETENTION, lake_root, *cohort) == [(W1, 0, 2, 2), (W1, 1, 2, 2)]
@@ -149,13 +160,17 @@ def test_a_batch_reads_only_its_days_of_silver_and_sums_the_user_dimension_from_
     equal a computation over the whole of silver: y's D20 row is gone, x counts three visits."""
     config = load_web_config()
     d0, d10, d20 = date(2024, 3, 4), date(2024, 3, 14), date(2024, 3, 24)
-    visit(spark, lake_root, "sx0", "x", ts(d0, 10))
-    visit(spark, lake_root, "sx1", "x", ts(d10, 10))
-    visit(spark, lake_root, "sy1", "y", ts(d10, 11))
-    visit(spark, lake_root, "sy2", "y", ts(d20, 11))
+    visit(
+        spark,
+        lake_root,
+        ("sx0", "x", ts(d0, 10)),
+        ("sx1", "x", ts(d10, 10)),
+        ("sy1", "y", ts(d10, 11)),
+        ("sy2", "y", ts(d20, 11)),
+    )
     assert run_gold(WEB, spark, config, lake_root=lake_root).batches == 1
 
-    visit(spark, lake_root, "sx2", "x", ts(d20, 9))
+    visit(spark, lake_root, ("sx2", "x", ts(d20, 9)))
     for spec, key in ((SILVER_EVENTS, "event_id = 'e-sy2'"), (SILVER_SESSIONS, "session_id = 'sy2'")):
         DeltaTable.forPath(spark, spec.location(lake_root)).delete(key)
     events_table = Path(SILVER_EVENTS.location(lake_root))
@@ -208,10 +223,14 @@ def test_a_backfill_restores_a_lost_day_from_silver_and_leaves_the_change_feed_t
     silver before the backfill is still the next incremental run's one change."""
     config = load_web_config()
     d0, d3, d6, d10 = (date(2024, 3, 4) + timedelta(days=n) for n in (0, 3, 6, 10))
-    visit(spark, lake_root, "sa0", "a", ts(d0, 10))
-    visit(spark, lake_root, "sa3", "a", ts(d3, 10))
-    visit(spark, lake_root, "sc3", "c", ts(d3, 12))
-    visit(spark, lake_root, "sb6", "b", ts(d6, 9))
+    visit(
+        spark,
+        lake_root,
+        ("sa0", "a", ts(d0, 10)),
+        ("sa3", "a", ts(d3, 10)),
+        ("sc3", "c", ts(d3, 12)),
+        ("sb6", "b", ts(d6, 9)),
+    )
     assert run_gold(WEB, spark, config, lake_root=lake_root).batches == 1
 
     daily = (GOLD_DAILY_TRAFFIC, GOLD_PAGE_STATS, GOLD_ACQUISITION, GOLD_FUNNEL_STEPS, GOLD_VISITOR_DAYS)
@@ -225,7 +244,7 @@ def test_a_backfill_restores_a_lost_day_from_silver_and_leaves_the_change_feed_t
         DeltaTable.forPath(spark, spec.location(lake_root)).delete(F.col("date") == F.lit(d3))
     assert rows_of(GOLD_DAILY_TRAFFIC, d3) == []
     untouched = {(spec.name, day): files_of_day(spec, lake_root, day) for spec in daily for day in (d0, d6)}
-    visit(spark, lake_root, "sd10", "d", ts(d10, 8))
+    visit(spark, lake_root, ("sd10", "d", ts(d10, 8)))
     checkpoint = checkpoint_files(lake_root)
 
     shown = Console(file=io.StringIO(), width=120)
