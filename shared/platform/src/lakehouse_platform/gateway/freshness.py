@@ -1,0 +1,59 @@
+"""Freshness headers: which Delta versions an answer read, how old they are, and their SLA.
+
+One value per table read, comma-separated, in the order of ``X-Data-Table``; the age is the
+time since the commit of the version read.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+
+from lakehouse_core.serving.tables import TableRead
+from lakehouse_platform.catalog import Catalog
+
+TABLE_HEADER = "X-Data-Table"
+VERSION_HEADER = "X-Data-Version"
+AGE_HEADER = "X-Data-Age-Seconds"
+SLA_HEADER = "X-Data-Freshness-SLA-Minutes"
+
+
+class CommitTimes:
+    """The commit time of each (table, version) asked for, read once: a version never changes."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, int], float] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, location: str, version: int) -> float:
+        with self._lock:
+            known = self._known.get((location, version))
+        if known is not None:
+            return known
+        from lakehouse_core.delta_reader import open_table
+
+        history = open_table(location, version=version).history(1)
+        stamp = float(history[0]["timestamp"]) / 1000.0
+        with self._lock:
+            self._known[(location, version)] = stamp
+        return stamp
+
+
+def freshness_headers(
+    reads: Sequence[TableRead], catalog: Catalog, commit_times: CommitTimes, now: datetime
+) -> dict[str, str]:
+    if not reads:
+        return {}
+    ages, slas = [], []
+    for read in reads:
+        ages.append(str(max(0, int(now.timestamp() - commit_times(read.location, read.version)))))
+        entry = catalog.entries.get(read.name)
+        freshness = entry.spec.freshness if entry is not None else None
+        slas.append(str(freshness.breach_minutes) if freshness is not None else "none")
+    return {
+        TABLE_HEADER: ",".join(r.name for r in reads),
+        VERSION_HEADER: ",".join(str(r.version) for r in reads),
+        AGE_HEADER: ",".join(ages),
+        SLA_HEADER: ",".join(slas),
+    }
