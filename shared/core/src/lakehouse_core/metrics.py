@@ -303,7 +303,8 @@ class MetricsSettings(BaseSettings):
 
 
 class PipelineRunMetrics:
-    """Pipeline task attempts by product, asset and status, and their durations: an attempt
+    """Pipeline task attempts by product, asset and status, their durations and the rows they
+    read, wrote and quarantined: an attempt
     observer for the runner (``attempt_started`` / ``attempt_ended``). A pipeline command ends
     before Prometheus could scrape it, so with ``pushgateway_url`` each ended attempt pushes
     the registry to a Prometheus Pushgateway, grouped by product (Prometheus scrapes the gateway
@@ -338,6 +339,28 @@ class PipelineRunMetrics:
             registry=self.registry,
         )
 
+        self.rows_read = Counter(
+            "pipeline_rows_read",
+            "Rows the succeeded attempts read, by the table or kafka:<topic> they came from.",
+            ["product", "asset", "source"],
+            namespace=NAMESPACE,
+            registry=self.registry,
+        )
+        self.rows_written = Counter(
+            "pipeline_rows_written",
+            "Rows the succeeded attempts wrote, by table.",
+            ["product", "asset", "table"],
+            namespace=NAMESPACE,
+            registry=self.registry,
+        )
+        self.rows_quarantined = Counter(
+            "pipeline_rows_quarantined",
+            "Rows the succeeded attempts put into quarantine, by the rule they failed.",
+            ["product", "asset", "rule"],
+            namespace=NAMESPACE,
+            registry=self.registry,
+        )
+
     def attempt_started(self, task: object, context: object, started_at: datetime) -> None:
         return None
 
@@ -355,6 +378,14 @@ class PipelineRunMetrics:
             self.attempts.labels(*labels, str(record.final_attempt).lower()).inc()
             self.duration.labels(*labels).observe(seconds)
             self.last_ended.labels(*labels).set(record.finished_at.timestamp())
+            where = (record.product, record.asset)
+            for counter, counts in (
+                (self.rows_read, record.rows_read),
+                (self.rows_written, record.rows_written),
+                (self.rows_quarantined, record.rows_quarantined),
+            ):
+                for name, rows in counts.items():
+                    counter.labels(*where, name).inc(rows)
         if self.pushgateway_url:
             self.push(record.product)
 
