@@ -52,6 +52,8 @@ def test_products_land_under_their_prefix_and_differing_schemas_are_kept_apart()
     a_get, b_get = merged["paths"]["/a/v1/items"]["get"], merged["paths"]["/b/v1/items"]["get"]
     assert (a_get["operationId"], b_get["operationId"]) == ("a__items", "b__items")
     assert a_get["tags"] == ["a: items"]
+    assert {"200", "401", "429"} <= set(a_get["responses"])
+    assert "Retry-After" in a_get["responses"]["429"]["headers"]
     schemas = merged["components"]["schemas"]
     assert "Error" in schemas
     assert {"a__Item", "b__Item", "a__Page", "b__Page"} <= set(schemas)

@@ -1,7 +1,8 @@
 """One OpenAPI document for the gateway: its own routes and every mounted product's under the
 product's prefix.
 
-Operation ids and tags get the product's name in front. A component schema keeps its name when
+Operation ids and tags get the product's name in front, and every operation lists what the
+gateway itself may answer (401 for a key not in force, 429 over quota). A component schema keeps its name when
 every product that has one by that name defines it alike (and everything it refers to is kept
 alike too); otherwise each product's copy is named ``<product>__<name>``. Fields the column mask
 may remove (:mod:`lakehouse_platform.gateway.mask`) are made optional.
@@ -16,6 +17,15 @@ from typing import Any
 
 SCHEMA_REF = "#/components/schemas/"
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+
+#: What the gateway answers before a product sees the request.
+GATEWAY_RESPONSES: dict[str, Any] = {
+    "401": {"description": "The API key is unknown, expired or revoked."},
+    "429": {
+        "description": "The key's quota (per minute or per UTC day) is used up.",
+        "headers": {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
+    },
+}
 
 
 def _refs(node: Any) -> set[str]:
@@ -68,6 +78,18 @@ def _optional(schemas: dict[str, Any], fields: frozenset[str]) -> None:
                 del schema["required"]
 
 
+def _gateway_responses(paths: dict[str, Any]) -> None:
+    """Every operation but the gateway's own operations routes may be refused by the gateway."""
+    for item in paths.values():
+        for method in METHODS:
+            operation = item.get(method)
+            if operation is None or "operations" in operation.get("tags", []):
+                continue
+            responses = operation.setdefault("responses", {})
+            for status, response in GATEWAY_RESPONSES.items():
+                responses.setdefault(status, copy.deepcopy(response))
+
+
 def merged_openapi(
     gateway: Mapping[str, Any], products: Mapping[str, Mapping[str, Any]], *, masked: Iterable[str]
 ) -> dict[str, Any]:
@@ -104,6 +126,7 @@ def merged_openapi(
                 for tag in operation["tags"]:
                     tags.setdefault(tag, {"name": tag})
             paths[f"/{product}{path}"] = moved
+    _gateway_responses(paths)
     _optional(schemas, frozenset(masked))
     if tags:
         merged["tags"] = list(tags.values())
