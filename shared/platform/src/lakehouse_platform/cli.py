@@ -450,6 +450,19 @@ def ui(
     serve(command)
 
 
+@app.command("docs")
+def docs(
+    folder: Annotated[str, typer.Option(help="Where the documents go.")] = "documentation",
+) -> None:
+    """Regenerate DATA_MODELS.md (from the catalog) and API_CONTRACTS.md (from each product's OpenAPI)."""
+    from pathlib import Path
+
+    from lakehouse_platform.docs_generation import write_documents
+
+    changed = write_documents(Path(folder))
+    console.print(f"{len(changed)} changed: {', '.join(map(str, changed)) or 'none'}", soft_wrap=True)
+
+
 main = command_line(app)
 
 if __name__ == "__main__":
