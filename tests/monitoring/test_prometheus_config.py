@@ -83,3 +83,18 @@ def test_each_service_of_a_product_is_scraped_on_its_configured_port(product: st
             job = f"{product}-{'api' if component == 'serving' else component}"
             assert targets.get(job) == [f"127.0.0.1:{config[component]['port']}"], job
     assert targets["gateway"] == ["127.0.0.1:8000"]
+
+
+def test_the_compose_configuration_scrapes_compose_services_with_the_local_jobs_and_labels() -> None:
+    compose_config = MONITORING / "prometheus/compose.yml"
+    services = yaml.safe_load((MONITORING.parent / "docker/docker-compose.yml").read_text())["services"]
+    local = {job["job_name"]: job for job in yaml.safe_load(PROMETHEUS.read_text())["scrape_configs"]}
+    checked = promtool("check", "config", str(compose_config))
+
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    for job in yaml.safe_load(compose_config.read_text())["scrape_configs"]:
+        name = job["job_name"]
+        assert job["static_configs"][0]["labels"] == local[name]["static_configs"][0]["labels"], name
+        host = job["static_configs"][0]["targets"][0].split(":")[0]
+        assert host == name, name
+        assert name in services, name
