@@ -22,7 +22,15 @@ def tool(name: str) -> Path:
     pytest.fail(f"{name} is not installed: run `make setup` (target infra-tools or the uv sync)")
 
 
-def run(*command: str | Path, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+def run(
+    *command: str | Path, cwd: Path = REPO, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(c) for c in command], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+        [str(c) for c in command],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import sysconfig
 import venv
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO
+from .conftest import REPO, run
 
 pytestmark = pytest.mark.integration
 
@@ -52,26 +51,20 @@ print(json.dumps(out))
 """
 
 
-def _run(*command: str | Path, **options: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(c) for c in command], capture_output=True, text=True, timeout=300, check=False, **options
-    )  # type: ignore[call-overload, no-any-return]
-
-
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(wheel folder, python of the fresh environment holding every workspace wheel)."""
     wheels = tmp_path_factory.mktemp("wheels")
-    built = _run(UV, "build", "--wheel", "--all-packages", "--quiet", "--out-dir", wheels, cwd=REPO)
+    built = run(UV, "build", "--wheel", "--all-packages", "--quiet", "--out-dir", wheels, timeout=300)
     assert built.returncode == 0, built.stderr
     root = tmp_path_factory.mktemp("venv")
     venv.EnvBuilder(with_pip=False).create(root)
     python = root / "bin" / "python"
-    ours = _run(
+    ours = run(
         UV, "pip", "install", "--quiet", "--no-deps", "--python", python, *sorted(wheels.glob("*.whl"))
     )
     assert ours.returncode == 0, ours.stderr
-    site = _run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip()
+    site = run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip()
     (Path(site) / "project_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     return wheels, python
 
@@ -82,7 +75,7 @@ def _probe(python: Path, environment: str, **variables: str) -> dict[str, dict[s
     prefixes = ("LAKEHOUSE_", "WEB_", "MOBILE_", "OPS_", "SEGMENTS_", "COMPLIANCE_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     env |= {"LAKEHOUSE_ENVIRONMENT": environment, **variables}
-    done = _run(python, "-c", PROBE, json.dumps(LOADERS), cwd=elsewhere, env=env)
+    done = run(python, "-c", PROBE, json.dumps(LOADERS), cwd=elsewhere, env=env)
     assert done.returncode == 0, done.stderr
     loaded: dict[str, dict[str, object]] = json.loads(done.stdout)
     return loaded
