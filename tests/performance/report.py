@@ -212,6 +212,32 @@ def serving_section(results: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
+def gateway_section(result: dict[str, Any]) -> list[str]:
+    lines = ["## Gateway: a product's API through `lakehouse gateway` and alone", ""]
+    paths = {
+        "alone": result["direct"],
+        "gateway, user_reader key": result["gateway_user_reader_key"],
+        "gateway, analyst key (masked)": result["gateway_analyst_key_masked"],
+    }
+    rows = []
+    for path, figures in paths.items():
+        for key, run in figures.items():
+            kind, concurrency = key.rsplit("_concurrency_", 1)
+            rows.append(
+                [path, kind, concurrency, n(run["p50_ms"]), n(run["p99_ms"]), n(run["requests_per_second"])]
+            )
+    data = result["data"]
+    lines += [
+        f"**{data['product']}** `{data['route']}` over {data['rows']:,} gold rows; the product's API and "
+        f"the gateway (every installed product mounted) each run as their own process on core 1, the "
+        f"load client on core 0. {machine_line(result)}.",
+        "",
+        table(["path", "kind", "concurrency", "p50 ms", "p99 ms", "requests/s"], rows),
+        "",
+    ]
+    return lines
+
+
 def write_report() -> Path:
     sections = [
         "# Performance report",
@@ -232,6 +258,9 @@ def write_report() -> Path:
         found = {p: r for p in PRODUCTS if (r := load(f"{name}_{p}"))}
         if found:
             sections += render(found)
+    gateway = load("gateway")
+    if gateway:
+        sections += gateway_section(gateway)
     REPORT.write_text("\n".join(sections))
     return REPORT
 

@@ -21,6 +21,7 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     *((f"ingestion {p}", ["bench_ingestion.py", p]) for p in PRODUCT_NAMES),
     *((f"refinement {p}", ["bench_refinement.py", p]) for p in PRODUCT_NAMES),
     *((f"serving {p}", ["bench_serving.py", p]) for p in PRODUCT_NAMES),
+    ("gateway", ["bench_gateway.py"]),
 ]
 
 
