@@ -16,11 +16,12 @@ pytestmark = pytest.mark.unit
 
 COMPOSE = INFRASTRUCTURE / "docker" / "docker-compose.yml"
 PRODUCTS = sorted(p.parent.parent.name for p in REPO.glob("products/*/config/product.yaml"))
-#: Paths agreed with infrastructure/monitoring/ (Prometheus' configuration, alert rules, dashboards).
+#: What the stack takes from infrastructure/monitoring/, and where.
 MONITORING_MOUNTS = {
-    "../monitoring/prometheus/prometheus.yml",
-    "../monitoring/alerts",
-    "../monitoring/grafana/dashboards",
+    "../monitoring/prometheus/compose.yml": "/etc/prometheus/prometheus.yml",
+    "../monitoring/alerts": "/etc/prometheus/alerts",
+    "../monitoring/grafana/provisioning": "/etc/grafana/provisioning",
+    "../monitoring/grafana/dashboards": "/var/lib/grafana/dashboards",
 }
 
 
@@ -83,7 +84,7 @@ def test_dependencies_and_volumes_exist(compose: dict[str, Any]) -> None:
         for mount in service.get("volumes", []):
             source = mount.split(":")[0]
             if source.startswith("."):
-                assert source in MONITORING_MOUNTS or (COMPOSE.parent / source).exists(), (name, source)
+                assert (COMPOSE.parent / source).exists(), (name, source)
             else:
                 assert source in volumes, (name, source)
 
@@ -103,6 +104,17 @@ def test_long_running_services_are_health_checked(compose: dict[str, Any]) -> No
                     assert str(value) == port, (name, key)
         else:
             assert check.get("test"), name
+
+
+def test_monitoring_is_configured_from_infrastructure_monitoring(compose: dict[str, Any]) -> None:
+    mounts = {
+        source: target
+        for service in ("prometheus", "grafana")
+        for source, target, *_ in (m.split(":") for m in compose["services"][service]["volumes"])
+        if source.startswith(".")
+    }
+    assert mounts == MONITORING_MOUNTS
+    assert compose["services"]["grafana"]["environment"]["PROMETHEUS_URL"] == "http://prometheus:9090"
 
 
 def test_lake_and_state_are_shared_volumes(compose: dict[str, Any]) -> None:
