@@ -118,25 +118,32 @@ def test_namespace_environment_and_no_committed_secret(rendered: dict[str, list[
 
 def test_long_running_containers_have_probes_and_resources(rendered: dict[str, list[Resource]]) -> None:
     for name, spec in _pod_specs(rendered["prod"]).items():
+        assert spec["securityContext"]["runAsNonRoot"] is True, name
         for container in spec["containers"]:
             resources = container["resources"]
             assert {"cpu", "memory"} <= set(resources["requests"]) & set(resources["limits"]), name
             assert container["securityContext"]["allowPrivilegeEscalation"] is False, name
-        if name in _named(rendered["prod"], "Deployment"):
-            (container,) = spec["containers"]
+        deployment = _named(rendered["prod"], "Deployment").get(name)
+        if deployment is None:
+            continue
+        (container,) = spec["containers"]
+        if deployment["metadata"]["labels"]["app.kubernetes.io/component"] == "ingest":
+            assert container["livenessProbe"]["tcpSocket"], name
+            assert deployment["spec"]["replicas"] == 1, "one stream per checkpoint"
+        else:
             assert container["livenessProbe"]["httpGet"]["path"] == "/health", name
             assert container["readinessProbe"]["httpGet"]["path"] == "/ready", name
-        assert spec["securityContext"]["runAsNonRoot"] is True, name
 
 
 @pytest.mark.parametrize("product", PRODUCTS)
 def test_every_product_is_deployed(rendered: dict[str, list[Resource]], product: str) -> None:
     resources = rendered["prod"]
     declared = yaml.safe_load((REPO / "products" / product / "config" / "product.yaml").read_text())
-    processes = {"api", "collector"} if "collector" in declared else {"api"}
+    collects = "collector" in declared
     deployments = _named(resources, "Deployment")
     services = _named(resources, "Service")
-    for process in processes:
+    assert (f"{product}-ingest" in deployments) == collects, "event products stream Kafka → bronze"
+    for process in {"api", "collector"} if collects else {"api"}:
         assert f"{product}-{process}" in deployments
         assert services[f"{product}-{process}"]["spec"]["selector"] == {
             "app.kubernetes.io/name": f"{product}-{process}"
