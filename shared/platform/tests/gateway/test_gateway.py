@@ -44,6 +44,7 @@ class Gateway:
     products: list[ServedProduct]
     settings: LakehouseSettings
     audit: list[AuditRecord]
+    refusals: list[AuditRecord]
     subjects: list[str]
 
     def key(self, *roles: str, quota: Quota = UNLIMITED) -> dict[str, str]:
@@ -61,6 +62,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     config = load_gateway_config()
     store = KeyStore(config.store_path(settings))
     audit: list[AuditRecord] = []
+    refusals: list[AuditRecord] = []
     app = create_gateway(
         products,
         settings=settings,
@@ -68,9 +70,10 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
         store=store,
         admin=KeyAdmin(store, config, audit.append),
         config=config,
+        read_audit=refusals.append,
     )
     with serve_in_thread(app) as url:
-        yield Gateway(url, store, catalog, products, settings, audit, subjects)
+        yield Gateway(url, store, catalog, products, settings, audit, refusals, subjects)
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +133,10 @@ def test_expired_and_revoked_keys_are_refused_at_once(gateway: Gateway, client: 
     KeyStore(gateway.store.path).revoke(record.key_id)
     revoked = client.get("/user-segmentation/v1/segments", headers=headers)
     assert (revoked.status_code, revoked.json()["detail"]) == (401, "API key revoked")
+    denied = [r for r in gateway.refusals if r.api_key_id == api_key_id(headers[API_KEY_HEADER])]
+    assert [(r.action, r.resource, r.outcome, r.status_code) for r in denied] == [
+        ("read", "GET /user-segmentation/v1/segments", "denied", 401)
+    ]
 
 
 def test_a_burst_beyond_the_quota_gets_exactly_the_surplus_as_429(gateway: Gateway) -> None:
@@ -147,6 +154,8 @@ def test_a_burst_beyond_the_quota_gets_exactly_the_surplus_as_429(gateway: Gatew
     assert statuses.count(429) == burst - limit
     refused = [a for a in answers if a.status_code == 429]
     assert all(int(a.headers["Retry-After"]) >= 1 for a in refused)
+    fingerprint = api_key_id(headers[API_KEY_HEADER])
+    assert [r.status_code for r in gateway.refusals if r.api_key_id == fingerprint] == [429] * (burst - limit)
 
 
 def test_an_answer_that_reads_a_table_says_its_version_age_and_sla(

@@ -2,7 +2,8 @@
 one merged OpenAPI document, and the policy every request under those prefixes passes.
 
 The policy, in order: a presented key that is unknown, expired or revoked is refused (401) before
-any product sees the request; a key over its quota gets 429 with ``Retry-After``; the answer gets
+any product sees the request; a key over its quota gets 429 with ``Retry-After`` (each refusal a
+``read`` audit record, ``denied``; the products audit the requests they answer); the answer gets
 the freshness headers of the tables it read; and a caller without ``user_reader`` gets JSON with
 the catalog's subject columns taken out. The products' own guards (``require_role``) read the
 gateway's key store, installed on each mounted app in place of the product's own keys.
@@ -21,7 +22,9 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from lakehouse_core.health import HealthCheck
+from lakehouse_core.platform_topics import AuditRecord, api_key_id
 from lakehouse_core.service import create_service_app
+from lakehouse_core.serving.audit import AuditPublish
 from lakehouse_core.serving.auth import API_KEY_HEADER, install_api_keys
 from lakehouse_core.serving.tables import recording_reads
 from lakehouse_core.settings import LakehouseSettings
@@ -60,9 +63,11 @@ def create_gateway(
     store: KeyStore,
     admin: KeyAdmin,
     config: GatewayConfig,
+    read_audit: AuditPublish | None = None,
     clock: Clock = utc_now,
 ) -> FastAPI:
-    """The gateway over ``products`` (each mounted under ``/<its name>``)."""
+    """The gateway over ``products`` (each mounted under ``/<its name>``); ``read_audit`` takes the
+    records of the requests the gateway refuses (none are made without it)."""
     app = create_service_app(
         service=SERVICE,
         version=package_version("lakehouse-platform"),
@@ -96,26 +101,41 @@ def create_gateway(
 
     app.openapi = openapi  # type: ignore[method-assign]
 
-    def admitted(presented: str | None) -> KeyRecord | JSONResponse | None:
+    def refused(request: Request, status: int, detail: str, headers: dict[str, str]) -> JSONResponse:
+        if read_audit is not None:
+            presented = request.headers.get(API_KEY_HEADER, "")
+            read_audit(
+                AuditRecord(
+                    service=SERVICE,
+                    api_key_id=api_key_id(presented, secret=secret),
+                    action="read",
+                    resource_type="endpoint",
+                    resource=f"{request.method} {request.url.path}",
+                    outcome="denied",
+                    status_code=status,
+                    detail=detail,
+                )
+            )
+        return _refused(status, detail, headers)
+
+    def admitted(request: Request) -> KeyRecord | JSONResponse | None:
+        presented = request.headers.get(API_KEY_HEADER)
         if not presented:
             return None
         found = store.lookup(presented)
         if found.record is None or found.state != "active":
-            return _refused(401, f"API key {found.state}", {"WWW-Authenticate": API_KEY_HEADER})
+            return refused(request, 401, f"API key {found.state}", {"WWW-Authenticate": API_KEY_HEADER})
         wait = quotas.admit(found.record.key_id, found.record.quota, clock())
         if wait is not None:
-            return _refused(
-                429,
-                f"quota of key {found.record.key_id} used up; retry in {wait} s",
-                {"Retry-After": str(wait)},
-            )
+            detail = f"quota of key {found.record.key_id} used up; retry in {wait} s"
+            return refused(request, 429, detail, {"Retry-After": str(wait)})
         return found.record
 
     @app.middleware("http")
     async def policy(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         if not request.url.path.startswith(guarded):
             return await call_next(request)
-        key = admitted(request.headers.get(API_KEY_HEADER))
+        key = admitted(request)
         if isinstance(key, Response):
             return key
         with recording_reads() as reads:

@@ -14,10 +14,11 @@ from rich.table import Table
 
 from lakehouse_core.config import require_outside_dev
 from lakehouse_core.errors import LakehouseError
+from lakehouse_core.serving.audit import SpooledAudit
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_platform.catalog import ServedProduct, discover_products, load_catalog
 from lakehouse_platform.gateway.admin import KeyAdmin, audit_publisher
-from lakehouse_platform.gateway.config import load_gateway_config
+from lakehouse_platform.gateway.config import SERVICE, load_gateway_config
 from lakehouse_platform.gateway.keys import IssuedKey, KeyStore, utc_now
 
 admin_app = typer.Typer(help="API keys and roles of the gateway; every change audited.", no_args_is_help=True)
@@ -154,6 +155,7 @@ def gateway(
             store=store,
             admin=KeyAdmin(store, config, audit_publisher(settings)),
             config=config,
+            read_audit=SpooledAudit(settings, key=SERVICE) if settings.audit_bootstrap_servers else None,
         )
     except LakehouseError as exc:
         errors.print(f"[red]{escape(str(exc))}[/]", soft_wrap=True)
