@@ -117,8 +117,11 @@ def test_namespace_environment_and_no_committed_secret(rendered: dict[str, list[
 
 
 def test_long_running_containers_have_probes_and_resources(rendered: dict[str, list[Resource]]) -> None:
+    claims = _named(rendered["prod"], "PersistentVolumeClaim")
     for name, spec in _pod_specs(rendered["prod"]).items():
         assert spec["securityContext"]["runAsNonRoot"] is True, name
+        state = next(v for v in spec["volumes"] if v["name"] == "state")
+        assert state["persistentVolumeClaim"]["claimName"] in claims, f"{name}: a spool must outlive the pod"
         for container in spec["containers"]:
             resources = container["resources"]
             assert {"cpu", "memory"} <= set(resources["requests"]) & set(resources["limits"]), name
