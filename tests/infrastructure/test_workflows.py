@@ -53,3 +53,41 @@ def test_products_are_tested_with_the_readme_command() -> None:
 def test_every_image_is_built() -> None:
     matrix = _load("images.yml")["jobs"]["image"]["strategy"]["matrix"]["name"]
     assert sorted(matrix) == sorted([*PRODUCTS, "platform"])
+
+
+def _touched(tmp_path: Path, *changed: str) -> dict[str, str]:
+    """Run test.yml's change detection in a small repository where ``changed`` files changed."""
+    (step,) = [s for s in _load("test.yml")["jobs"]["changes"]["steps"] if s.get("id") == "touched"]
+    repo = tmp_path / "repo"
+    for path in ("products/web-user-analytics/a.py", "products/operational-metrics/a.py", "shared/core/a.py"):
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_text("0\n")
+    git = ("git", "-c", "user.name=ci", "-c", "user.email=ci@example.com")
+    assert run(*git, "init", "-q", cwd=repo).returncode == 0
+    run(*git, "add", ".", cwd=repo)
+    run(*git, "commit", "-qm", "base", cwd=repo)
+    base = run("git", "rev-parse", "HEAD", cwd=repo).stdout.strip()
+    for path in changed:
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_text("1\n")
+    run(*git, "add", ".", cwd=repo)
+    run(*git, "commit", "-qm", "change", cwd=repo)
+    output = tmp_path / "output"
+    env = {"PATH": "/usr/bin:/bin", "BASE": base, "GITHUB_OUTPUT": str(output)}
+    done = run("bash", "-e", "-o", "pipefail", "-c", step["run"], cwd=repo, env=env)
+    assert done.returncode == 0, done.stderr
+    return dict(line.split("=", 1) for line in output.read_text().splitlines())
+
+
+def test_only_the_touched_products_are_tested(tmp_path: Path) -> None:
+    touched = _touched(tmp_path, "products/web-user-analytics/b.py", "documentation/X.md")
+    assert touched == {"shared": "false", "products": '["web-user-analytics"]'}
+
+
+def test_a_shared_change_tests_everything(tmp_path: Path) -> None:
+    touched = _touched(tmp_path, "shared/core/a.py")
+    assert touched == {"shared": "true", "products": '["operational-metrics","web-user-analytics"]'}
+
+
+def test_a_documentation_change_tests_nothing(tmp_path: Path) -> None:
+    assert _touched(tmp_path, "documentation/X.md") == {"shared": "false", "products": "[]"}
