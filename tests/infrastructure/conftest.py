@@ -1,8 +1,10 @@
 """Where the infrastructure validators are: the Python ones in the project's environment, the Go
-ones in .lakehouse/tools/bin (both installed by `make setup`; nothing is fetched at test time)."""
+ones in .lakehouse/tools/bin, ShellCheck on the PATH (all installed by `make setup`; nothing is
+fetched at test time)."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +21,9 @@ def tool(name: str) -> Path:
     for folder in (Path(sys.executable).parent, GO_TOOLS):
         if (folder / name).is_file():
             return folder / name
+    found = shutil.which(name)
+    if found:
+        return Path(found)
     pytest.fail(f"{name} is not installed: run `make setup` (target infra-tools or the uv sync)")
 
 

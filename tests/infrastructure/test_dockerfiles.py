@@ -1,5 +1,6 @@
-"""Every Dockerfile passes hadolint, and the shared images keep their promises: one product image
-built with a PRODUCT argument, multi-stage, running as a non-root user, with a health check."""
+"""Every Dockerfile passes hadolint and the images' entry point ShellCheck, and the shared images
+keep their promises: one product image built with a PRODUCT argument, multi-stage, running as a
+non-root user, with a health check."""
 
 from __future__ import annotations
 
@@ -30,6 +31,17 @@ def test_hadolint_refuses_a_careless_dockerfile(tmp_path: Path) -> None:
     done = run(tool("hadolint"), "--no-color", careless)
     assert done.returncode != 0
     assert "DL3007" in done.stdout, done.stdout
+
+
+def test_entrypoint_passes_shellcheck() -> None:
+    done = run(tool("shellcheck"), DOCKER / "entrypoint.sh")
+    assert done.returncode == 0, done.stdout
+
+
+def test_shellcheck_refuses_a_careless_script(tmp_path: Path) -> None:
+    careless = tmp_path / "careless.sh"
+    careless.write_text("#!/bin/bash\nrm -rf $1/*\n")
+    assert run(tool("shellcheck"), careless).returncode != 0
 
 
 def test_products_share_one_image_definition() -> None:

@@ -19,7 +19,8 @@ PRODUCTS = sorted(p.parent.parent.name for p in REPO.glob("products/*/config/pro
 
 
 def _actionlint(path: Path) -> tuple[int, str]:
-    done = run(tool("actionlint"), "-no-color", path)
+    """actionlint, with ShellCheck on every `run:` step."""
+    done = run(tool("actionlint"), "-no-color", "-shellcheck", tool("shellcheck"), path)
     return done.returncode, done.stdout + done.stderr
 
 
