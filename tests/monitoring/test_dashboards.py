@@ -2,14 +2,13 @@
 
 One module fixture starts the real things once and scrapes ``/metrics`` over HTTP: a collector
 in front of a real Kafka broker (one accepted event, one refused for its write key), each
-installed product's API (``app_from_environment`` over an empty lake), the stream-metrics
+installed product's API (its declaration's ``serving_app`` over an empty lake), the stream-metrics
 server an ``ingest`` process starts, and the pipeline metrics a real pipeline run pushes to a
 Pushgateway (here an HTTP server that keeps what it is sent, in the exposition format the
 Pushgateway re-exports)."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import threading
 import uuid
@@ -26,7 +25,9 @@ import yaml
 
 from lakehouse_core.kafka.admin import TopicSpec
 from lakehouse_core.metrics import MetricsSettings, PipelineRunMetrics, serve_stream_metrics
+from lakehouse_core.settings import LakehouseSettings
 from lakehouse_events.collector import CollectorConfig, create_collector_app
+from lakehouse_platform.catalog import ServedProduct, discover_products
 from lakehouse_platform.orchestrator import Pipeline, Task, run_pipeline
 from lakehouse_testing.plugin import KafkaFixture, free_port, serve_in_thread
 from tests.monitoring.promql import SCRAPE_SERIES, exported_names, metric_names
@@ -101,15 +102,12 @@ def _collector_metrics(stack: ExitStack, bootstrap: str) -> str:
 
 def _api_metrics(stack: ExitStack, lake_root: Path) -> dict[str, str]:
     scraped = {}
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("LAKEHOUSE_LAKE_ROOT", str(lake_root))
-        env.setenv("LAKEHOUSE_ENVIRONMENT", "dev")
-        for declaration in entry_points(group="lakehouse.products"):
-            package = declaration.value.split(".", 1)[0]
-            app = importlib.import_module(f"{package}.serving.app").app_from_environment()
-            url = stack.enter_context(serve_in_thread(app))
-            assert httpx.get(f"{url}/openapi.json", timeout=10).status_code == 200
-            scraped[declaration.name] = httpx.get(f"{url}/metrics", timeout=30).text
+    settings = LakehouseSettings(lake_root=str(lake_root))
+    for product in discover_products():
+        assert isinstance(product, ServedProduct), product.name
+        url = stack.enter_context(serve_in_thread(product.serving_app(settings)))
+        assert httpx.get(f"{url}/openapi.json", timeout=10).status_code == 200
+        scraped[product.name] = httpx.get(f"{url}/metrics", timeout=30).text
     return scraped
 
 
