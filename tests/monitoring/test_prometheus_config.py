@@ -95,6 +95,7 @@ def test_the_compose_configuration_scrapes_compose_services_with_the_local_jobs_
     for job in yaml.safe_load(compose_config.read_text())["scrape_configs"]:
         name = job["job_name"]
         assert job["static_configs"][0]["labels"] == local[name]["static_configs"][0]["labels"], name
+        assert job.get("honor_labels") == local[name].get("honor_labels"), name
         host = job["static_configs"][0]["targets"][0].split(":")[0]
         assert host == name, name
         assert name in services, name
