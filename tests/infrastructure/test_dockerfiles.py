@@ -15,7 +15,9 @@ pytestmark = pytest.mark.unit
 
 DOCKER = INFRASTRUCTURE / "docker"
 DOCKERFILES = sorted(
-    p for p in (*REPO.glob("products/*/*Dockerfile*"), *INFRASTRUCTURE.rglob("*Dockerfile*")) if p.is_file()
+    p
+    for p in (*REPO.glob("products/*/*Dockerfile*"), *INFRASTRUCTURE.rglob("*Dockerfile*"))
+    if p.is_file() and not p.name.endswith(".dockerignore")
 )
 
 
@@ -63,6 +65,15 @@ def test_product_image_is_multi_stage_non_root_with_a_health_check() -> None:
     assert users[-1].split(":")[0] not in {"0", "root"}
     assert re.search(r"(?m)^HEALTHCHECK .*/health", runtime), "HEALTHCHECK on /health"
     assert "COPY --from=build" in runtime
+
+
+def test_build_contexts_leave_out_environments_and_data() -> None:
+    product = (DOCKER / "Dockerfile.dockerignore").read_text().splitlines()
+    assert {".git", ".venv", ".lakehouse", "data_lake"} <= set(product)
+    # infrastructure/ is left out but for the entry point, which the image copies
+    assert product.index("!infrastructure/docker/entrypoint.sh") > product.index("infrastructure")
+    base = (DOCKER / "base.Dockerfile.dockerignore").read_text().splitlines()
+    assert base[-2:] == ["*", "!infrastructure/jvm/pom.xml"], "the base image needs only the POM"
 
 
 def test_base_image_carries_java_17_and_the_pom_jars() -> None:
