@@ -13,7 +13,7 @@ RUN mvn -q -B -f infrastructure/jvm/pom.xml -Pspark -Djars.dir=/opt/lakehouse/ja
 
 FROM python:3.11.14-slim-bookworm
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends openjdk-17-jre-headless=17.* procps=2:4.* \
+    && apt-get install -y --no-install-recommends openjdk-17-jre-headless=17.* \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 lakehouse \
     && useradd --system --uid 10001 --gid lakehouse --home-dir /srv/lakehouse --create-home lakehouse
