@@ -1,22 +1,30 @@
 """A small lake for gateway tests: one or two rows in every silver and gold table of the catalog,
 written with delta-rs from each table's contract (no Spark, no product imported). Every subject
-column holds a value that starts with :data:`SUBJECT_MARK`, so a test can look for it in answers."""
+column holds a value that starts with :data:`SUBJECT_MARK`, so a test can look for it in answers.
+And :class:`Gateway`, what the tests know of the gateway served over it (``conftest.py``)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, get_args, get_origin
 
 import pyarrow as pa
 from deltalake import write_deltalake
 
+from lakehouse_core.platform_topics import AuditRecord
+from lakehouse_core.serving.auth import API_KEY_HEADER
 from lakehouse_core.serving.contracts import arrow_schema
+from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.tables import Layer
-from lakehouse_platform.catalog import Catalog, CatalogEntry
+from lakehouse_platform.catalog import Catalog, CatalogEntry, ServedProduct
+from lakehouse_platform.gateway.keys import KeyStore, Quota
 
 DAY = date(2026, 3, 2)
 AT = datetime(2026, 3, 2, 12, tzinfo=UTC)
 SUBJECT_MARK = "SUBJ"
+
+UNLIMITED = Quota()
 
 #: Values a product's routes look for (a configured segment or funnel).
 NAMED = {"segment": "champions", "funnel": "signup"}
@@ -72,3 +80,19 @@ def write_lake(catalog: Catalog) -> list[str]:
             partition_by=list(entry.spec.partition_by) or None,
         )
     return subjects
+
+
+@dataclass
+class Gateway:
+    url: str
+    store: KeyStore
+    catalog: Catalog
+    products: list[ServedProduct]
+    settings: LakehouseSettings
+    audit: list[AuditRecord]
+    refusals: list[AuditRecord]
+    subjects: list[str]
+
+    def key(self, *roles: str, quota: Quota = UNLIMITED) -> dict[str, str]:
+        issued = self.store.create(owner="test", roles=roles, valid_for=timedelta(days=1), quota=quota)
+        return {API_KEY_HEADER: issued.secret}

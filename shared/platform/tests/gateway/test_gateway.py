@@ -8,7 +8,6 @@ import json
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -16,64 +15,17 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from lakehouse_core.platform_topics import AuditRecord, api_key_id
+from lakehouse_core.platform_topics import api_key_id
 from lakehouse_core.serving.auth import API_KEY_HEADER
-from lakehouse_core.settings import LakehouseSettings
-from lakehouse_platform.catalog import Catalog, ServedProduct, build_catalog, discover_products
-from lakehouse_platform.gateway.admin import KeyAdmin
-from lakehouse_platform.gateway.app import create_gateway
-from lakehouse_platform.gateway.config import load_gateway_config
 from lakehouse_platform.gateway.freshness import AGE_HEADER, SLA_HEADER, TABLE_HEADER, VERSION_HEADER
 from lakehouse_platform.gateway.keys import KeyStore, Quota
 from lakehouse_platform.gateway.mask import subject_fields
-from lakehouse_testing.plugin import serve_in_thread
 
-from .lake import DAY, SUBJECT_MARK, write_lake
+from .lake import DAY, SUBJECT_MARK, Gateway
 
 pytestmark = pytest.mark.integration
 
 MEMBERS = "/user-segmentation/v1/segments/champions/members"
-UNLIMITED = Quota()
-
-
-@dataclass
-class Gateway:
-    url: str
-    store: KeyStore
-    catalog: Catalog
-    products: list[ServedProduct]
-    settings: LakehouseSettings
-    audit: list[AuditRecord]
-    refusals: list[AuditRecord]
-    subjects: list[str]
-
-    def key(self, *roles: str, quota: Quota = UNLIMITED) -> dict[str, str]:
-        issued = self.store.create(owner="test", roles=roles, valid_for=timedelta(days=1), quota=quota)
-        return {API_KEY_HEADER: issued.secret}
-
-
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    base = tmp_path_factory.mktemp("gateway")
-    settings = LakehouseSettings(lake_root=str(base / "lake"), state_dir=base / "state")
-    products = [p for p in discover_products() if isinstance(p, ServedProduct)]
-    catalog = build_catalog(products, lake_root=settings.lake_root)
-    subjects = write_lake(catalog)
-    config = load_gateway_config()
-    store = KeyStore(config.store_path(settings))
-    audit: list[AuditRecord] = []
-    refusals: list[AuditRecord] = []
-    app = create_gateway(
-        products,
-        settings=settings,
-        catalog=catalog,
-        store=store,
-        admin=KeyAdmin(store, config, audit.append),
-        config=config,
-        read_audit=refusals.append,
-    )
-    with serve_in_thread(app) as url:
-        yield Gateway(url, store, catalog, products, settings, audit, refusals, subjects)
 
 
 @pytest.fixture(scope="module")
