@@ -69,6 +69,21 @@ def test_a_second_store_on_the_same_file_sees_a_revocation_at_once(tmp_path: Pat
     assert serving.lookup(issued.secret).state == "revoked"
 
 
+def test_stores_of_two_processes_creating_keys_at_once_lose_none(tmp_path: Path) -> None:
+    stores = [KeyStore(tmp_path / "keys.json") for _ in range(4)]
+
+    def create(store: KeyStore) -> None:
+        for _ in range(10):
+            store.create(owner="o", roles=["analyst"], valid_for=timedelta(days=1))
+
+    threads = [threading.Thread(target=create, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(KeyStore(tmp_path / "keys.json").records()) == 40
+
+
 def test_every_key_change_is_one_audit_record_naming_the_key_never_its_secret(tmp_path: Path) -> None:
     records: list[AuditRecord] = []
     admin = KeyAdmin(KeyStore(tmp_path / "keys.json"), load_gateway_config(), records.append)

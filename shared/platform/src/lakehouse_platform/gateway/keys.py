@@ -10,12 +10,14 @@ once.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import secrets
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -120,8 +122,8 @@ class IssuedKey:
 
 
 class KeyStore:
-    """The key file at ``path``; thread-safe, and safe against a second process writing it (each
-    write replaces the file atomically, each read follows the newest file)."""
+    """The key file at ``path``; thread-safe, and safe against other processes changing it (each
+    change under a file lock replaces the file atomically, each read follows the newest file)."""
 
     def __init__(self, path: Path, *, clock: Any = utc_now) -> None:
         self.path = path
@@ -152,6 +154,17 @@ class KeyStore:
         self._by_id = {r.key_id: r for r in records}
         self._by_digest = {r.sha256: r for r in records}
         self._seen = stamp
+
+    @contextmanager
+    def _changing(self) -> Iterator[None]:
+        """Hold this store's lock and the file's (``flock`` on ``<file>.lock``), with the newest
+        file loaded: two processes changing keys at once (the CLI and ``/admin``) lose neither."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock, self.path.with_name(f"{self.path.name}.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self._seen = None
+            self._load()
+            yield
 
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -212,15 +225,13 @@ class KeyStore:
             sha256=digest(secret),
             quota=quota,
         )
-        with self._lock:
-            self._load()
+        with self._changing():
             self._by_id[record.key_id] = record
             self._save()
         return IssuedKey(secret, record)
 
     def revoke(self, key_id: str) -> KeyRecord:
-        with self._lock:
-            self._load()
+        with self._changing():
             if key_id not in self._by_id:
                 raise UnknownKeyError(f"no API key {key_id!r}; `lakehouse admin keys list` shows them")
             record = self._by_id[key_id] = replace(self._by_id[key_id], revoked=True)
