@@ -34,7 +34,7 @@ from lakehouse_platform.gateway.admin_api import admin_router
 from lakehouse_platform.gateway.catalog_api import catalog_router
 from lakehouse_platform.gateway.config import SERVICE, SUBJECT_READER, GatewayConfig
 from lakehouse_platform.gateway.freshness import CommitTimes, freshness_headers
-from lakehouse_platform.gateway.keys import KeyRecord, KeyStore, utc_now
+from lakehouse_platform.gateway.keys import KeyRecord, KeyStore, KeyStoreError, utc_now
 from lakehouse_platform.gateway.mask import masked, subject_fields
 from lakehouse_platform.gateway.openapi import merged_openapi
 from lakehouse_platform.gateway.quotas import QuotaCounter
@@ -135,7 +135,11 @@ def create_gateway(
     async def policy(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         if not request.url.path.startswith(guarded):
             return await call_next(request)
-        key = admitted(request)
+        try:
+            key = admitted(request)
+        except KeyStoreError as exc:
+            log.exception("key store unreadable")
+            return _refused(503, f"the gateway cannot read its keys: {exc}", {"Retry-After": "60"})
         if isinstance(key, Response):
             return key
         with recording_reads() as reads:

@@ -21,6 +21,7 @@ METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 #: What the gateway answers before a product sees the request.
 GATEWAY_RESPONSES: dict[str, Any] = {
     "401": {"description": "The API key is unknown, expired or revoked."},
+    "503": {"description": "The gateway cannot read its key store (or the product's data is not built yet)."},
     "429": {
         "description": "The key's quota (per minute or per UTC day) is used up.",
         "headers": {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
