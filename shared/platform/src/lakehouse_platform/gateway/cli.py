@@ -60,9 +60,17 @@ def _print_issued(issued: IssuedKey) -> None:
 def keys_create(
     owner: Annotated[str, typer.Option(help="Who the key is for.")],
     role: Annotated[list[str], typer.Option("--role", help="A role of the key (repeat for more).")],
-    days: Annotated[int | None, typer.Option(min=1, help="Days valid [default: from gateway.yaml].")] = None,
-    per_minute: Annotated[int | None, typer.Option(min=1, help="Requests per minute.")] = None,
-    per_day: Annotated[int | None, typer.Option(min=1, help="Requests per UTC day.")] = None,
+    days: Annotated[
+        int | None, typer.Option(min=1, help="Days valid (default: key_validity_days of gateway.yaml).")
+    ] = None,
+    per_minute: Annotated[
+        int | None,
+        typer.Option(min=1, help="Requests per minute (default: requests_per_minute of gateway.yaml)."),
+    ] = None,
+    per_day: Annotated[
+        int | None,
+        typer.Option(min=1, help="Requests per UTC day (default: requests_per_day of gateway.yaml)."),
+    ] = None,
 ) -> None:
     """Make a key and print it once; only its SHA-256 digest is stored."""
     with key_admin() as admin:
@@ -124,8 +132,12 @@ def roles() -> None:
 
 
 def gateway(
-    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port [default: gateway.yaml].")] = None,
-    host: Annotated[str | None, typer.Option(help="Address [default: gateway.yaml, 127.0.0.1].")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port (default: port of gateway.yaml, 8600).")
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address (default: host of gateway.yaml, 127.0.0.1).")
+    ] = None,
 ) -> None:
     """Serve every installed product's API under /<product>, the catalog under /catalog, keys
     under /admin, one OpenAPI document at /openapi.json (/docs shows it)."""
