@@ -16,6 +16,7 @@ MONITORING = Path(__file__).resolve().parents[2] / "infrastructure/monitoring"
 PRODUCTS = MONITORING.parents[1] / "products"
 PROMETHEUS = MONITORING / "prometheus/prometheus.yml"
 ALERTS = MONITORING / "alerts"
+GATEWAY_CONFIG = MONITORING.parents[1] / "shared/platform/src/lakehouse_platform/gateway/gateway.yaml"
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:
@@ -82,7 +83,8 @@ def test_each_service_of_a_product_is_scraped_on_its_configured_port(product: st
         if component in config:
             job = f"{product}-{'api' if component == 'serving' else component}"
             assert targets.get(job) == [f"127.0.0.1:{config[component]['port']}"], job
-    assert targets["gateway"] == ["127.0.0.1:8000"]
+    gateway = yaml.safe_load(GATEWAY_CONFIG.read_text())
+    assert targets["gateway"] == [f"{gateway['host']}:{gateway['port']}"]
 
 
 def test_the_compose_configuration_scrapes_compose_services_with_the_local_jobs_and_labels() -> None:
