@@ -1,15 +1,19 @@
 """Freshness headers: which Delta versions an answer read, how old they are, and their SLA.
 
 One value per table read, comma-separated, in the order of ``X-Data-Table``; the age is the
-time since the commit of the version read.
+time since the commit of the version read (``unknown`` when its log cannot be read).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from datetime import datetime
 
+from deltalake.exceptions import DeltaError
+
+from lakehouse_core.errors import LakehouseError
 from lakehouse_core.serving.tables import TableRead
 from lakehouse_platform.catalog import Catalog
 
@@ -17,6 +21,8 @@ TABLE_HEADER = "X-Data-Table"
 VERSION_HEADER = "X-Data-Version"
 AGE_HEADER = "X-Data-Age-Seconds"
 SLA_HEADER = "X-Data-Freshness-SLA-Minutes"
+
+log = logging.getLogger(__name__)
 
 
 class CommitTimes:
@@ -47,7 +53,13 @@ def freshness_headers(
         return {}
     ages, slas = [], []
     for read in reads:
-        ages.append(str(max(0, int(now.timestamp() - commit_times(read.location, read.version)))))
+        try:
+            committed = commit_times(read.location, read.version)
+        except (LakehouseError, DeltaError):
+            log.warning("no commit time of %s version %s", read.name, read.version, exc_info=True)
+            ages.append("unknown")
+        else:
+            ages.append(str(max(0, int(now.timestamp() - committed))))
         entry = catalog.entries.get(read.name)
         freshness = entry.spec.freshness if entry is not None else None
         slas.append(str(freshness.breach_minutes) if freshness is not None else "none")
