@@ -8,11 +8,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from lakehouse_core.metrics import PipelineRunMetrics, QueryCacheCollector, StreamLagCollector
 from lakehouse_core.platform_topics import PipelineRunRecord
+from lakehouse_core.service import create_service_app
 from lakehouse_core.serving.cache import QueryCache
 from lakehouse_testing.plugin import free_port
 
@@ -137,3 +139,18 @@ def test_pipeline_metrics_count_attempts_and_rows_and_survive_an_absent_pushgate
         found[("lakehouse_pipeline_rows_quarantined_total", frozenset({*where, ("rule", "not_null")}))] == 3
     )
     assert "pipeline metrics not pushed" in caplog.text
+
+
+def test_documentation_routes_count_under_their_route_and_only_unknown_paths_are_unmatched() -> None:
+    client = TestClient(create_service_app(service="demo-api", version="1"))
+    for path in ("/docs", "/redoc", "/openapi.json", "/docs/assets/swagger-ui.css", "/nowhere"):
+        client.get(path)
+    found = samples(client.get("/metrics").text)
+
+    def requests(route: str, status: str) -> float:
+        labels = frozenset({("method", "GET"), ("route", route), ("status", status)})
+        return found.get(("lakehouse_http_requests_total", labels), 0.0)
+
+    assert [requests(r, "200") for r in ("/docs", "/redoc", "/openapi.json", "/docs/assets")] == [1, 1, 1, 1]
+    assert requests("unmatched", "404") == 1
+    assert requests("unmatched", "200") == 0
