@@ -239,7 +239,8 @@ class StreamLagCollector(Collector):
     """Consumer lag of streaming queries reading Kafka: at each scrape, the last progress of each
     query from ``queries`` gives the offsets its Kafka sources are behind the latest (per
     partition: the largest, mean and smallest), the rows of its last micro-batch and when that
-    batch ended. A query that has not finished a batch yet reports nothing."""
+    batch started (Spark's progress timestamp). A query that has not finished a batch yet
+    reports nothing."""
 
     def __init__(self, queries: Callable[[], Iterable[ProgressingQuery]]) -> None:
         self.queries = queries
@@ -264,7 +265,7 @@ class StreamLagCollector(Collector):
             "Rows per second the stream's last micro-batch processed.",
             labels=["query"],
         )
-        ended = GaugeMetricFamily(
+        batch_started = GaugeMetricFamily(
             f"{NAMESPACE}_stream_last_batch_timestamp_seconds",
             "When the stream's last micro-batch started (Unix seconds).",
             labels=["query"],
@@ -278,7 +279,7 @@ class StreamLagCollector(Collector):
             rate.add_metric([name], float(progress.get("processedRowsPerSecond") or 0))
             if progress.get("timestamp"):
                 started = datetime.fromisoformat(str(progress["timestamp"]).replace("Z", "+00:00"))
-                ended.add_metric([name], started.timestamp())
+                batch_started.add_metric([name], started.timestamp())
             for source in progress.get("sources") or ():
                 figures = source.get("metrics") or {}
                 for stat, key in KAFKA_LAG_STATS.items():
@@ -286,7 +287,7 @@ class StreamLagCollector(Collector):
                         behind.add_metric(
                             [name, str(source.get("description", "")), stat], float(figures[key])
                         )
-        yield from (behind, rows, rate, ended)
+        yield from (behind, rows, rate, batch_started)
 
 
 class MetricsSettings(BaseSettings):
