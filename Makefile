@@ -12,7 +12,7 @@ POM := infrastructure/jvm/pom.xml
 MEMBERS_PYPROJECT := $(wildcard shared/*/pyproject.toml products/*/pyproject.toml)
 PYTEST_ARGS ?=
 
-.PHONY: help setup tools monitoring-tools infra-tools run ui smoke test bench lint format stack-up stack-down stack-status clean
+.PHONY: help setup tools monitoring-tools infra-tools run ui gateway smoke test bench lint format stack-up stack-down stack-status clean
 
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -77,6 +77,9 @@ PRODUCT_ENV_PREFIXES := $(shell sed -n 's/^ENV_PREFIX := //p' products/*/Makefil
 ui: setup  ## Start the Dagster UI at 127.0.0.1:3070 (LAKEHOUSE_UI_PORT): every product's assets, checks, runs
 	$(foreach p,$(PRODUCT_ENV_PREFIXES),$(p)_PSEUDONYMISATION_KEY="$${$(p)_PSEUDONYMISATION_KEY:-local-development-pseudonymisation-key}") \
 	  $(BIN)/lakehouse ui
+
+gateway: setup  ## Serve every product's API, the catalog and /admin in one process at 127.0.0.1:8600 (LAKEHOUSE_GATEWAY_PORT)
+	$(BIN)/lakehouse gateway
 
 smoke:  ## Run the smoke pipeline (Kafka → Spark → Delta → delta-rs) against the running stack
 	$(BIN)/lakehouse smoke

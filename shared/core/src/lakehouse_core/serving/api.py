@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from fastapi import FastAPI
 
@@ -14,6 +16,20 @@ from lakehouse_core.serving.auth import install_api_keys
 from lakehouse_core.serving.cache import QueryCache
 from lakehouse_core.serving.tables import ServedTable, install_table_errors
 from lakehouse_core.tables import TableSpec
+
+_keys_from_host: ContextVar[bool] = ContextVar("keys_from_host", default=False)
+
+
+@contextmanager
+def keys_installed_by_host() -> Iterator[None]:
+    """Apps built inside the block get their API keys from the process that mounts them (the
+    gateway installs its key store on each), so a product without keys of its own may start
+    in ``staging`` and ``prod`` there."""
+    token = _keys_from_host.set(True)
+    try:
+        yield
+    finally:
+        _keys_from_host.reset(token)
 
 
 def served_table(spec: TableSpec, lake_root: str, cache: QueryCache) -> ServedTable:
@@ -41,10 +57,11 @@ def create_table_api(
     Without API keys the routes declared ``open_when_no_keys`` are open to anyone, so in
     ``staging`` and ``prod`` the service refuses to start (:class:`~lakehouse_core.errors.ConfigError`
     naming ``api_keys_variable``, by default ``<FIRST WORD OF SERVICE>_API_KEYS``, e.g.
-    ``WEB_API_KEYS``); in ``dev`` it logs a warning."""
+    ``WEB_API_KEYS``), unless built within :func:`keys_installed_by_host`; in ``dev`` it logs a
+    warning."""
     variable = api_keys_variable or f"{service.split('-', maxsplit=1)[0].upper()}_API_KEYS"
     require_outside_dev(
-        bool(api_keys),
+        bool(api_keys) or _keys_from_host.get(),
         what=f"{service}: no API keys are configured, so its analytics routes are open to anyone",
         variable=f"{variable} (a JSON object of key to roles)",
     )

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from lakehouse_core.health import HealthCheck
 from lakehouse_core.service import create_service_app
+from lakehouse_core.serving.api import keys_installed_by_host
 from lakehouse_core.serving.audit import AuditPublish
 from lakehouse_core.serving.auth import install_api_keys
 from lakehouse_core.settings import LakehouseSettings
@@ -59,7 +60,8 @@ def create_gateway(
     app.include_router(admin_router(admin, fingerprint_secret=secret, clock=clock))
     mounted: dict[str, FastAPI] = {}
     for product in products:
-        served = product.serving_app(settings)
+        with keys_installed_by_host():
+            served = product.serving_app(settings)
         install_api_keys(served, store)
         app.mount(f"/{product.name}", served, name=product.name)
         mounted[product.name] = served
