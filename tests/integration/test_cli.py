@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse_testing.plugin import free_port
+from lakehouse_testing.plugin import free_port, reachable_state_dir
 
 pytestmark = pytest.mark.e2e
 
@@ -24,10 +24,11 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 def test_stack_and_smoke_pipeline_through_the_cli(tmp_path: Path) -> None:
     env = {
         **os.environ,
-        "LAKEHOUSE_STATE_DIR": str(tmp_path / "state"),
+        "LAKEHOUSE_STATE_DIR": str(reachable_state_dir("lakehouse-cli-") / "state"),
         "LAKEHOUSE_LAKE_ROOT": str(tmp_path / "lake"),
         "LAKEHOUSE_KAFKA_PORT": str(free_port()),
         "LAKEHOUSE_KAFKA_CONTROLLER_PORT": str(free_port()),
+        "LAKEHOUSE_POSTGRES_PORT": str(free_port()),
         "LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS": "2",
     }
     assert run(env, "stack", "status").returncode == 3
@@ -35,12 +36,15 @@ def test_stack_and_smoke_pipeline_through_the_cli(tmp_path: Path) -> None:
         up = run(env, "stack", "up")
         assert up.returncode == 0, up.stderr
         assert "Kafka broker started." in up.stdout
+        assert "PostgreSQL started." in up.stdout
         again = run(env, "stack", "up")
         assert "already running" in again.stdout
 
         status = json.loads(run(env, "stack", "status", "--json").stdout)
         assert status["running"]
         assert status["bootstrap_servers"] == f"127.0.0.1:{env['LAKEHOUSE_KAFKA_PORT']}"
+        assert status["postgres"]["running"]
+        assert status["postgres"]["dsn"].endswith(f":{env['LAKEHOUSE_POSTGRES_PORT']}/operational")
 
         created = run(
             env, "topics", "create", "cli.check.v1", "--partitions", "2", "--retention-ms", "3600000"
@@ -65,5 +69,6 @@ def test_stack_and_smoke_pipeline_through_the_cli(tmp_path: Path) -> None:
         assert report["table_location"].startswith(str(tmp_path / "lake"))
     finally:
         down = run(env, "stack", "down")
-    assert "stopped" in down.stdout
+    assert "Kafka broker stopped." in down.stdout
+    assert "PostgreSQL stopped." in down.stdout
     assert run(env, "stack", "status").returncode == 3

@@ -51,6 +51,23 @@ class LakehouseSettings(BaseSettings):
     kafka_controller_port: int = Field(default=9093, ge=1, le=65535)
     kafka_heap: str = "512m"
 
+    postgres_port: int = Field(
+        default=5442,
+        ge=1,
+        le=65535,
+        description="Local PostgreSQL's port (not 5432, where a Debian cluster may run).",
+    )
+    postgres_user: str = Field(default="lakehouse", description="Local PostgreSQL's superuser.")
+    postgres_database: str = Field(default="operational", description="The operational app's database.")
+    postgres_bin_dir: Path | None = Field(
+        default=None,
+        description="Folder of initdb/pg_ctl/postgres; default the newest /usr/lib/postgresql/*/bin.",
+    )
+    postgres_os_user: str = Field(
+        default="postgres",
+        description="The unprivileged system user PostgreSQL runs as when the stack is started as root.",
+    )
+
     audit_bootstrap_servers: str = Field(
         default="",
         description="Kafka that services publish their audit records (platform.audit.v1) to; "

@@ -22,13 +22,16 @@ from lakehouse_platform.dagster_ui import DEFAULT_PORT, PORT_VARIABLE
 from lakehouse_platform.gateway.cli import admin_app, gateway
 from lakehouse_platform.schema_history import problems, read_record, record, write_record
 from lakehouse_platform.stack.kafka_broker import BrokerConfig, BrokerStatus, LocalKafkaBroker
+from lakehouse_platform.stack.postgres import LocalPostgres, PostgresConfig, PostgresStatus
 from lakehouse_platform.topics import describe_topic
 
 if TYPE_CHECKING:
     from lakehouse_platform.schema_history import SchemaVersion
 
 app = typer.Typer(help="The data platform's command line.", no_args_is_help=True)
-stack = typer.Typer(help="The local stack: a single-node Kafka broker (KRaft).", no_args_is_help=True)
+stack = typer.Typer(
+    help="The local stack: a single-node Kafka broker (KRaft) and a PostgreSQL server.", no_args_is_help=True
+)
 app.add_typer(stack, name="stack")
 topics = typer.Typer(
     help="Kafka topics: list, create, describe (the broker never creates a topic on first produce).",
@@ -53,66 +56,113 @@ BootstrapOption = Annotated[
 ]
 
 
-def _broker(port: int | None = None) -> LocalKafkaBroker:
-    settings = LakehouseSettings() if port is None else LakehouseSettings(kafka_port=port)
-    return LocalKafkaBroker(BrokerConfig.from_settings(settings))
+PostgresPortOption = Annotated[
+    int | None, typer.Option(help="PostgreSQL port [env: LAKEHOUSE_POSTGRES_PORT].")
+]
 
 
-def _show(status: BrokerStatus) -> None:
-    table = Table(title="kafka", show_header=False, title_justify="left")
+def _settings(port: int | None, postgres_port: int | None) -> LakehouseSettings:
+    overrides: dict[str, Any] = {}
+    if port is not None:
+        overrides["kafka_port"] = port
+    if postgres_port is not None:
+        overrides["postgres_port"] = postgres_port
+    return LakehouseSettings(**overrides)
+
+
+def _broker(port: int | None = None, postgres_port: int | None = None) -> LocalKafkaBroker:
+    return LocalKafkaBroker(BrokerConfig.from_settings(_settings(port, postgres_port)))
+
+
+def _postgres(port: int | None = None, postgres_port: int | None = None) -> LocalPostgres:
+    return LocalPostgres(PostgresConfig.from_settings(_settings(port, postgres_port)))
+
+
+def _show(title: str, running: bool, rows: dict[str, str]) -> None:
+    table = Table(title=title, show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column(overflow="fold")
-    table.add_row("state", "[green]running[/]" if status.running else "[red]stopped[/]")
-    table.add_row("pid", str(status.pid or "-"))
-    table.add_row("bootstrap", status.bootstrap_servers)
-    table.add_row("data", status.data_dir)
-    table.add_row("log", status.log_file)
+    table.add_row("state", "[green]running[/]" if running else "[red]stopped[/]")
+    for key, value in rows.items():
+        table.add_row(key, value)
     console.print(table)
+
+
+def _show_broker(status: BrokerStatus) -> None:
+    rows = {"pid": str(status.pid or "-"), "bootstrap": status.bootstrap_servers}
+    _show("kafka", status.running, {**rows, "data": status.data_dir, "log": status.log_file})
+
+
+def _show_postgres(status: PostgresStatus) -> None:
+    rows = {"pid": str(status.pid or "-"), "dsn": status.dsn}
+    _show("postgres", status.running, {**rows, "data": status.data_dir, "log": status.log_file})
 
 
 @stack.command("up")
 def stack_up(
     port: PortOption = None,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for the broker.")] = 90.0,
+    postgres_port: PostgresPortOption = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for each service.")] = 90.0,
 ) -> None:
-    """Start the local Kafka broker (no-op when it already runs) and wait until it answers."""
-    broker = _broker(port)
-    was_running = broker.status().running
+    """Start the local Kafka broker and PostgreSQL (each a no-op when it already runs) and wait
+    until they answer."""
+    broker = _broker(port, postgres_port)
+    postgres = _postgres(port, postgres_port)
+    broker_was_running = broker.status().running
+    postgres_was_running = postgres.status().running
     try:
-        status = broker.start(timeout=timeout)
+        broker_status = broker.start(timeout=timeout)
+        console.print("Kafka broker already running." if broker_was_running else "Kafka broker started.")
+        postgres_status = postgres.start(timeout=timeout)
+        console.print("PostgreSQL already running." if postgres_was_running else "PostgreSQL started.")
     except LakehouseError as exc:
         errors.print(f"[red]stack up failed:[/] {exc}")
         raise typer.Exit(1) from exc
-    console.print("Kafka broker already running." if was_running else "Kafka broker started.")
-    _show(status)
+    _show_broker(broker_status)
+    _show_postgres(postgres_status)
 
 
 @stack.command("down")
 def stack_down(
     port: PortOption = None,
-    purge: Annotated[bool, typer.Option(help="Also delete the broker's topics and data.")] = False,
+    postgres_port: PostgresPortOption = None,
+    purge: Annotated[bool, typer.Option(help="Also delete the broker's topics and the database.")] = False,
 ) -> None:
-    """Stop the local Kafka broker gracefully."""
-    broker = _broker(port)
-    if purge:
-        broker.purge()
-        console.print(f"Kafka broker stopped and its storage deleted ({broker.state_dir}).")
-        return
+    """Stop the local Kafka broker and PostgreSQL gracefully."""
+    broker = _broker(port, postgres_port)
+    postgres = _postgres(port, postgres_port)
+    try:
+        if purge:
+            postgres.purge()
+            broker.purge()
+            console.print(f"PostgreSQL stopped and its cluster deleted ({postgres.state_dir}).")
+            console.print(f"Kafka broker stopped and its storage deleted ({broker.state_dir}).")
+            return
+        console.print("PostgreSQL stopped." if postgres.stop() else "PostgreSQL was not running.")
+    except LakehouseError as exc:
+        errors.print(f"[red]stack down failed:[/] {exc}")
+        raise typer.Exit(1) from exc
     console.print("Kafka broker stopped." if broker.stop() else "Kafka broker was not running.")
 
 
 @stack.command("status")
 def stack_status(
     port: PortOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    postgres_port: PostgresPortOption = None,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print JSON: the broker's fields, and the database's under 'postgres'."),
+    ] = False,
 ) -> None:
-    """Say what runs and where. Exit code 0 when the broker runs, 3 when it does not."""
-    status = _broker(port).status()
+    """Say what runs and where. Exit code 0 when every service runs, 3 when one does not."""
+    broker_status = _broker(port, postgres_port).status()
+    postgres_status = _postgres(port, postgres_port).status()
     if as_json:
-        print(json.dumps(asdict(status)))
+        print(json.dumps({**asdict(broker_status), "postgres": asdict(postgres_status)}))
     else:
-        _show(status)
-    if not status.running:
+        _show_broker(broker_status)
+        _show_postgres(postgres_status)
+    if not (broker_status.running and postgres_status.running):
         raise typer.Exit(3)
 
 

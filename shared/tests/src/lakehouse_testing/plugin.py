@@ -3,6 +3,8 @@
 - ``spark``: one SparkSession per test session, local mode, Delta and the Kafka source loaded.
 - ``kafka_broker``: one real single-node Kafka broker per test session, on free ports, with its
   storage in a temporary folder; set ``LAKEHOUSE_TEST_KAFKA_BOOTSTRAP`` to use a running one.
+- ``postgres_server``: one real PostgreSQL server per test session (logical replication on), on
+  a free port, its cluster in a temporary folder the unprivileged server user can reach.
 - ``lake_root``: an empty lake folder per test.
 - ``unique_topic``: a topic name no other test uses.
 
@@ -14,7 +16,9 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +30,7 @@ import pytest
 
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_platform.stack.kafka_broker import BrokerConfig, LocalKafkaBroker
+from lakehouse_platform.stack.postgres import LocalPostgres, PostgresConfig
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -149,6 +154,36 @@ def kafka_broker(lakehouse_settings: LakehouseSettings) -> Iterator[KafkaFixture
         lakehouse_settings.state_dir / "kafka", jars_dir=lakehouse_settings.jars_dir
     ) as broker:
         yield KafkaFixture(broker.config.bootstrap_servers, broker)
+
+
+def reachable_state_dir(prefix: str) -> Path:
+    """A new temporary folder that other users can traverse: PostgreSQL refuses root, so under
+    root it runs as an unprivileged user, who cannot enter pytest's own (mode 700) folders."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    folder.chmod(0o755)
+    return folder
+
+
+@contextmanager
+def running_postgres(state_dir: Path) -> Iterator[LocalPostgres]:
+    """A PostgreSQL server on a free port, its cluster in ``state_dir``, started for the block;
+    stopped and deleted after it."""
+    server = LocalPostgres(PostgresConfig(state_dir=state_dir, port=free_port()))
+    server.start(timeout=60)
+    try:
+        yield server
+    finally:
+        server.purge()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[LocalPostgres]:
+    base = reachable_state_dir("lakehouse-test-postgres-")
+    try:
+        with running_postgres(base / "postgres") as server:
+            yield server
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
