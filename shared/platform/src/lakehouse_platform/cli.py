@@ -20,6 +20,7 @@ from lakehouse_core.tables import Layer
 from lakehouse_platform.catalog import Catalog, CatalogEntry, LineageNode, discover_products, load_catalog
 from lakehouse_platform.dagster_ui import DEFAULT_PORT, PORT_VARIABLE
 from lakehouse_platform.gateway.cli import admin_app, gateway
+from lakehouse_platform.report.command import report
 from lakehouse_platform.schema_history import problems, read_record, record, write_record
 from lakehouse_platform.stack.kafka_broker import BrokerConfig, BrokerStatus, LocalKafkaBroker
 from lakehouse_platform.stack.postgres import LocalPostgres, PostgresConfig, PostgresStatus
@@ -45,6 +46,7 @@ catalog_app = typer.Typer(
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(admin_app, name="admin")
 app.command("gateway")(gateway)
+app.command("report")(report)
 
 console = Console()
 errors = Console(stderr=True)

@@ -14,9 +14,10 @@ from lakehouse_platform.gateway.admin import KeyAdmin
 from lakehouse_platform.gateway.app import create_gateway
 from lakehouse_platform.gateway.config import load_gateway_config
 from lakehouse_platform.gateway.keys import KeyStore
+from lakehouse_testing.lake import write_lake
 from lakehouse_testing.plugin import serve_in_thread
 
-from .lake import Gateway, write_lake
+from .lake import Gateway
 
 
 @pytest.fixture(scope="package")

@@ -20,8 +20,9 @@ from lakehouse_core.serving.auth import API_KEY_HEADER
 from lakehouse_platform.gateway.freshness import AGE_HEADER, SLA_HEADER, TABLE_HEADER, VERSION_HEADER
 from lakehouse_platform.gateway.keys import KeyStore, Quota
 from lakehouse_platform.gateway.mask import subject_fields
+from lakehouse_testing.lake import DAY, SUBJECT_MARK
 
-from .lake import DAY, SUBJECT_MARK, Gateway
+from .lake import Gateway
 
 pytestmark = pytest.mark.integration
 
