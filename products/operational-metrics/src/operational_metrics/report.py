@@ -7,7 +7,6 @@ compliance per table."""
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -19,6 +18,8 @@ import pyarrow.compute as pc
 
 from lakehouse_core.delta_reader import read_arrow
 from lakehouse_core.errors import TableNotFoundError
+from lakehouse_platform.report.figures import freshness_figure
+from lakehouse_platform.report.html import chart, page, section, table
 from operational_metrics.storage.tables import (
     GOLD_FRESHNESS,
     GOLD_INCIDENTS,
@@ -77,37 +78,6 @@ def _last_checks(checks: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [latest[name] for name in sorted(latest)]
 
 
-def freshness_figure(checks: Sequence[dict[str, Any]]) -> Any:
-    """Per table at the day's last check: the age of its newest data against its warn and breach
-    levels, in minutes (a missing table has no age bar)."""
-    import plotly.graph_objects as go
-
-    last = _last_checks(checks)
-    tables = [r["table_name"] for r in last]
-    ages = [r["age_seconds"] / 60 if r["age_seconds"] is not None else None for r in last]
-    figure = go.Figure(
-        [
-            go.Bar(name="age", x=tables, y=ages, text=[r["state"] for r in last], marker_color="#4c78a8"),
-            go.Scatter(
-                name="warn level",
-                x=tables,
-                y=[r["warn_minutes"] for r in last],
-                mode="markers",
-                marker={"symbol": "line-ew-open", "size": 28, "color": "#f58518"},
-            ),
-            go.Scatter(
-                name="breach level",
-                x=tables,
-                y=[r["breach_minutes"] for r in last],
-                mode="markers",
-                marker={"symbol": "line-ew-open", "size": 28, "color": "#e45756"},
-            ),
-        ]
-    )
-    figure.update_layout(yaxis_title="minutes", xaxis_tickangle=-30)
-    return figure
-
-
 def durations_figure(stats: Sequence[dict[str, Any]]) -> Any:
     """Per product and asset: attempt duration p50, p95 and max; the assets with failed runs
     marked with their count."""
@@ -164,61 +134,53 @@ def compliance_table(rows: Sequence[dict[str, Any]]) -> str:
     def share(value: float | None) -> str:
         return "" if value is None else f"{value:.0%}"
 
-    body = "".join(
-        f"<tr><td>{html.escape(r['table_name'])}</td><td>{r['checks']}</td><td>{share(r['ok_share'])}</td>"
-        f"<td>{share(r['warn_share'])}</td><td>{share(r['breach_share'])}</td>"
-        f"<td>{share(r['compliance'])}</td></tr>"
-        for r in sorted(rows, key=lambda r: r["table_name"])
-    )
-    return (
-        "<table><thead><tr><th>table</th><th>checks</th><th>ok</th><th>warn</th><th>breach</th>"
-        f"<th>compliance</th></tr></thead><tbody>{body}</tbody></table>"
+    return table(
+        ["table", "checks", "ok", "warn", "breach", "compliance"],
+        (
+            (
+                r["table_name"],
+                r["checks"],
+                share(r["ok_share"]),
+                share(r["warn_share"]),
+                share(r["breach_share"]),
+                share(r["compliance"]),
+            )
+            for r in sorted(rows, key=lambda r: r["table_name"])
+        ),
     )
 
 
 def render(gold: DayOfGold) -> str:
     """The page: plotly.js inlined once in the head, one chart per section with data."""
-    from plotly.offline import get_plotlyjs
-
-    def chart(name: str, figure: Any) -> str:
-        return str(figure.to_html(full_html=False, include_plotlyjs=False, div_id=f"chart-{name}"))
-
-    def section(name: str, title: str, content: str | None) -> str:
-        shown = content if content is not None else "<p class='empty'>No data for this day.</p>"
-        return f"<section id='{name}'><h2>{html.escape(title)}</h2>{shown}</section>"
-
+    empty = "No data for this day."
     day = gold.day.isoformat()
     sections = [
         section(
             "freshness",
             "Freshness against SLA, per table (last check of the day)",
-            chart("freshness", freshness_figure(gold.freshness)) if gold.freshness else None,
+            chart("freshness", freshness_figure(_last_checks(gold.freshness))) if gold.freshness else None,
+            empty=empty,
         ),
         section(
             "durations",
             "Run durations per asset (failed runs marked)",
             chart("durations", durations_figure(gold.run_stats)) if gold.run_stats else None,
+            empty=empty,
         ),
         section(
             "incidents",
             "Incidents open during the day",
             chart("incidents", incidents_figure(gold.incidents, gold.day)) if gold.incidents else None,
+            empty=empty,
         ),
         section(
             "compliance",
             "SLA compliance (share of checks)",
             compliance_table(gold.compliance) if gold.compliance else None,
+            empty=empty,
         ),
     ]
-    return (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>operational-metrics {day}</title>"
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child{text-align:left}"
-        ".empty{color:#777}</style>"
-        f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>"
-        f"<h1>operational-metrics: {day} (UTC)</h1>{''.join(sections)}</body></html>"
-    )
+    return page(f"operational-metrics {day}", f"operational-metrics: {day} (UTC)", sections)
 
 
 def write_report(lake_root: str, day: date, out: Path) -> DayOfGold:
