@@ -47,6 +47,14 @@ def test_rows_and_growth_per_version(report_lake: ReportLake) -> None:
     assert events.growth == 3
     assert [v.operation for v in events.versions] == ["WRITE", "WRITE"]
 
+    newest = gather(report_lake.catalog, state_dir=report_lake.settings.state_dir, versions=1)
+    [events] = [t for p in newest.products for t in p.tables if t.name == EVENTS]
+    assert [(v.version, v.rows) for v in events.versions] == [(1, 5)]
+    assert events.growth is None
+    assert events.state == "ok"
+    [traffic] = [t for p in newest.products for t in p.tables if t.name == f"{WEB}.gold.daily_traffic"]
+    assert (traffic.rows, traffic.growth) == (2, 2)
+
 
 def test_quality_pass_rate_of_quarantine_against_its_silver_table(report_lake: ReportLake) -> None:
     [web] = [p for p in _gathered(report_lake).products if p.name == WEB]

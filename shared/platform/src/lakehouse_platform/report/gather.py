@@ -52,6 +52,8 @@ RUN_COLUMNS = (
 )
 AUDIT_COLUMNS = ("service", "api_key_id", "action", "outcome", "occurred_at", "status_code")
 OUTCOMES = ("succeeded", "denied", "invalid", "failed")
+#: Commits searched for the newest data commit (as operational-metrics' freshness check does).
+FRESHNESS_HISTORY = 500
 
 
 @dataclass(frozen=True)
@@ -84,10 +86,11 @@ class TableState:
 
     @property
     def growth(self) -> int | None:
-        """Rows added by the newest version (against the one before it)."""
-        if len(self.versions) < 2:
-            return self.rows
-        return self.versions[-1].rows - self.versions[-2].rows
+        """Rows the newest version added (against the version before it, or all of them for a
+        first version); None when the version before it is not among those counted."""
+        if len(self.versions) >= 2:
+            return self.versions[-1].rows - self.versions[-2].rows
+        return self.rows if self.versions and self.versions[0].version == 0 else None
 
     def freshness_row(self) -> dict[str, Any]:
         return {
@@ -197,18 +200,22 @@ def table_state(entry: CatalogEntry, *, now: datetime, versions: int = 20) -> Ta
     table = _open(entry.location)
     if table is None:
         return base
-    history: Sequence[dict[str, Any]] = table.history(versions)
+    history: Sequence[dict[str, Any]] = table.history(max(versions, FRESHNESS_HISTORY))
     commits = sorted(history, key=lambda c: int(c["version"]))
+
+    def committed_at(commit: dict[str, Any]) -> datetime:
+        return datetime.fromtimestamp(int(commit["timestamp"]) / 1000, tz=UTC)
+
     counted = tuple(
         VersionRows(
             int(c["version"]),
-            datetime.fromtimestamp(int(c["timestamp"]) / 1000, tz=UTC),
+            committed_at(c),
             str(c.get("operation", "")),
             _rows_at(table, int(c["version"])),
         )
-        for c in commits
+        for c in commits[-versions:]
     )
-    data = [v.committed_at for v in counted if v.operation in ROWS_WRITTEN_METRICS]
+    data = [committed_at(c) for c in commits if c.get("operation") in ROWS_WRITTEN_METRICS]
     if not data:
         return replace(base, versions=counted)
     newest = max(data)

@@ -69,13 +69,14 @@ def _product_section(product: ProductState, state: PlatformState) -> str:
 
     key = product.name
     tables = table(
-        ["table", "layer", "version", "rows", "newest data", "age", "warn / breach", "state"],
+        ["table", "layer", "version", "rows", "added by it", "newest data", "age", "warn / breach", "state"],
         (
             (
                 t.name,
                 t.layer,
                 t.version,
                 t.rows,
+                t.growth,
                 t.newest_data_at.isoformat(timespec="seconds") if t.newest_data_at else "",
                 _age(t.age_seconds),
                 f"{t.warn_minutes} / {t.breach_minutes} min",
