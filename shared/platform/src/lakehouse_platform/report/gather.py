@@ -88,9 +88,12 @@ class TableState:
     def growth(self) -> int | None:
         """Rows the newest version added (against the version before it, or all of them for a
         first version); None when the version before it is not among those counted."""
-        if len(self.versions) >= 2:
-            return self.versions[-1].rows - self.versions[-2].rows
-        return self.rows if self.versions and self.versions[0].version == 0 else None
+        if not self.versions:
+            return None
+        newest, before = self.versions[-1], self.versions[-2] if len(self.versions) > 1 else None
+        if before is not None and before.version == newest.version - 1:
+            return newest.rows - before.rows
+        return newest.rows if newest.version == 0 else None
 
     def freshness_row(self) -> dict[str, Any]:
         return {
@@ -185,11 +188,22 @@ def _open(location: str) -> DeltaTable | None:
         return None
 
 
-def _rows_at(table: DeltaTable, version: int) -> int:
-    table.load_as_version(version)
-    counts = table.get_add_actions(flatten=True).column("num_records").to_pylist()
-    if any(c is None for c in counts):
-        return int(table.to_pyarrow_dataset().count_rows())
+def _rows_at(table: DeltaTable, version: int) -> int | None:
+    """Rows of ``version`` from its add actions' statistics (the files counted where a file has
+    none); None, logged, when the version cannot be read (its log entry or files removed)."""
+    from deltalake.exceptions import DeltaError
+
+    try:
+        table.load_as_version(version)
+        counts = table.get_add_actions(flatten=True).column("num_records").to_pylist()
+        if any(c is None for c in counts):
+            return int(table.to_pyarrow_dataset().count_rows())
+    except (DeltaError, OSError) as exc:
+        log.warning(
+            "table version unreadable; left out of the report",
+            extra={"table": table.table_uri, "version": version, "error": str(exc)},
+        )
+        return None
     return int(sum(counts))
 
 
@@ -207,13 +221,9 @@ def table_state(entry: CatalogEntry, *, now: datetime, versions: int = 20) -> Ta
         return datetime.fromtimestamp(int(commit["timestamp"]) / 1000, tz=UTC)
 
     counted = tuple(
-        VersionRows(
-            int(c["version"]),
-            committed_at(c),
-            str(c.get("operation", "")),
-            _rows_at(table, int(c["version"])),
-        )
+        VersionRows(int(c["version"]), committed_at(c), str(c.get("operation", "")), rows)
         for c in commits[-versions:]
+        if (rows := _rows_at(table, int(c["version"]))) is not None
     )
     data = [committed_at(c) for c in commits if c.get("operation") in ROWS_WRITTEN_METRICS]
     if not data:
@@ -228,7 +238,7 @@ def table_state(entry: CatalogEntry, *, now: datetime, versions: int = 20) -> Ta
 
 def _count(entry: CatalogEntry) -> int:
     table = _open(entry.location)
-    return 0 if table is None else _rows_at(table, int(table.version()))
+    return 0 if table is None else _rows_at(table, int(table.version())) or 0
 
 
 def quality_state(quarantine: CatalogEntry, source: CatalogEntry) -> QualityState:
