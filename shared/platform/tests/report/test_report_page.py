@@ -91,3 +91,27 @@ def test_page_says_when_there_is_no_audit_trail_or_run_record(
     assert "no audit trail yet" in source
     assert source.count("No audit trail yet.") == len(kept)
     assert source.count("No run records yet.") == len(kept)
+
+
+@pytest.mark.unit
+def test_command_writes_the_page_and_refuses_a_path_it_cannot_write(
+    report_lake: ReportLake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from lakehouse_platform.cli import app
+
+    monkeypatch.setenv("LAKEHOUSE_LAKE_ROOT", report_lake.settings.lake_root)
+    monkeypatch.setenv("LAKEHOUSE_STATE_DIR", str(report_lake.settings.state_dir))
+    page = tmp_path / "out" / "platform.html"
+    done = CliRunner().invoke(app, ["report", "--out", str(page)])
+    assert done.exit_code == 0, done.output
+    assert f"wrote {page}" in done.output
+    assert "missing" in done.output
+    assert 'id="chart-web-user-analytics-growth"' in page.read_text(encoding="utf-8")
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    refused = CliRunner().invoke(app, ["report", "--out", str(blocked / "platform.html")])
+    assert refused.exit_code == 1
+    assert "lakehouse report failed" in refused.output
