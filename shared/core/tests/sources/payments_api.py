@@ -41,6 +41,8 @@ class PaymentsState:
     refuse_request: int | None = None
     """The number of the data request (1 for the first) answered with a 422."""
     retry_after: str = "0.1"
+    max_limit: int = 100
+    """Pages hold at most this many records, whatever the client asks for."""
     seed: int = 7
     requests: list[str] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
@@ -111,7 +113,7 @@ class _Handler(BaseHTTPRequestHandler):
         data_requests = sum(1 for s in state.statuses if s == 200) + 1
         if state.refuse_request == data_requests:
             return 422, {"error": f"invalid parameter in {path}?{query}"}, {}
-        limit = int(query.get("limit", "10"))
+        limit = min(int(query.get("limit", "10")), state.max_limit)
         rows = state.selected(query.get("updated_since"))
         if path == "/v1/payments":
             cursor = query.get("cursor")

@@ -16,6 +16,7 @@ from lakehouse_core.sources.http_api import (
     HttpApiSource,
     RetryPolicy,
     SourceRefusedError,
+    SourceResponseError,
     SourceUnavailableError,
 )
 from lakehouse_core.sources.landing import (
@@ -239,3 +240,25 @@ def test_invalid_records_go_to_quarantine_once_with_the_reason(
     ]
     assert all(r["request_url"].startswith(f"{base_url}/v1/payments?limit=20") for r in quarantine)
     assert len(landed(landing)) == 230
+
+
+@pytest.mark.parametrize("pagination", ["cursor", "page"])
+def test_an_api_capping_the_page_size_still_gives_every_record(
+    lake_root: str, state: PaymentsState, base_url: str, pagination: str
+) -> None:
+    state.max_limit = 15
+    landing = job(lake_root, base_url, pagination)
+
+    assert land(landing).landed == 230
+    assert set(landed(landing)) == state.versions()
+
+
+def test_an_api_ignoring_the_page_parameter_is_an_error_not_an_endless_run(
+    lake_root: str, state: PaymentsState, base_url: str
+) -> None:
+    landing = job(lake_root, base_url, "page", page_param="p")
+
+    with pytest.raises(SourceResponseError, match=r"p=2 answered the page before it again; .* 'p'"):
+        land(landing)
+    assert len(landed(landing)) == 20
+    assert read_high_water_mark(landing.mark_location) is None

@@ -66,7 +66,8 @@ class SourceResponseError(SourceError):
 
 class Pagination(StrEnum):
     PAGE = "page"
-    """``page_param`` counts pages from ``first_page``; a page shorter than ``page_size`` is the last."""
+    """``page_param`` counts pages from ``first_page``; the first empty page ends the run (not a
+    short one: an API may cap the page size below ``page_size``)."""
     CURSOR = "cursor"
     """Each page names the next one in ``next_cursor_field``; no cursor ends the run."""
 
@@ -240,13 +241,15 @@ class HttpApiClient:
         if updated_since is not None:
             params[source.updated_since_param] = _since(updated_since, source.updated_since_format)
         if source.pagination is Pagination.PAGE:
-            number = source.first_page
+            number, previous = source.first_page, None
             while True:
                 page = self._page({**params, source.page_param: str(number)})
-                yield page
-                if len(page.records) < source.page_size:
+                if not page.records:
                     return
-                number += 1
+                if page.records == previous:
+                    raise self._repeated(page, source.page_param)
+                yield page
+                previous, number = page.records, number + 1
         cursor: str | None = None
         while True:
             page_params = params if cursor is None else {**params, source.cursor_param: cursor}
@@ -255,7 +258,17 @@ class HttpApiClient:
             following = field_value(body, source.next_cursor_field) if isinstance(body, Mapping) else None
             if following in (None, "") or not page.records:
                 return
+            if str(following) == cursor:
+                raise self._repeated(page, source.cursor_param)
             cursor = str(following)
+
+    def _repeated(self, page: Page, param: str) -> SourceResponseError:
+        return SourceResponseError(
+            f"source {self.source.name}: {page.url} answered the page before it again; "
+            f"does the API take the parameter {param!r}?",
+            url=page.url,
+            status=200,
+        )
 
     def _page(self, params: Mapping[str, str]) -> Page:
         return self._page_and_body(params)[0]
