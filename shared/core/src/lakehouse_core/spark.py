@@ -42,6 +42,10 @@ def spark_conf(settings: LakehouseSettings, *, extra: Mapping[str, str] | None =
         conf["spark.sql.adaptive.coalescePartitions.initialPartitionNum"] = str(
             settings.spark_shuffle_partitions
         )
+        # VACUUM lists a table's files with this many tasks (10 000 by default).
+        conf["spark.sql.sources.parallelPartitionDiscovery.parallelism"] = str(
+            settings.spark_shuffle_partitions
+        )
     if not settings.spark_codegen:
         conf["spark.sql.codegen.wholeStage"] = "false"
         conf["spark.sql.codegen.factoryMode"] = "NO_CODEGEN"
