@@ -78,6 +78,8 @@ $(JARS)/.resolved: $(POM)
 	rm -rf $(JARS)
 	mvn -q -B -f $(POM) -Pspark dependency:copy-dependencies
 	mvn -q -B -f $(POM) -Pkafka dependency:copy-dependencies
+	mvn -q -B -f $(POM) -Pconnect dependency:copy-dependencies
+	mvn -q -B -f $(POM) -Pdebezium dependency:copy-dependencies
 	@touch $@
 
 run: setup stack-up  ## Start the local stack and run web-user-analytics end to end (a generated day → API)

@@ -29,6 +29,7 @@ def test_stack_and_smoke_pipeline_through_the_cli(tmp_path: Path) -> None:
         "LAKEHOUSE_KAFKA_PORT": str(free_port()),
         "LAKEHOUSE_KAFKA_CONTROLLER_PORT": str(free_port()),
         "LAKEHOUSE_POSTGRES_PORT": str(free_port()),
+        "LAKEHOUSE_CONNECT_PORT": str(free_port()),
         "LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS": "2",
     }
     assert run(env, "stack", "status").returncode == 3
@@ -37,6 +38,7 @@ def test_stack_and_smoke_pipeline_through_the_cli(tmp_path: Path) -> None:
         assert up.returncode == 0, up.stderr
         assert "Kafka broker started." in up.stdout
         assert "PostgreSQL started." in up.stdout
+        assert "Kafka Connect started." in up.stdout
         again = run(env, "stack", "up")
         assert "already running" in again.stdout
 
@@ -45,6 +47,8 @@ def test_stack_and_smoke_pipeline_through_the_cli(tmp_path: Path) -> None:
         assert status["bootstrap_servers"] == f"127.0.0.1:{env['LAKEHOUSE_KAFKA_PORT']}"
         assert status["postgres"]["running"]
         assert status["postgres"]["dsn"].endswith(f":{env['LAKEHOUSE_POSTGRES_PORT']}/operational")
+        assert status["connect"]["running"]
+        assert status["connect"]["url"] == f"http://127.0.0.1:{env['LAKEHOUSE_CONNECT_PORT']}"
 
         created = run(
             env, "topics", "create", "cli.check.v1", "--partitions", "2", "--retention-ms", "3600000"
@@ -71,4 +75,5 @@ def test_stack_and_smoke_pipeline_through_the_cli(tmp_path: Path) -> None:
         down = run(env, "stack", "down")
     assert "Kafka broker stopped." in down.stdout
     assert "PostgreSQL stopped." in down.stdout
+    assert "Kafka Connect stopped." in down.stdout
     assert run(env, "stack", "status").returncode == 3

@@ -7,7 +7,7 @@ from typing import Literal
 
 from lakehouse_core.errors import MissingArtefactsError
 
-JarSet = Literal["spark", "kafka"]
+JarSet = Literal["spark", "kafka", "connect"]
 
 
 def jar_paths(jars_dir: Path, jar_set: JarSet) -> list[Path]:

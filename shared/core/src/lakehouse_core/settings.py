@@ -51,6 +51,12 @@ class LakehouseSettings(BaseSettings):
     kafka_controller_port: int = Field(default=9093, ge=1, le=65535)
     kafka_heap: str = "512m"
 
+    connect_port: int = Field(default=8083, ge=1, le=65535, description="Local Kafka Connect's REST port.")
+    connect_heap: str = "512m"
+    connect_url: str = Field(
+        default="", description="Kafka Connect's REST API; defaults to the local worker."
+    )
+
     postgres_port: int = Field(
         default=5442,
         ge=1,
@@ -109,6 +115,8 @@ class LakehouseSettings(BaseSettings):
             self.lineage_file = self.state_dir / "lineage" / "events.jsonl"
         if not self.kafka_bootstrap_servers:
             self.kafka_bootstrap_servers = f"127.0.0.1:{self.kafka_port}"
+        if not self.connect_url:
+            self.connect_url = f"http://127.0.0.1:{self.connect_port}"
         if self.jars_dir == Path():
             self.jars_dir = self.home / ".lakehouse" / "jars"
         return self

@@ -23,6 +23,7 @@ from lakehouse_platform.gateway.cli import admin_app, gateway
 from lakehouse_platform.report.command import report
 from lakehouse_platform.schema_history import problems, read_record, record, write_record
 from lakehouse_platform.stack.kafka_broker import BrokerConfig, BrokerStatus, LocalKafkaBroker
+from lakehouse_platform.stack.kafka_connect import ConnectConfig, ConnectStatus, LocalKafkaConnect
 from lakehouse_platform.stack.postgres import LocalPostgres, PostgresConfig, PostgresStatus
 from lakehouse_platform.topics import describe_topic
 
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="The data platform's command line.", no_args_is_help=True)
 stack = typer.Typer(
-    help="The local stack: a single-node Kafka broker (KRaft) and a PostgreSQL server.", no_args_is_help=True
+    help="The local stack: a single-node Kafka broker (KRaft), PostgreSQL and a Kafka Connect worker.",
+    no_args_is_help=True,
 )
 app.add_typer(stack, name="stack")
 topics = typer.Typer(
@@ -59,7 +61,8 @@ BootstrapOption = Annotated[
 
 
 PostgresPortOption = Annotated[
-    int | None, typer.Option(help="PostgreSQL port [env: LAKEHOUSE_POSTGRES_PORT].")
+    int | None,
+    typer.Option(help="PostgreSQL port [env: LAKEHOUSE_POSTGRES_PORT]; Connect's is LAKEHOUSE_CONNECT_PORT."),
 ]
 
 
@@ -78,6 +81,10 @@ def _broker(port: int | None = None, postgres_port: int | None = None) -> LocalK
 
 def _postgres(port: int | None = None, postgres_port: int | None = None) -> LocalPostgres:
     return LocalPostgres(PostgresConfig.from_settings(_settings(port, postgres_port)))
+
+
+def _connect(port: int | None = None, postgres_port: int | None = None) -> LocalKafkaConnect:
+    return LocalKafkaConnect(ConnectConfig.from_settings(_settings(port, postgres_port)))
 
 
 def _show(title: str, running: bool, rows: dict[str, str]) -> None:
@@ -100,28 +107,39 @@ def _show_postgres(status: PostgresStatus) -> None:
     _show("postgres", status.running, {**rows, "data": status.data_dir, "log": status.log_file})
 
 
+def _show_connect(status: ConnectStatus) -> None:
+    _show(
+        "connect", status.running, {"pid": str(status.pid or "-"), "url": status.url, "log": status.log_file}
+    )
+
+
 @stack.command("up")
 def stack_up(
     port: PortOption = None,
     postgres_port: PostgresPortOption = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each service.")] = 90.0,
 ) -> None:
-    """Start the local Kafka broker and PostgreSQL (each a no-op when it already runs) and wait
-    until they answer."""
+    """Start the local Kafka broker, PostgreSQL and the Kafka Connect worker (each a no-op when
+    it already runs) and wait until they answer."""
     broker = _broker(port, postgres_port)
     postgres = _postgres(port, postgres_port)
+    connect = _connect(port, postgres_port)
     broker_was_running = broker.status().running
     postgres_was_running = postgres.status().running
+    connect_was_running = connect.status().running
     try:
         broker_status = broker.start(timeout=timeout)
         console.print("Kafka broker already running." if broker_was_running else "Kafka broker started.")
         postgres_status = postgres.start(timeout=timeout)
         console.print("PostgreSQL already running." if postgres_was_running else "PostgreSQL started.")
+        connect_status = connect.start(timeout=timeout)
+        console.print("Kafka Connect already running." if connect_was_running else "Kafka Connect started.")
     except LakehouseError as exc:
         errors.print(f"[red]stack up failed:[/] {exc}")
         raise typer.Exit(1) from exc
     _show_broker(broker_status)
     _show_postgres(postgres_status)
+    _show_connect(connect_status)
 
 
 @stack.command("down")
@@ -130,10 +148,12 @@ def stack_down(
     postgres_port: PostgresPortOption = None,
     purge: Annotated[bool, typer.Option(help="Also delete the broker's topics and the database.")] = False,
 ) -> None:
-    """Stop the local Kafka broker and PostgreSQL gracefully."""
+    """Stop the Kafka Connect worker, PostgreSQL and the Kafka broker gracefully."""
     broker = _broker(port, postgres_port)
     postgres = _postgres(port, postgres_port)
+    connect = _connect(port, postgres_port)
     try:
+        console.print("Kafka Connect stopped." if connect.stop() else "Kafka Connect was not running.")
         if purge:
             postgres.purge()
             broker.purge()
@@ -153,18 +173,24 @@ def stack_status(
     postgres_port: PostgresPortOption = None,
     as_json: Annotated[
         bool,
-        typer.Option("--json", help="Print JSON: the broker's fields, and the database's under 'postgres'."),
+        typer.Option(
+            "--json",
+            help="Print JSON: the broker's fields; the database's and Connect's under 'postgres', 'connect'.",
+        ),
     ] = False,
 ) -> None:
     """Say what runs and where. Exit code 0 when every service runs, 3 when one does not."""
     broker_status = _broker(port, postgres_port).status()
     postgres_status = _postgres(port, postgres_port).status()
+    connect_status = _connect(port, postgres_port).status()
     if as_json:
-        print(json.dumps({**asdict(broker_status), "postgres": asdict(postgres_status)}))
+        extra = {"postgres": asdict(postgres_status), "connect": asdict(connect_status)}
+        print(json.dumps({**asdict(broker_status), **extra}))
     else:
         _show_broker(broker_status)
         _show_postgres(postgres_status)
-    if not (broker_status.running and postgres_status.running):
+        _show_connect(connect_status)
+    if not (broker_status.running and postgres_status.running and connect_status.running):
         raise typer.Exit(3)
 
 

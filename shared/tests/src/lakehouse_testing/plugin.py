@@ -5,6 +5,8 @@
   storage in a temporary folder; set ``LAKEHOUSE_TEST_KAFKA_BOOTSTRAP`` to use a running one.
 - ``postgres_server``: one real PostgreSQL server per test session (logical replication on), on
   a free port, its cluster in a temporary folder the unprivileged server user can reach.
+- ``kafka_connect``: one real Kafka Connect worker (distributed mode, Debezium's PostgreSQL
+  connector on its plugin path) per test session, on the session broker.
 - ``lake_root``: an empty lake folder per test.
 - ``unique_topic``: a topic name no other test uses.
 
@@ -30,6 +32,7 @@ import pytest
 
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_platform.stack.kafka_broker import BrokerConfig, LocalKafkaBroker
+from lakehouse_platform.stack.kafka_connect import ConnectConfig, LocalKafkaConnect
 from lakehouse_platform.stack.postgres import LocalPostgres, PostgresConfig
 
 if TYPE_CHECKING:
@@ -184,6 +187,26 @@ def postgres_server() -> Iterator[LocalPostgres]:
             yield server
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def kafka_connect(
+    kafka_broker: KafkaFixture, lakehouse_settings: LakehouseSettings
+) -> Iterator[LocalKafkaConnect]:
+    worker = LocalKafkaConnect(
+        ConnectConfig(
+            state_dir=lakehouse_settings.state_dir / "connect",
+            jars_dir=lakehouse_settings.jars_dir,
+            bootstrap_servers=kafka_broker.bootstrap_servers,
+            port=free_port(),
+            group_id=f"lakehouse-connect-{uuid.uuid4().hex[:8]}",
+        )
+    )
+    worker.start(timeout=120)
+    try:
+        yield worker
+    finally:
+        worker.stop()
 
 
 @pytest.fixture
