@@ -262,3 +262,17 @@ def test_an_api_ignoring_the_page_parameter_is_an_error_not_an_endless_run(
         land(landing)
     assert len(landed(landing)) == 20
     assert read_high_water_mark(landing.mark_location) is None
+
+
+def test_a_column_the_contract_gained_is_added_to_an_older_bronze(
+    lake_root: str, state: PaymentsState, base_url: str
+) -> None:
+    landing = job(lake_root, base_url)
+    older = arrow_schema(ApiRecord).remove(arrow_schema(ApiRecord).get_field_index("subject_key"))
+    DeltaTable.create(landing.bronze.location(lake_root), schema=older, partition_by=["ingest_date"])
+
+    assert land(landing).landed == 230
+
+    table = DeltaTable(landing.bronze.location(lake_root))
+    assert table.schema().to_arrow().names == arrow_schema(ApiRecord).names
+    assert all(r["subject_key"] for r in read_arrow(landing.bronze.location(lake_root)).to_pylist())

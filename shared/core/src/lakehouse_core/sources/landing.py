@@ -352,9 +352,11 @@ def insert_new(
     lake_root: str,
 ) -> tuple[int, int]:
     """Insert the rows whose ``keys`` the table does not hold yet (one delta-rs MERGE); returns
-    how many were inserted and the table's version after it."""
+    how many were inserted and the table's version after it. A nullable column the contract
+    gained is added to the table (an additive change, as :func:`lakehouse_core.delta.ensure_table`
+    does for Spark)."""
     import pyarrow as pa
-    from deltalake.exceptions import CommitFailedError
+    from deltalake.exceptions import CommitFailedError, DeltaError
 
     unique = list({tuple(row[k] for k in keys): row for row in rows}.values())
     source = pa.Table.from_pylist(unique, schema=arrow_schema(model))
@@ -363,19 +365,20 @@ def insert_new(
         table = _ensure(spec, lake_root)
         try:
             metrics = (
-                table.merge(source, predicate=predicate, source_alias="s", target_alias="t")
+                table.merge(
+                    source, predicate=predicate, source_alias="s", target_alias="t", merge_schema=True
+                )
                 .when_not_matched_insert_all()
                 .execute()
             )
         except CommitFailedError as exc:
             if attempt == COMMIT_ATTEMPTS:
-                raise TableError(
-                    f"gave up after {attempt} conflicting commits", table=spec.qualified_name
-                ) from exc
-            log.warning(
-                "delta commit conflict, retrying", extra={"table": spec.qualified_name, "attempt": attempt}
-            )
+                message = f"gave up after {attempt} conflicting commits"
+                raise TableError(message, table=spec.qualified_name) from exc
+            log.warning("delta commit conflict, retrying", extra={"table": spec.qualified_name})
             continue
+        except DeltaError as exc:
+            raise TableError(str(exc).splitlines()[0], table=spec.qualified_name) from exc
         return int(metrics["num_target_rows_inserted"]), int(table.version())
     raise AssertionError("unreachable")
 
