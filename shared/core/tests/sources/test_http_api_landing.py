@@ -2,7 +2,7 @@
 errors and late updates, landed in a Delta bronze table through delta-rs."""
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -276,3 +276,22 @@ def test_a_column_the_contract_gained_is_added_to_an_older_bronze(
     table = DeltaTable(landing.bronze.location(lake_root))
     assert table.schema().to_arrow().names == arrow_schema(ApiRecord).names
     assert all(r["subject_key"] for r in read_arrow(landing.bronze.location(lake_root)).to_pylist())
+
+
+def test_a_lookback_catches_a_record_whose_update_time_arrives_behind_the_mark(
+    lake_root: str, state: PaymentsState, base_url: str
+) -> None:
+    landing = job(lake_root, base_url, lookback_seconds=10)
+    first = land(landing)
+    mark = first.high_water_mark or datetime.min
+    state.payments["pay_late"] = {
+        "id": "pay_late",
+        "amount": 7,
+        "updated_at": stamp(mark - timedelta(seconds=5)),
+    }
+
+    second = land(landing)
+
+    assert second.updated_since == mark - timedelta(seconds=10)
+    assert (second.fetched, second.landed, second.high_water_mark) == (12, 1, mark)
+    assert ("pay_late", stamp(mark - timedelta(seconds=5))) in landed(landing)
