@@ -507,6 +507,37 @@ def smoke(events: Annotated[int, typer.Option(min=1, help="Events to send.")] = 
         raise typer.Exit(1)
 
 
+@app.command("operational-app")
+def operational_app(
+    customers: Annotated[int, typer.Option(min=0, help="New customers to insert, with their orders.")] = 100,
+    changes: Annotated[
+        int, typer.Option(min=0, help="Random inserts, updates and deletes after that.")
+    ] = 200,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed writes the same changes.")] = 7,
+) -> None:
+    """Write the demo operational app's customers and orders to the local stack's PostgreSQL
+    (the source Debezium captures): its schema if missing, new rows, then random changes."""
+    import psycopg
+
+    from lakehouse_platform.operational_app import OperationalApp
+
+    target = PostgresConfig.from_settings(LakehouseSettings())
+    app_ = OperationalApp(target.dsn, seed=seed)
+    try:
+        app_.create_schema()
+        seeded = app_.seed(customers=customers)
+        churned = app_.churn(changes=changes)
+    except psycopg.OperationalError as exc:
+        errors.print(f"[red]cannot write to {target.dsn}:[/] {exc} (is the stack up? `lakehouse stack up`)")
+        raise typer.Exit(1) from exc
+    total = {
+        "inserted": seeded.inserted + churned.inserted,
+        "updated": churned.updated,
+        "deleted": churned.deleted,
+    }
+    console.print_json(json.dumps({"dsn": target.dsn, **total}))
+
+
 @app.command("ui")
 def ui(
     port: Annotated[int, typer.Option(min=1, max=65535, envvar=PORT_VARIABLE, help="Port.")] = DEFAULT_PORT,
