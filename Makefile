@@ -98,10 +98,10 @@ gateway: setup  ## Serve every product's API, the catalog and /admin in one proc
 smoke:  ## Run the smoke pipeline (Kafka → Spark → Delta → delta-rs) against the running stack
 	$(BIN)/lakehouse smoke
 
-stack-up:  ## Start the local Kafka broker (KRaft); no-op when it runs
+stack-up:  ## Start the local Kafka broker (KRaft), PostgreSQL and Kafka Connect with Debezium; each a no-op when it runs
 	$(BIN)/lakehouse stack up
 
-stack-down:  ## Stop the local Kafka broker
+stack-down:  ## Stop Kafka Connect, PostgreSQL and the Kafka broker
 	$(BIN)/lakehouse stack down
 
 stack-status:  ## Show what runs and where
