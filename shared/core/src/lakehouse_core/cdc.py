@@ -210,10 +210,12 @@ class CdcTable:
 
 
 def apply_change_batch(spark: SparkSession, table: CdcTable, bronze: DataFrame) -> int:
-    """Apply one batch of bronze rows: append its changes to the history (once per Kafka
-    position) and merge each key's last change into the current state, when it is newer than
-    the stored one; a delete removes the row. A column new in the source is added to both
-    tables (schema evolution on these merges only). Returns the number of changes."""
+    """Apply one batch of bronze rows: add its changes to the history, once per key and log
+    position (a change Connect sends again after a restart is one change), then set each
+    affected key's current state from its last change in the history: the row, or no row after
+    a delete, so a late repeat of an older change never brings a deleted row back. A column new
+    in the source is added to both tables (schema evolution on these merges only). Returns the
+    number of changes in the batch."""
     import json
 
     from delta.tables import DeltaTable
@@ -231,30 +233,31 @@ def apply_change_batch(spark: SparkSession, table: CdcTable, bronze: DataFrame) 
         if not schemas:
             return 0
         fields = union_fields([row_fields(s) for s in schemas])
-        changes = parse_changes(mine, fields, logical_types(schemas)).persist()
+        identity = (*table.keys, "_lsn", "_op")
+        changes = parse_changes(mine, fields, logical_types(schemas)).dropDuplicates(list(identity)).persist()
         count = changes.count()
-        position = ("_topic", "_partition", "_offset")
         if not DeltaTable.isDeltaTable(spark, table.history_location):
             changes.limit(0).write.format("delta").save(table.history_location)
         (
             DeltaTable.forPath(spark, table.history_location)
             .alias("h")
-            .merge(changes.alias("c"), " AND ".join(f"h.{c} = c.{c}" for c in position))
+            .merge(changes.alias("c"), " AND ".join(f"h.`{c}` = c.`{c}`" for c in identity))
             .withSchemaEvolution()
             .whenNotMatchedInsertAll()
             .execute()
         )
-        latest = latest_per_key(changes, table.keys)
+        affected = changes.select(*table.keys).distinct()
+        history = spark.read.format("delta").load(table.history_location)
+        latest = latest_per_key(history.join(affected, list(table.keys), "left_semi"), table.keys)
         if not DeltaTable.isDeltaTable(spark, table.current_location):
             latest.limit(0).write.format("delta").save(table.current_location)
-        newer = "c._lsn > t._lsn OR (c._lsn = t._lsn AND c._offset > t._offset)"
         (
             DeltaTable.forPath(spark, table.current_location)
             .alias("t")
             .merge(latest.alias("c"), " AND ".join(f"t.`{k}` = c.`{k}`" for k in table.keys))
             .withSchemaEvolution()
-            .whenMatchedDelete(condition=f"c._deleted AND ({newer})")
-            .whenMatchedUpdateAll(condition=newer)
+            .whenMatchedDelete(condition="c._deleted")
+            .whenMatchedUpdateAll(condition="c._lsn <> t._lsn OR c._offset <> t._offset")
             .whenNotMatchedInsertAll(condition="NOT c._deleted")
             .execute()
         )
