@@ -1,5 +1,6 @@
 # The image every product image starts from: Python 3.11, a Java 17 runtime for Spark, and the
-# Spark jars of infrastructure/jvm/pom.xml (Delta Lake, the Kafka source) resolved by Maven.
+# Spark jars of infrastructure/jvm/pom.xml (Delta Lake, the Kafka source, Hadoop's S3A for an
+# s3a:// lake) resolved by Maven.
 # The Kafka profile of the POM is left out: containers use a Kafka cluster, not the local broker.
 # Build from the repository root:
 #   docker build -f infrastructure/docker/base.Dockerfile -t lakehouse-base .
@@ -8,6 +9,8 @@ FROM maven:3.9.11-eclipse-temurin-17 AS jars
 WORKDIR /build
 COPY infrastructure/jvm/pom.xml infrastructure/jvm/pom.xml
 RUN mvn -q -B -f infrastructure/jvm/pom.xml -Pspark -Djars.dir=/opt/lakehouse/jars \
+        dependency:copy-dependencies \
+    && mvn -q -B -f infrastructure/jvm/pom.xml -Ps3 -Djars.dir=/opt/lakehouse/jars \
         dependency:copy-dependencies \
     && ls /opt/lakehouse/jars/spark/*.jar
 

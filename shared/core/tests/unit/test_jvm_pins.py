@@ -28,3 +28,13 @@ def test_spark_jars_match_pyspark() -> None:
 
 def test_delta_jars_match_delta_spark() -> None:
     assert pom_property("delta.version") == version("delta-spark")
+
+
+def test_s3a_connector_matches_pyspark_hadoop_client() -> None:
+    from pathlib import Path
+
+    import pyspark
+
+    jars = Path(pyspark.__file__).parent / "jars"
+    clients = sorted(p.name for p in jars.glob("hadoop-client-api-*.jar"))
+    assert clients == [f"hadoop-client-api-{pom_property('hadoop.version')}.jar"]
