@@ -5,6 +5,12 @@ feed) and hands each micro-batch to a function. The stream's checkpoint records 
 processed only after the function returned, so a job killed mid-batch replays that batch on
 restart; batch functions must therefore be idempotent (MERGE on keys, partition overwrite).
 ``availableNow`` processes what is there and stops; ``continuous`` keeps polling.
+
+A source read by its new files is append-only by design (bronze, landed records): the only
+commits that remove its rows are erasure and retention deletes. Those commits are skipped
+(``skipChangeCommits``) instead of failing the stream for good, so a person's erasure or a
+retention run never stops the products downstream; a row they deleted is not read again, and
+what the job derived from it is erased or expired in its own table.
 """
 
 from __future__ import annotations
@@ -81,6 +87,8 @@ def run_incrementally(
     reader = spark.readStream.format("delta")
     if source.change_feed:
         reader = reader.option("readChangeFeed", "true")
+    else:
+        reader = reader.option("skipChangeCommits", "true")
     if source.max_files_per_trigger:
         reader = reader.option("maxFilesPerTrigger", str(source.max_files_per_trigger))
     writer = (

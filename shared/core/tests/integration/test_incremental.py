@@ -1,4 +1,5 @@
-"""Incremental jobs over a real Delta table: a data error in a batch surfaces as itself."""
+"""Incremental jobs over a real Delta table: a data error in a batch surfaces as itself, and a
+delete in the source (erasure, retention) does not stop the job."""
 
 import pytest
 from pyspark.sql import DataFrame, SparkSession
@@ -31,3 +32,24 @@ def test_any_other_failure_stays_a_job_error(spark: SparkSession, lake_root: str
 
     with pytest.raises(JobError, match="demo-job failed"):
         run_incrementally(spark, _source(spark, lake_root), crash, name="demo-job")
+
+
+def test_rows_deleted_from_the_source_do_not_stop_the_job_or_come_back(
+    spark: SparkSession, lake_root: str
+) -> None:
+    from delta.tables import DeltaTable
+
+    source = _source(spark, lake_root)
+    seen: list[int] = []
+
+    def collect(batch: DataFrame, batch_id: int) -> None:
+        seen.extend(r.n for r in batch.collect())
+
+    run_incrementally(spark, source, collect, name="demo-job")
+    DeltaTable.forPath(spark, source.location).delete("n = 1")
+    spark.createDataFrame([(3,)], "n int").write.format("delta").mode("append").save(source.location)
+
+    second = run_incrementally(spark, source, collect, name="demo-job")
+
+    assert sorted(seen) == [1, 2, 3]
+    assert second.input_rows == 1
