@@ -1,9 +1,12 @@
-"""The committed DATA_MODELS.md and API_CONTRACTS.md are what the catalog and the products'
-OpenAPI documents give now, and they hold every table and every endpoint."""
+"""The committed DATA_MODELS.md and API_CONTRACTS.md are what the catalog and the OpenAPI
+documents (the gateway's own routes, the products' APIs, the event products' collectors) give
+now, and they hold every table and every endpoint."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +16,12 @@ from lakehouse_platform.docs_generation import (
     API_CONTRACTS,
     COMMAND,
     DATA_MODELS,
+    DOCUMENTED_LAKE_ROOT,
+    GATEWAY_SECTION,
     HTTP_METHODS,
+    collector_documents,
+    collector_section,
+    gateway_document,
     generated_documents,
     openapi_documents,
 )
@@ -56,7 +64,42 @@ def test_api_contracts_hold_every_endpoint_of_every_product(generated: dict[str,
 
     assert set(documents) == {p.name for p in discover_products()}
     for product, document in documents.items():
-        section = text.split(f"## {product}\n", 1)[1].split("\n## ", 1)[0]
-        for path, item in document["paths"].items():
-            for method in set(item) & set(HTTP_METHODS):
-                assert f"| {method.upper()} | `{path}` |" in section, (product, method, path)
+        assert_every_operation_in(section_of(text, product), document)
+
+
+def section_of(text: str, title: str) -> str:
+    assert f"\n## {title}\n" in text, f"no section ## {title}"
+    return text.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def assert_every_operation_in(section: str, document: Mapping[str, Any]) -> None:
+    assert document["paths"]
+    for path, item in document["paths"].items():
+        for method in set(item) & set(HTTP_METHODS):
+            assert f"| {method.upper()} | `{path}` |" in section, (method, path)
+
+
+def test_api_contracts_hold_every_endpoint_of_every_collector(generated: dict[str, str]) -> None:
+    text = generated[API_CONTRACTS]
+    documents = collector_documents(LakehouseSettings(lake_root=DOCUMENTED_LAKE_ROOT))
+
+    assert set(documents) == {"web-user-analytics", "mobile-user-analytics"}
+    for product, document in documents.items():
+        section = section_of(text, collector_section(product))
+        assert "| POST | `/v1/batch` |" in section, product
+        assert "| POST | `/v1/track` |" in section, product
+        assert "#### SegmentBatch" in section, product
+        assert_every_operation_in(section, document)
+
+
+def test_api_contracts_hold_the_gateways_own_routes_and_no_products(generated: dict[str, str]) -> None:
+    text = generated[API_CONTRACTS]
+    settings = LakehouseSettings(lake_root=DOCUMENTED_LAKE_ROOT)
+    document = gateway_document(settings, build_catalog(discover_products(), lake_root=DOCUMENTED_LAKE_ROOT))
+    section = section_of(text, GATEWAY_SECTION)
+
+    for route in ("| GET | `/catalog/tables` |", "| POST | `/admin/keys` |", "| GET | `/ready` |"):
+        assert route in section, route
+    assert_every_operation_in(section, document)
+    products = {p.name for p in discover_products()}
+    assert not [path for path in document["paths"] if path.split("/")[1] in products]

@@ -173,6 +173,11 @@ class EventProduct(Generic[ConfigT]):
         """The product's REST API over the lake of ``settings`` (what ``api`` serves)."""
         return self.create_api(self.load_config(), settings.lake_root)
 
+    def collector_app(self, settings: LakehouseSettings) -> FastAPI:
+        """The product's collector in front of the Kafka of ``settings`` (what ``collector``
+        serves)."""
+        return collector_app(self.load_config(), settings)
+
 
 def topic_specs(topics: Mapping[str, TopicConfig]) -> list[TopicSpec]:
     return [

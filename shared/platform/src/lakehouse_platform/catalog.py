@@ -108,6 +108,17 @@ class ServedProduct(ProductDeclaration, Protocol):
         ...
 
 
+@runtime_checkable
+class CollectingProduct(ProductDeclaration, Protocol):
+    """A product declaration that receives events over HTTP: the app its ``collector`` command
+    serves (an ``EventProduct``'s Segment-compatible collector)."""
+
+    def collector_app(self, settings: LakehouseSettings) -> FastAPI:
+        """The product's collector in front of the Kafka of ``settings``, from the product's
+        configuration; built, not started (its lifespan checks the topics)."""
+        ...
+
+
 @dataclass(frozen=True)
 class Column:
     name: str

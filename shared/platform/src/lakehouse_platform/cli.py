@@ -563,7 +563,8 @@ def ui(
 def docs(
     folder: Annotated[str, typer.Option(help="Where the documents go.")] = "documentation",
 ) -> None:
-    """Regenerate DATA_MODELS.md (from the catalog) and API_CONTRACTS.md (from each product's OpenAPI)."""
+    """Regenerate DATA_MODELS.md (from the catalog) and API_CONTRACTS.md (from the OpenAPI of the
+    gateway's own routes, each product's API and each collector)."""
     from pathlib import Path
 
     from lakehouse_platform.docs_generation import write_documents

@@ -1,7 +1,8 @@
 """The generated reference documents: ``documentation/DATA_MODELS.md`` from the catalog (every
-table of every installed product) and ``documentation/API_CONTRACTS.md`` from each product's
-OpenAPI document (the app its ``api`` command serves). ``lakehouse docs`` writes them;
-``tests/docs`` regenerates them in memory and fails while the committed files differ."""
+table of every installed product) and ``documentation/API_CONTRACTS.md`` from OpenAPI documents:
+the gateway's own routes, each product's API (the app its ``api`` command serves) and each
+collecting product's collector (the app its ``collector`` command serves). ``lakehouse docs``
+writes them; ``tests/docs`` regenerates them in memory and fails while the committed files differ."""
 
 from __future__ import annotations
 
@@ -10,7 +11,18 @@ from pathlib import Path
 from typing import Any
 
 from lakehouse_core.settings import LakehouseSettings
-from lakehouse_platform.catalog import CatalogEntry, ServedProduct, build_catalog, discover_products
+from lakehouse_platform.catalog import (
+    Catalog,
+    CatalogEntry,
+    CollectingProduct,
+    ServedProduct,
+    build_catalog,
+    discover_products,
+)
+from lakehouse_platform.gateway.admin import KeyAdmin
+from lakehouse_platform.gateway.app import create_gateway
+from lakehouse_platform.gateway.config import load_gateway_config
+from lakehouse_platform.gateway.keys import KeyStore
 
 DATA_MODELS = "DATA_MODELS.md"
 API_CONTRACTS = "API_CONTRACTS.md"
@@ -18,6 +30,13 @@ API_CONTRACTS = "API_CONTRACTS.md"
 DOCUMENTED_LAKE_ROOT = "data_lake"
 COMMAND = "lakehouse docs"
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+#: The section of the gateway's own routes in API_CONTRACTS.md.
+GATEWAY_SECTION = "gateway"
+
+
+def collector_section(product: str) -> str:
+    """The section of ``product``'s collector in API_CONTRACTS.md."""
+    return f"{product} collector"
 
 
 def _cell(text: object) -> str:
@@ -100,6 +119,10 @@ def _schema_name(schema: Mapping[str, Any] | None) -> str:
         return str(schema["$ref"]).rsplit("/", 1)[-1]
     if schema.get("type") == "array":
         return f"list of {_schema_name(schema.get('items'))}"
+    if schema.get("type") == "object" and "properties" in schema:
+        # An inline model (a collector's single-call body): its title, before constraints such
+        # as ``anyOf`` on its fields are mistaken for alternative types.
+        return str(schema.get("title", "object"))
     for key in ("anyOf", "oneOf"):
         if key in schema:
             return " or ".join(_schema_name(s) for s in schema[key])
@@ -164,26 +187,49 @@ def _schemas(document: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def api_contracts(documents: Mapping[str, Mapping[str, Any]]) -> str:
-    """Every endpoint of every product's API, from its OpenAPI document, and the schemas they use.
-    A parameter written ``name?`` is optional."""
+def _api_section(title: str, document: Mapping[str, Any]) -> list[str]:
+    lines = [f"## {title}", ""]
+    description = document.get("info", {}).get("description")
+    if description:
+        lines += [" ".join(str(description).split()), ""]
+    return [*lines, *_operations(document), "", f"### {title}: schemas", "", *_schemas(document)]
+
+
+def api_contracts(
+    documents: Mapping[str, Mapping[str, Any]],
+    *,
+    collectors: Mapping[str, Mapping[str, Any]] | None = None,
+    gateway: Mapping[str, Any] | None = None,
+) -> str:
+    """Every endpoint of the gateway's own routes (``gateway``), of every product's API
+    (``documents``, by product) and of every product's collector (``collectors``, by product),
+    from their OpenAPI documents, and the schemas they use. A parameter written ``name?`` is
+    optional."""
+    collectors = collectors or {}
     lines = [
         "# API contracts",
         "",
-        _generated_by("each product's OpenAPI document"),
+        _generated_by("the OpenAPI documents of the gateway, each product's API and each collector"),
         "Every endpoint of each product's REST API (`<product> api`; the gateway serves the same "
         "under `/<product>`), with its parameters (`name?`: optional) and the statuses it answers, "
         "then the schemas of its answers. A running API serves the full document at `/openapi.json` "
         "and an interactive one at `/docs`.",
         "",
+        f"The `## {GATEWAY_SECTION}` section holds the gateway's own routes (`lakehouse gateway`: the "
+        "catalog under `/catalog`, keys under `/admin`, `/health` and `/ready`; `/metrics` is served "
+        "too, outside the OpenAPI document, as on every service), without the products it mounts. "
+        "A `## <product> collector` section holds the Segment-compatible HTTP collector of an event "
+        "product (`<product> collector`), which receives the tracking SDKs' events and writes them "
+        "to Kafka.",
+        "",
     ]
-    for product in sorted(documents):
-        document = documents[product]
-        info = document.get("info", {})
-        lines += [f"## {product}", ""]
-        if info.get("description"):
-            lines += [" ".join(str(info["description"]).split()), ""]
-        lines += [*_operations(document), "", f"### {product}: schemas", "", *_schemas(document)]
+    if gateway is not None:
+        lines += _api_section(GATEWAY_SECTION, gateway)
+    for product in sorted(set(documents) | set(collectors)):
+        if product in documents:
+            lines += _api_section(product, documents[product])
+        if product in collectors:
+            lines += _api_section(collector_section(product), collectors[product])
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -196,13 +242,44 @@ def openapi_documents(settings: LakehouseSettings) -> dict[str, dict[str, Any]]:
     }
 
 
+def collector_documents(settings: LakehouseSettings) -> dict[str, dict[str, Any]]:
+    """Each installed collecting product's OpenAPI document, from the app its ``collector``
+    command serves (built, never started)."""
+    return {
+        product.name: product.collector_app(settings).openapi()
+        for product in discover_products()
+        if isinstance(product, CollectingProduct)
+    }
+
+
+def gateway_document(settings: LakehouseSettings, catalog: Catalog) -> dict[str, Any]:
+    """The OpenAPI document of the gateway's own routes: the gateway over ``catalog`` with no
+    product mounted (each product's routes are documented in its own section). Its key store is
+    only named, never read."""
+    config = load_gateway_config()
+    store = KeyStore(config.store_path(settings))
+    app = create_gateway(
+        [],
+        settings=settings,
+        catalog=catalog,
+        store=store,
+        admin=KeyAdmin(store, config, lambda _: None),
+        config=config,
+    )
+    return app.openapi()
+
+
 def generated_documents(settings: LakehouseSettings | None = None) -> dict[str, str]:
     """The documents by file name (in ``documentation/``), generated now."""
     settings = settings or LakehouseSettings(lake_root=DOCUMENTED_LAKE_ROOT)
     catalog = build_catalog(discover_products(), lake_root=DOCUMENTED_LAKE_ROOT)
     return {
         DATA_MODELS: data_models(catalog.entries.values()),
-        API_CONTRACTS: api_contracts(openapi_documents(settings)),
+        API_CONTRACTS: api_contracts(
+            openapi_documents(settings),
+            collectors=collector_documents(settings),
+            gateway=gateway_document(settings, catalog),
+        ),
     }
 
 
