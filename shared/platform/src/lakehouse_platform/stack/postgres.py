@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lakehouse_core.settings import LakehouseSettings
-from lakehouse_platform.stack.kafka_broker import StackError, port_in_use
+from lakehouse_platform.stack.jvm_service import StackError, refuse_taken_ports
 
 SERVER_SETTINGS = {
     "listen_addresses": "'127.0.0.1'",
@@ -114,11 +114,9 @@ class LocalPostgres:
         if self._live_pid() is not None:
             return self.status()
         bin_dir = find_postgres_bin_dir(self.config.bin_dir)
-        if port_in_use(self.config.host, self.config.port):
-            raise StackError(
-                f"port {self.config.port} on {self.config.host} is in use by another process; stop "
-                "it or choose another port (LAKEHOUSE_POSTGRES_PORT)"
-            )
+        refuse_taken_ports(
+            self.config.host, (self.config.port,), choose="another port (LAKEHOUSE_POSTGRES_PORT)"
+        )
         runner = self._runner()
         self._prepare_cluster(bin_dir, runner)
         self._write_settings()
