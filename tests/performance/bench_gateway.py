@@ -14,9 +14,7 @@ Usage: ``python tests/performance/bench_gateway.py``.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -30,9 +28,9 @@ from deltalake import write_deltalake
 from harness import (
     ALL_CORES,
     PRODUCTS,
-    _ready,
     latency_summary,
     measured,
+    ready_process,
     service_process,
     work_dir,
     write_result,
@@ -107,26 +105,15 @@ def write_lake(lake_root: str) -> int:
 @contextmanager
 def gateway_process(env: dict[str, str]) -> Iterator[tuple[str, int]]:
     port = free_port()
-    parent_cores = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, SERVICE_CORES)
-    process = subprocess.Popen(
+    with ready_process(
         [str(Path(sys.executable).with_name("lakehouse")), "gateway", "--port", str(port)],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.sched_setaffinity(0, parent_cores)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while not _ready(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the gateway did not become ready")
-            time.sleep(0.2)
-        yield url, process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+        env,
+        port=port,
+        cores=SERVICE_CORES,
+        what="the gateway",
+        timeout=120,
+    ) as service:
+        yield service
 
 
 def run(

@@ -209,34 +209,56 @@ def timed(action: Callable[[], Any]) -> tuple[Any, float]:
 
 
 @contextmanager
-def service_process(
-    bench: BenchProduct, command: str, env: Mapping[str, str], *, cores: set[int]
+def ready_process(
+    command: Sequence[str],
+    env: Mapping[str, str],
+    *,
+    port: int,
+    cores: set[int],
+    what: str,
+    timeout: float = 60,
 ) -> Iterator[tuple[str, int]]:
-    """The product's ``collector`` or ``api`` command on a free port, pinned to ``cores`` (a
-    child inherits the affinity of the thread that starts it); yields its URL and pid once
-    ``/ready`` answers 200."""
-    port = free_port()
-    section = {"collector": "COLLECTOR", "api": "SERVING"}[command]
+    """``command`` serving on ``port``, pinned to ``cores`` (a child inherits the affinity of the
+    thread that starts it); yields its URL and pid once ``/ready`` answers 200, and terminates it
+    at the end."""
     parent_cores = os.sched_getaffinity(0)
     os.sched_setaffinity(0, cores)
     process = subprocess.Popen(
-        [str(Path(sys.executable).with_name(bench.name)), command],
-        env={**os.environ, **env, f"{bench.env_prefix}{section}__PORT": str(port)},
+        list(command),
+        env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     os.sched_setaffinity(0, parent_cores)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + timeout
         while not _ready(url):
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the {bench.name} {command} did not become ready")
+                raise RuntimeError(f"{what} did not become ready")
             time.sleep(0.2)
         yield url, process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@contextmanager
+def service_process(
+    bench: BenchProduct, command: str, env: Mapping[str, str], *, cores: set[int]
+) -> Iterator[tuple[str, int]]:
+    """The product's ``collector`` or ``api`` command on a free port, pinned to ``cores``; yields
+    its URL and pid once ``/ready`` answers 200."""
+    port = free_port()
+    section = {"collector": "COLLECTOR", "api": "SERVING"}[command]
+    with ready_process(
+        [str(Path(sys.executable).with_name(bench.name)), command],
+        {**env, f"{bench.env_prefix}{section}__PORT": str(port)},
+        port=port,
+        cores=cores,
+        what=f"the {bench.name} {command}",
+    ) as service:
+        yield service
 
 
 def _ready(url: str) -> bool:
