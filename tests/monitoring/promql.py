@@ -1,13 +1,14 @@
-"""Metric names out of PromQL expressions and Prometheus exposition text."""
+"""Metric names out of Prometheus exposition text (and, from the test kit, out of PromQL
+expressions)."""
 
 from __future__ import annotations
 
-import re
-
 from prometheus_client.parser import text_string_to_metric_families
 
-PROMQL_WORDS = {"and", "or", "unless", "bool", "offset", "inf", "nan"}
-LABEL_LISTS = r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)"
+from lakehouse_testing.promql import metric_names
+
+__all__ = ["SCRAPE_SERIES", "SUFFIXES", "exported_names", "metric_names"]
+
 #: The series Prometheus writes itself for every target, not scraped from it.
 SCRAPE_SERIES = {"up", "scrape_duration_seconds", "scrape_samples_scraped"}
 #: The samples each kind of family exposes.
@@ -16,20 +17,6 @@ SUFFIXES = {
     "histogram": ("_bucket", "_sum", "_count", "_created"),
     "summary": ("_sum", "_count", "_created"),
 }
-
-
-def metric_names(expression: str) -> set[str]:
-    """The metric names a PromQL expression selects: identifiers outside strings, label
-    matchers, ranges and label lists that are not functions or keywords."""
-    bare = re.sub(r'"(?:[^"\\]|\\.)*"', "", expression)
-    bare = re.sub(r"\{[^}]*\}|\[[^\]]*\]", " ", bare)
-    bare = re.sub(LABEL_LISTS, " ", bare)
-    names = set()
-    for found in re.finditer(r"(?<![\w.])[A-Za-z_:][\w:]*", bare):
-        if bare[found.end() :].lstrip().startswith("(") or found.group().lower() in PROMQL_WORDS:
-            continue
-        names.add(found.group())
-    return names
 
 
 def exported_names(exposition: str) -> set[str]:

@@ -7,13 +7,22 @@ from tests.monitoring.promql import exported_names, metric_names
 pytestmark = pytest.mark.unit
 
 
-def test_metric_names_of_an_expression() -> None:
-    expression = (
-        'histogram_quantile(0.99, sum by (job, le) (rate(a_bucket{x="b c"}[5m]))) > 1 '
-        "and on (job) b_gauge == 1 unless ignoring (le) c_total offset 5m"
-    )
-
-    assert metric_names(expression) == {"a_bucket", "b_gauge", "c_total"}
+@pytest.mark.parametrize(
+    ("expression", "names"),
+    [
+        (
+            'histogram_quantile(0.99, sum by (job, le) (rate(a_bucket{x="b c"}[5m]))) > 1 '
+            "and on (job) b_gauge == 1 unless ignoring (le) c_total offset 5m",
+            {"a_bucket", "b_gauge", "c_total"},
+        ),
+        (
+            'sum by (product) (rate(a_total{x="b c"}[5m])) > 4 * 3600 and on (product) b_gauge == 1',
+            {"a_total", "b_gauge"},
+        ),
+    ],
+)
+def test_metric_names_of_an_expression(expression: str, names: set[str]) -> None:
+    assert metric_names(expression) == names
 
 
 def test_exported_names_include_the_samples_of_families_without_any() -> None:

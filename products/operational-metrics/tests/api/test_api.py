@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import time
@@ -18,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from lakehouse_core.serving.auth import API_KEY_HEADER
 from lakehouse_testing.plugin import free_port, serve_in_thread
+from lakehouse_testing.promql import metric_names
 from lakehouse_testing.serving import get_ok, write_rows
 from operational_metrics.config import OpsConfig
 from operational_metrics.contracts import Incident, RunAttempt, RunStats, SlaCompliance, TableFreshness
@@ -34,9 +34,6 @@ DAY_RANGE = {"start": "2026-03-02", "end": "2026-03-02"}
 ALERT_RULES = (
     Path(__file__).resolve().parents[4] / "infrastructure/monitoring/alerts/operational-metrics.rules.yml"
 )
-#: PromQL words that look like metric names: keywords and the label-list clauses.
-PROMQL_WORDS = {"and", "or", "unless", "bool", "offset", "inf", "nan"}
-LABEL_LISTS = r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)"
 
 
 def ops_config(api_keys: dict[str, list[str]] | None = None) -> OpsConfig:
@@ -272,26 +269,6 @@ def test_sla_compliance_per_day_and_per_month(client: TestClient) -> None:
         ("month", "2026-03-01", 8)
     ]
     assert [d["table_name"] for d in silver["items"]] == ["web.gold.daily", "web.silver.events"]
-
-
-def metric_names(expression: str) -> set[str]:
-    """The metric names a PromQL expression selects: identifiers outside strings, label
-    matchers, ranges and label lists that are not functions or keywords."""
-    bare = re.sub(r'"(?:[^"\\]|\\.)*"', "", expression)
-    bare = re.sub(r"\{[^}]*\}|\[[^\]]*\]", " ", bare)
-    bare = re.sub(LABEL_LISTS, " ", bare)
-    names = set()
-    for found in re.finditer(r"(?<![\w.])[A-Za-z_:][\w:]*", bare):
-        if bare[found.end() :].lstrip().startswith("(") or found.group().lower() in PROMQL_WORDS:
-            continue
-        names.add(found.group())
-    return names
-
-
-def test_metric_names_of_an_expression() -> None:
-    expression = 'sum by (product) (rate(a_total{x="b c"}[5m])) > 4 * 3600 and on (product) b_gauge == 1'
-
-    assert metric_names(expression) == {"a_total", "b_gauge"}
 
 
 def test_every_metric_the_alert_rules_use_is_in_the_metrics_output(client: TestClient) -> None:
