@@ -95,3 +95,24 @@ class ErasureCertificate(BaseModel):
     certificate: str = Field(description="The certificate as canonical JSON, the signed bytes.")
     signature: str = Field(description="HMAC-SHA256 (hex) of certificate under the signing key.")
     issue_date: date = Field(description="UTC date of issued_at; the partition column.")
+
+
+class RetentionRun(BaseModel):
+    """Gold: what one retention run did to one catalogued table that declares a retention: the
+    rows older than the retention (by the table's date column) deleted, in one Delta commit."""
+
+    run_id: str = Field(description="The retention run; one row per table it checked.")
+    executed_at: datetime
+    run_date: date = Field(description="UTC date of executed_at; the partition column.")
+    table_name: str = Field(description="The table's qualified name in the catalog.")
+    date_column: str = Field(description="The column the retention is counted on.")
+    retention_days: int
+    cutoff: date = Field(description="Rows dated before this day were expired.")
+    status: str = Field(
+        description="expired (rows deleted), nothing_expired (none older than the cutoff) or absent "
+        "(no table at the location yet)."
+    )
+    rows_deleted: int
+    table_version: int | None = Field(
+        default=None, description="The Delta version the delete committed (null when nothing was deleted)."
+    )

@@ -1,6 +1,7 @@
 """compliance-auditing as the platform runs it: its declaration (found through the
 ``lakehouse.products`` entry point) and its task graph, topics → bronze → silver (the chained
-audit trail) → accesses_daily, and erasure (the pending requests, across every catalogued table)."""
+audit trail) → accesses_daily, erasure (the pending requests, across every catalogued table) and
+retention (the expired rows of every catalogued table with a retention)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ from compliance_auditing import PRODUCT
 from compliance_auditing.config import SOURCE_CONFIG_DIR, ComplianceConfig, load_compliance_config
 from compliance_auditing.processing.erase import execute_erasures
 from compliance_auditing.processing.jobs import run_accesses, run_silver
+from compliance_auditing.processing.retention import enforce_retention
+from compliance_auditing.storage.requests import store_retention_runs
 from compliance_auditing.storage.tables import (
     BRONZE_AUDIT,
     GOLD_ACCESSES_DAILY,
     GOLD_ERASURE_CERTIFICATES,
+    GOLD_RETENTION_RUNS,
     QUARANTINE_AUDIT,
     SILVER_AUDIT_TRAIL,
     SILVER_CHAIN_ROOTS,
@@ -120,6 +124,15 @@ def build_pipeline(
         run = execute_erasures(spark(), catalogued(), config, lake_root=lake_root)
         return {"requests": run.executed, "completed": run.completed, "failed": run.failed}
 
+    def retention(_: RunContext) -> Mapping[str, Any]:
+        outcome = enforce_retention(spark(), catalogued())
+        store_retention_runs(lake_root, outcome.runs)
+        return {
+            "tables_checked": len(outcome.runs),
+            "rows_deleted": outcome.rows_deleted,
+            "delta_versions": outcome.delta_versions,
+        }
+
     return Pipeline(
         PRODUCT,
         [
@@ -133,6 +146,7 @@ def build_pipeline(
             ),
             Task("accesses_daily", accesses, depends_on=("silver",), writes=(GOLD_ACCESSES_DAILY,)),
             Task("erasure", erasure, retries=0, writes=(SILVER_ERASURE_REQUESTS, GOLD_ERASURE_CERTIFICATES)),
+            Task("retention", retention, depends_on=("erasure",), writes=(GOLD_RETENTION_RUNS,)),
         ],
     )
 

@@ -8,10 +8,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from compliance_auditing.config import ComplianceConfig
-from compliance_auditing.contracts import AccessesDaily
+from compliance_auditing.contracts import AccessesDaily, RetentionRun
 from compliance_auditing.serving.app import create_app
 from compliance_auditing.storage.requests import load_clear_ids
-from compliance_auditing.storage.tables import GOLD_ACCESSES_DAILY, SILVER_ERASURE_REQUESTS
+from compliance_auditing.storage.tables import (
+    GOLD_ACCESSES_DAILY,
+    GOLD_RETENTION_RUNS,
+    SILVER_ERASURE_REQUESTS,
+)
 from lakehouse_core.privacy import subject_key_of
 from lakehouse_core.serving.auth import API_KEY_HEADER
 from lakehouse_testing.serving import get_ok, write_rows
@@ -122,3 +126,63 @@ def test_accesses_per_day_for_auditors(lake_root: str) -> None:
         ).status_code
         == 403
     )
+
+
+def test_retention_runs_for_auditors_newest_first_and_by_table(lake_root: str) -> None:
+    client = client_for(lake_root, Clock())
+    day = date(2026, 3, 2)
+    absent = client.get(
+        "/v1/retention-runs", headers=AUDITOR, params={"start": "2026-03-01", "end": "2026-03-02"}
+    )
+    write_rows(
+        lake_root,
+        GOLD_RETENTION_RUNS,
+        RetentionRun,
+        (
+            "r1",
+            NOW - timedelta(days=1),
+            day - timedelta(days=1),
+            "web.silver.events",
+            "event_date",
+            395,
+            date(2025, 2, 1),
+            "expired",
+            12,
+            7,
+        ),
+        ("r2", NOW, day, "web.silver.events", "event_date", 395, date(2025, 2, 2), "expired", 3, 9),
+        (
+            "r2",
+            NOW,
+            day,
+            "web.gold.sessions",
+            "session_date",
+            395,
+            date(2025, 2, 2),
+            "nothing_expired",
+            0,
+            None,
+        ),
+    )
+
+    page = get_ok(client, "/v1/retention-runs", OFFICER, start="2026-03-01", end="2026-03-02")
+    only_events = get_ok(
+        client,
+        "/v1/retention-runs",
+        AUDITOR,
+        start="2026-03-02",
+        end="2026-03-02",
+        table_name="web.silver.events",
+    )
+
+    assert absent.status_code == 503
+    assert [(r["run_id"], r["table_name"], r["rows_deleted"], r["table_version"]) for r in page["items"]] == [
+        ("r2", "web.gold.sessions", 0, None),
+        ("r2", "web.silver.events", 3, 9),
+        ("r1", "web.silver.events", 12, 7),
+    ]
+    assert [(r["run_id"], r["cutoff"]) for r in only_events["items"]] == [("r2", "2025-02-02")]
+    refused = client.get(
+        "/v1/retention-runs", headers=ANALYST, params={"start": "2026-03-02", "end": "2026-03-02"}
+    )
+    assert refused.status_code == 403

@@ -1,5 +1,5 @@
-"""The compliance-auditing API: erasure requests (create, status, certificate) and accesses per
-day. Build it with :func:`create_app`; ``uvicorn --factory
+"""The compliance-auditing API: erasure requests (create, status, certificate), accesses per
+day and retention runs. Build it with :func:`create_app`; ``uvicorn --factory
 compliance_auditing.serving.app:app_from_environment`` serves it with the product configuration
 and the lake root of the environment."""
 
@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query
 
 from compliance_auditing import PRODUCT
 from compliance_auditing.config import ComplianceConfig, load_compliance_config
-from compliance_auditing.contracts import AccessesDaily, ErasureRequestEvent
+from compliance_auditing.contracts import AccessesDaily, ErasureRequestEvent, RetentionRun
 from compliance_auditing.serving.deps import require_any_role
 from compliance_auditing.serving.models import CertificateResponse, ErasureRequestCreate, ErasureRequestStatus
 from compliance_auditing.storage.requests import (
@@ -26,7 +26,7 @@ from compliance_auditing.storage.requests import (
     request_states,
     save_clear_ids,
 )
-from compliance_auditing.storage.tables import GOLD_ACCESSES_DAILY
+from compliance_auditing.storage.tables import GOLD_ACCESSES_DAILY, GOLD_RETENTION_RUNS
 from lakehouse_core.platform_topics import new_record_id
 from lakehouse_core.privacy import platform_subject_key, subject_key_of
 from lakehouse_core.serving.api import create_table_api, served_table
@@ -73,7 +73,7 @@ def create_app(
     key = subject_key or platform_subject_key()
     deadline = timedelta(hours=config.erasure.deadline_hours)
     app.include_router(erasure_router(lake_root, key, deadline, clock))
-    app.include_router(accesses_router(lake_root, cache))
+    app.include_router(audit_router(lake_root, cache))
     return app
 
 
@@ -177,7 +177,7 @@ def erasure_router(
     return router
 
 
-def accesses_router(lake_root: str, cache: QueryCache) -> APIRouter:
+def audit_router(lake_root: str, cache: QueryCache) -> APIRouter:
     router = APIRouter(
         prefix="/v1",
         tags=["audit"],
@@ -185,6 +185,7 @@ def accesses_router(lake_root: str, cache: QueryCache) -> APIRouter:
         responses=error_responses(401, 403),
     )
     table = served_table(GOLD_ACCESSES_DAILY, lake_root, cache)
+    retention_runs = served_table(GOLD_RETENTION_RUNS, lake_root, cache)
 
     @router.get("/accesses", response_model=Page[AccessesDaily], responses=error_responses(400, 503))  # type: ignore[valid-type]
     def accesses(dates: DateRangeQuery, page: PaginationQuery) -> object:
@@ -198,5 +199,29 @@ def accesses_router(lake_root: str, cache: QueryCache) -> APIRouter:
             ),
         )
         return Page.of(rows, page)
+
+    @router.get(
+        "/retention-runs",
+        response_model=Page[RetentionRun],  # type: ignore[valid-type]
+        responses=error_responses(400, 503),
+    )
+    def retention(
+        dates: DateRangeQuery,
+        page: PaginationQuery,
+        table_name: Annotated[
+            str | None, Query(max_length=200, description="Only this table (its catalog name).")
+        ] = None,
+    ) -> object:
+        """What each retention run deleted from each catalogued table, run day in the range (UTC),
+        newest first: the cutoff, the rows deleted and the Delta version of the delete."""
+        rows = retention_runs.query(
+            ("retention-runs", dates.start, dates.end),
+            lambda reader: to_models(
+                reader.read(filter=between("run_date", dates.start, dates.end)),
+                RetentionRun,
+                [("executed_at", "descending"), ("table_name", "ascending")],
+            ),
+        )
+        return Page.of([r for r in rows if table_name in (None, r.table_name)], page)
 
     return router

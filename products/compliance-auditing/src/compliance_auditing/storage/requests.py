@@ -9,6 +9,7 @@
   one file per request under ``<lake>/_compliance/erasure_pending/`` (owner-only permissions)
   and the file is deleted when the certificate is stored.
 - ``gold.erasure_certificates``: one signed certificate per completed request.
+- ``gold.retention_runs``: what each retention run deleted from each table (appended).
 """
 
 from __future__ import annotations
@@ -20,8 +21,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from compliance_auditing.contracts import ErasureCertificate, ErasureRequestEvent
-from compliance_auditing.storage.tables import GOLD_ERASURE_CERTIFICATES, SILVER_ERASURE_REQUESTS
+from compliance_auditing.contracts import ErasureCertificate, ErasureRequestEvent, RetentionRun
+from compliance_auditing.storage.tables import (
+    GOLD_ERASURE_CERTIFICATES,
+    GOLD_RETENTION_RUNS,
+    SILVER_ERASURE_REQUESTS,
+)
 from lakehouse_core.errors import TableNotFoundError
 from lakehouse_core.tables import join_location
 
@@ -66,7 +71,9 @@ def drop_clear_ids(lake_root: str, request_id: str) -> None:
     (pending_dir(lake_root) / f"{request_id}.json").unlink(missing_ok=True)
 
 
-def _append(lake_root: str, spec_location: str, model: type, rows: Sequence[object], partition: str) -> None:
+def append_rows(
+    lake_root: str, spec_location: str, model: type, rows: Sequence[object], partition: str
+) -> None:
     import pyarrow as pa
     from deltalake import write_deltalake
 
@@ -84,19 +91,24 @@ def _append(lake_root: str, spec_location: str, model: type, rows: Sequence[obje
 
 def record_step(lake_root: str, *steps: ErasureRequestEvent) -> None:
     """Append steps of requests to ``silver.erasure_requests``."""
-    _append(
+    append_rows(
         lake_root, SILVER_ERASURE_REQUESTS.location(lake_root), ErasureRequestEvent, steps, "request_date"
     )
 
 
 def store_certificate(lake_root: str, certificate: ErasureCertificate) -> None:
-    _append(
+    append_rows(
         lake_root,
         GOLD_ERASURE_CERTIFICATES.location(lake_root),
         ErasureCertificate,
         [certificate],
         "issue_date",
     )
+
+
+def store_retention_runs(lake_root: str, runs: Sequence[RetentionRun]) -> None:
+    if runs:
+        append_rows(lake_root, GOLD_RETENTION_RUNS.location(lake_root), RetentionRun, runs, "run_date")
 
 
 @dataclass(frozen=True)

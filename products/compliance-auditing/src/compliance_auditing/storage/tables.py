@@ -16,6 +16,7 @@ from compliance_auditing.contracts import (
     ChainRoot,
     ErasureCertificate,
     ErasureRequestEvent,
+    RetentionRun,
 )
 from lakehouse_core.ingestion.bronze import bronze_table
 from lakehouse_core.ingestion.quarantine import quarantine_table
@@ -74,6 +75,17 @@ GOLD_ERASURE_CERTIFICATES = _table(
     subject_columns=_SUBJECT,
 )
 
+GOLD_RETENTION_RUNS = _table(
+    "retention_runs",
+    Layer.GOLD,
+    RetentionRun,
+    "run_date",
+    upstream=(),
+    retention=Retention(PROOF_RETENTION_DAYS, "run_date"),
+)
+"""Written by the retention task (delta-rs), one row per table and run: the proof that expired
+rows were deleted."""
+
 TABLES = (
     BRONZE_AUDIT,
     QUARANTINE_AUDIT,
@@ -82,6 +94,7 @@ TABLES = (
     GOLD_ACCESSES_DAILY,
     SILVER_ERASURE_REQUESTS,
     GOLD_ERASURE_CERTIFICATES,
+    GOLD_RETENTION_RUNS,
 )
 #: This product's tables, which erasure checks but does not delete from (module docstring).
 KEPT_ON_ERASURE = frozenset(t.qualified_name for t in TABLES)
