@@ -25,6 +25,16 @@ class ErasureConfig(BaseModel):
     )
 
 
+class UnusualAccessConfig(BaseModel):
+    """When a key's reads of people are unusual: more distinct subjects in a day than ``factor``
+    times its median day over the ``baseline_days`` before, and never fewer than ``min_subjects``
+    (so a key that reads two people a day is not flagged for reading eleven)."""
+
+    baseline_days: int = Field(default=28, ge=1, le=366)
+    factor: float = Field(default=5.0, gt=1.0)
+    min_subjects: int = Field(default=20, ge=1)
+
+
 class ComplianceConfig(ProductConfig):
     api_keys: dict[str, list[str]] = Field(
         default_factory=dict,
@@ -37,6 +47,7 @@ class ComplianceConfig(ProductConfig):
         description=f"HMAC key that signs erasure certificates; from {SIGNING_KEY_VARIABLE} only.",
     )
     erasure: ErasureConfig = Field(default_factory=ErasureConfig)
+    unusual_access: UnusualAccessConfig = Field(default_factory=UnusualAccessConfig)
 
 
 def load_compliance_config(config_dir: Path | None = None) -> ComplianceConfig:

@@ -68,6 +68,23 @@ class AccessesDaily(BaseModel):
     subjects: int = Field(description="Distinct subject keys the records named.")
 
 
+class KeyReadsDaily(BaseModel):
+    """Gold: how many distinct people one API key read on one UTC day, against its own baseline
+    (the median of its daily count over the preceding days it read anyone); ``unusual`` when the
+    day's count passes the threshold (docs/DESIGN.md, "Unusual access")."""
+
+    day: date = Field(description="The UTC day; the partition column.")
+    api_key_id: str = Field(description="Fingerprint of the API key, never the key.")
+    subjects: int = Field(description="Distinct subject keys the key's successful reads named that day.")
+    reads: int = Field(description="Successful read records of the key that named a subject.")
+    baseline_subjects: float | None = Field(
+        default=None, description="Median of subjects over the baseline window; null without history."
+    )
+    baseline_days: int = Field(description="Days with reads in the baseline window.")
+    threshold: float = Field(description="max(min_subjects, factor * baseline_subjects).")
+    unusual: bool = Field(description="subjects > threshold.")
+
+
 class ErasureRequestEvent(BaseModel):
     """Silver: one step of an erasure request, appended (never updated): ``pending`` when made,
     then ``executing``, then ``completed`` or ``failed``. A request's state is its newest step.

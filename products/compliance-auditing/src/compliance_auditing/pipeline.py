@@ -1,7 +1,7 @@
 """compliance-auditing as the platform runs it: its declaration (found through the
 ``lakehouse.products`` entry point) and its task graph, topics → bronze → silver (the chained
-audit trail) → accesses_daily, erasure (the pending requests, across every catalogued table) and
-retention (the expired rows of every catalogued table with a retention)."""
+audit trail) → accesses_daily and key_reads_daily, erasure (the pending requests, across every
+catalogued table) and retention (the expired rows of every catalogued table with a retention)."""
 
 from __future__ import annotations
 
@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Any
 from compliance_auditing import PRODUCT
 from compliance_auditing.config import SOURCE_CONFIG_DIR, ComplianceConfig, load_compliance_config
 from compliance_auditing.processing.erase import execute_erasures
-from compliance_auditing.processing.jobs import run_accesses, run_silver
+from compliance_auditing.processing.jobs import run_accesses, run_key_reads, run_silver
 from compliance_auditing.processing.retention import enforce_retention
 from compliance_auditing.storage.requests import store_retention_runs
 from compliance_auditing.storage.tables import (
     BRONZE_AUDIT,
     GOLD_ACCESSES_DAILY,
     GOLD_ERASURE_CERTIFICATES,
+    GOLD_KEY_READS_DAILY,
     GOLD_RETENTION_RUNS,
     QUARANTINE_AUDIT,
     SILVER_AUDIT_TRAIL,
@@ -40,6 +41,8 @@ from lakehouse_platform.task_reports import quarantined_by_rule, versions_before
 if TYPE_CHECKING:
     from fastapi import FastAPI
     from pyspark.sql import SparkSession
+
+    from lakehouse_core.incremental import IncrementalRun
 
 SparkProvider = Callable[[], "SparkSession"]
 
@@ -109,16 +112,26 @@ def build_pipeline(
             "rows_quarantined": quarantined,
         }
 
-    def accesses(_: RunContext) -> Mapping[str, Any]:
-        session = spark()
-        before = versions_before(session, [GOLD_ACCESSES_DAILY], lake_root=lake_root)
-        run = run_accesses(session, lake_root=lake_root)
-        written = written_since(session, [GOLD_ACCESSES_DAILY], before, lake_root=lake_root)
-        return {
-            "batches": run.batches,
-            "rows_read": {SILVER_AUDIT_TRAIL.qualified_name: run.input_rows},
-            **written.outputs(),
-        }
+    def gold_step(
+        table: TableSpec, run: Callable[[SparkSession], IncrementalRun]
+    ) -> Callable[[RunContext], Mapping[str, Any]]:
+        def step(_: RunContext) -> Mapping[str, Any]:
+            session = spark()
+            before = versions_before(session, [table], lake_root=lake_root)
+            done = run(session)
+            written = written_since(session, [table], before, lake_root=lake_root)
+            return {
+                "batches": done.batches,
+                "rows_read": {SILVER_AUDIT_TRAIL.qualified_name: done.input_rows},
+                **written.outputs(),
+            }
+
+        return step
+
+    accesses = gold_step(GOLD_ACCESSES_DAILY, partial(run_accesses, lake_root=lake_root))
+    key_reads = gold_step(
+        GOLD_KEY_READS_DAILY, partial(run_key_reads, config=config.unusual_access, lake_root=lake_root)
+    )
 
     def erasure(_: RunContext) -> Mapping[str, Any]:
         run = execute_erasures(spark(), catalogued(), config, lake_root=lake_root)
@@ -145,6 +158,7 @@ def build_pipeline(
                 writes=(SILVER_AUDIT_TRAIL, SILVER_CHAIN_ROOTS, QUARANTINE_AUDIT),
             ),
             Task("accesses_daily", accesses, depends_on=("silver",), writes=(GOLD_ACCESSES_DAILY,)),
+            Task("key_reads_daily", key_reads, depends_on=("silver",), writes=(GOLD_KEY_READS_DAILY,)),
             Task("erasure", erasure, retries=0, writes=(SILVER_ERASURE_REQUESTS, GOLD_ERASURE_CERTIFICATES)),
             Task("retention", retention, depends_on=("erasure",), writes=(GOLD_RETENTION_RUNS,)),
         ],

@@ -8,11 +8,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from compliance_auditing.config import ComplianceConfig
-from compliance_auditing.contracts import AccessesDaily, RetentionRun
+from compliance_auditing.contracts import AccessesDaily, KeyReadsDaily, RetentionRun
 from compliance_auditing.serving.app import create_app
 from compliance_auditing.storage.requests import load_clear_ids
 from compliance_auditing.storage.tables import (
     GOLD_ACCESSES_DAILY,
+    GOLD_KEY_READS_DAILY,
     GOLD_RETENTION_RUNS,
     SILVER_ERASURE_REQUESTS,
 )
@@ -79,8 +80,12 @@ def test_an_erasure_request_is_stored_by_subject_key_and_its_status_turns_late(l
     assert clear.all == ("u-1", "a-1")
     status = get_ok(client, f"/v1/erasure-requests/{request_id}", AUDITOR)
     assert (status["state"], status["late"]) == ("pending", False)
+    metrics = client.get("/metrics").text
+    assert 'compliance_auditing_erasure_requests{state="pending"} 1.0' in metrics
+    assert "compliance_auditing_erasure_requests_late 0.0" in metrics
     clock.now = NOW + timedelta(hours=72, seconds=1)
     assert get_ok(client, f"/v1/erasure-requests/{request_id}", OFFICER)["late"] is True
+    assert "compliance_auditing_erasure_requests_late 1.0" in client.get("/metrics").text
     missing = client.get(f"/v1/erasure-requests/{request_id}/certificate", headers=AUDITOR)
     assert missing.status_code == 404
     assert "pending: no certificate issued yet" in missing.json()["detail"]
@@ -186,3 +191,45 @@ def test_retention_runs_for_auditors_newest_first_and_by_table(lake_root: str) -
         "/v1/retention-runs", headers=ANALYST, params={"start": "2026-03-02", "end": "2026-03-02"}
     )
     assert refused.status_code == 403
+
+
+def test_unusual_access_lists_the_flagged_key_days_unless_asked_for_all(lake_root: str) -> None:
+    client = client_for(lake_root, Clock())
+    day = date(2026, 3, 2)
+    write_rows(
+        lake_root,
+        GOLD_KEY_READS_DAILY,
+        KeyReadsDaily,
+        (day, "k-steady", 3, 5, 3.0, 20, 20.0, False),
+        (day, "k-scraper", 900, 950, 4.0, 20, 20.0, True),
+        (day - timedelta(days=1), "k-scraper", 4, 4, 4.0, 20, 20.0, False),
+    )
+
+    flagged = get_ok(client, "/v1/unusual-access", AUDITOR, start="2026-03-01", end="2026-03-02")
+    everything = get_ok(
+        client, "/v1/unusual-access", OFFICER, start="2026-03-01", end="2026-03-02", include_usual="true"
+    )
+    one_key = get_ok(
+        client,
+        "/v1/unusual-access",
+        AUDITOR,
+        start="2026-03-01",
+        end="2026-03-02",
+        include_usual="true",
+        api_key_id="k-scraper",
+    )
+
+    assert [(r["api_key_id"], r["subjects"], r["baseline_subjects"]) for r in flagged["items"]] == [
+        ("k-scraper", 900, 4.0)
+    ]
+    assert [(r["day"], r["api_key_id"]) for r in everything["items"]] == [
+        ("2026-03-02", "k-scraper"),
+        ("2026-03-02", "k-steady"),
+        ("2026-03-01", "k-scraper"),
+    ]
+    assert [r["day"] for r in one_key["items"]] == ["2026-03-02", "2026-03-01"]
+    bad = client.get(
+        "/v1/unusual-access", headers=AUDITOR, params={"start": "2026-03-02", "end": "2026-03-01"}
+    )
+    assert bad.status_code == 400, bad.text
+    assert client.get("/v1/unusual-access", headers=ANALYST).status_code == 403

@@ -4,6 +4,8 @@
   and quarantine, exactly once per bronze commit; the roots of the batch's days are recomputed
   from the stored links (so a batch replayed after a crash between the two writes repairs them);
 - :func:`run_accesses`: the days silver's change feed touched, recomputed (partition overwrite);
+- :func:`run_key_reads`: the same days' reads of people per key, judged against each key's
+  baseline (partition overwrite);
 - :func:`execute_erasures`: every pending erasure request executed, proven and certified.
 """
 
@@ -14,12 +16,14 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from compliance_auditing import PRODUCT
+from compliance_auditing.config import UnusualAccessConfig
 from compliance_auditing.processing.chain import ChainEnd, extend_chain
-from compliance_auditing.processing.gold import accesses_daily
+from compliance_auditing.processing.gold import accesses_daily, baseline_window, key_reads_daily
 from compliance_auditing.processing.silver import RECORD_COLUMNS, parse_audit, split_resent
 from compliance_auditing.storage.tables import (
     BRONZE_AUDIT,
     GOLD_ACCESSES_DAILY,
+    GOLD_KEY_READS_DAILY,
     QUARANTINE_AUDIT,
     SILVER_AUDIT_TRAIL,
     SILVER_CHAIN_ROOTS,
@@ -141,5 +145,33 @@ def run_accesses(spark: SparkSession, *, lake_root: str) -> IncrementalRun:
         job="accesses_daily",
         changes_of=SILVER_AUDIT_TRAIL,
         tables=(GOLD_ACCESSES_DAILY,),
+        lake_root=lake_root,
+    )
+
+
+def run_key_reads(spark: SparkSession, config: UnusualAccessConfig, *, lake_root: str) -> IncrementalRun:
+    """Recompute each key's reads of people on the days with new audit entries, against the
+    baseline days before them."""
+    from pyspark.sql import functions as F
+
+    def recompute(changes: DataFrame, _: int) -> None:
+        days = [r["day"] for r in changes.select("day").distinct().collect()]
+        if not days:
+            return
+        first, last = baseline_window(days, config)
+        trail = read_table(spark, SILVER_AUDIT_TRAIL, lake_root=lake_root).filter(
+            F.col("day").between(first, last)
+        )
+        overwrite_partitions(
+            key_reads_daily(trail, days, config), GOLD_KEY_READS_DAILY, lake_root=lake_root, partitions=days
+        )
+
+    return run_on_changes(
+        spark,
+        recompute,
+        product=PRODUCT,
+        job="key_reads_daily",
+        changes_of=SILVER_AUDIT_TRAIL,
+        tables=(GOLD_KEY_READS_DAILY,),
         lake_root=lake_root,
     )

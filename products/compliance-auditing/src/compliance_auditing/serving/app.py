@@ -1,7 +1,7 @@
 """The compliance-auditing API: erasure requests (create, status, certificate), accesses per
-day and retention runs. Build it with :func:`create_app`; ``uvicorn --factory
-compliance_auditing.serving.app:app_from_environment`` serves it with the product configuration
-and the lake root of the environment."""
+day, unusual access, the retention policies and their runs. Build it with :func:`create_app`;
+``uvicorn --factory compliance_auditing.serving.app:app_from_environment`` serves it with the
+product configuration and the lake root of the environment."""
 
 from __future__ import annotations
 
@@ -15,9 +15,16 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query
 
 from compliance_auditing import PRODUCT
 from compliance_auditing.config import ComplianceConfig, load_compliance_config
-from compliance_auditing.contracts import AccessesDaily, ErasureRequestEvent, RetentionRun
+from compliance_auditing.contracts import AccessesDaily, ErasureRequestEvent, KeyReadsDaily, RetentionRun
 from compliance_auditing.serving.deps import require_any_role
-from compliance_auditing.serving.models import CertificateResponse, ErasureRequestCreate, ErasureRequestStatus
+from compliance_auditing.serving.metrics import ErasureCollector
+from compliance_auditing.serving.models import (
+    CertificateResponse,
+    ErasureRequestCreate,
+    ErasureRequestStatus,
+    RetentionPolicy,
+    retention_policies,
+)
 from compliance_auditing.storage.requests import (
     ClearIds,
     RequestState,
@@ -26,7 +33,7 @@ from compliance_auditing.storage.requests import (
     request_states,
     save_clear_ids,
 )
-from compliance_auditing.storage.tables import GOLD_ACCESSES_DAILY, GOLD_RETENTION_RUNS
+from compliance_auditing.storage.tables import GOLD_ACCESSES_DAILY, GOLD_KEY_READS_DAILY, GOLD_RETENTION_RUNS
 from lakehouse_core.platform_topics import new_record_id
 from lakehouse_core.privacy import platform_subject_key, subject_key_of
 from lakehouse_core.serving.api import create_table_api, served_table
@@ -73,6 +80,7 @@ def create_app(
     key = subject_key or platform_subject_key()
     deadline = timedelta(hours=config.erasure.deadline_hours)
     app.include_router(erasure_router(lake_root, key, deadline, clock))
+    app.state.registry.register(ErasureCollector(lake_root, deadline, clock))
     app.include_router(audit_router(lake_root, cache))
     return app
 
@@ -186,6 +194,7 @@ def audit_router(lake_root: str, cache: QueryCache) -> APIRouter:
     )
     table = served_table(GOLD_ACCESSES_DAILY, lake_root, cache)
     retention_runs = served_table(GOLD_RETENTION_RUNS, lake_root, cache)
+    key_reads = served_table(GOLD_KEY_READS_DAILY, lake_root, cache)
 
     @router.get("/accesses", response_model=Page[AccessesDaily], responses=error_responses(400, 503))  # type: ignore[valid-type]
     def accesses(dates: DateRangeQuery, page: PaginationQuery) -> object:
@@ -223,5 +232,42 @@ def audit_router(lake_root: str, cache: QueryCache) -> APIRouter:
             ),
         )
         return Page.of([r for r in rows if table_name in (None, r.table_name)], page)
+
+    @router.get("/retention", response_model=list[RetentionPolicy], responses=error_responses(503))
+    def retention_summary() -> list[RetentionPolicy]:
+        """Every table's retention as its last run checked it: the policy (days, date column),
+        the last run, the rows it deleted and the rows deleted by every run recorded."""
+        return retention_runs.query(
+            ("retention",),
+            lambda reader: retention_policies(
+                to_models(reader.read(), RetentionRun, [("executed_at", "ascending")])
+            ),
+        )
+
+    @router.get(
+        "/unusual-access",
+        response_model=Page[KeyReadsDaily],  # type: ignore[valid-type]
+        responses=error_responses(400, 503),
+    )
+    def unusual_access(
+        dates: DateRangeQuery,
+        page: PaginationQuery,
+        api_key_id: Annotated[str | None, Query(max_length=128, description="Only this key's days.")] = None,
+        include_usual: Annotated[
+            bool, Query(description="Also the days a key's reads stayed under its threshold.")
+        ] = False,
+    ) -> object:
+        """The days an API key read far more people than its own baseline (docs/DESIGN.md), in the
+        range (UTC days), most subjects first."""
+        rows = key_reads.query(
+            ("unusual-access", dates.start, dates.end),
+            lambda reader: to_models(
+                reader.read(filter=between("day", dates.start, dates.end)),
+                KeyReadsDaily,
+                [("day", "descending"), ("subjects", "descending")],
+            ),
+        )
+        chosen = [r for r in rows if (include_usual or r.unusual) and api_key_id in (None, r.api_key_id)]
+        return Page.of(chosen, page)
 
     return router

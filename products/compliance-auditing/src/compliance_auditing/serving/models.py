@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from compliance_auditing.contracts import ErasureState
+from compliance_auditing.contracts import ErasureState, RetentionRun
 
 Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
 
@@ -46,3 +47,42 @@ class CertificateResponse(BaseModel):
     signed_text: str = Field(description="The exact signed bytes (UTF-8): the certificate as canonical JSON.")
     signature: str = Field(description="HMAC-SHA256 (hex) of signed_text under the signing key.")
     algorithm: str = "HMAC-SHA256"
+
+
+class RetentionPolicy(BaseModel):
+    """A table's retention and what enforcing it did."""
+
+    table_name: str
+    retention_days: int
+    date_column: str
+    last_run_id: str
+    last_run_at: datetime
+    last_cutoff: date = Field(description="Rows dated before this day were expired by the last run.")
+    last_status: str = Field(description="expired, nothing_expired or absent.")
+    rows_deleted_last_run: int
+    rows_deleted_total: int = Field(description="Rows deleted by every retention run recorded.")
+
+
+def retention_policies(runs: Iterable[RetentionRun]) -> list[RetentionPolicy]:
+    """One policy per table, as of its newest run, ordered by table name."""
+    latest: dict[str, RetentionRun] = {}
+    totals: dict[str, int] = {}
+    for run in runs:
+        totals[run.table_name] = totals.get(run.table_name, 0) + run.rows_deleted
+        current = latest.get(run.table_name)
+        if current is None or run.executed_at > current.executed_at:
+            latest[run.table_name] = run
+    return [
+        RetentionPolicy(
+            table_name=name,
+            retention_days=run.retention_days,
+            date_column=run.date_column,
+            last_run_id=run.run_id,
+            last_run_at=run.executed_at,
+            last_cutoff=run.cutoff,
+            last_status=run.status,
+            rows_deleted_last_run=run.rows_deleted,
+            rows_deleted_total=totals[name],
+        )
+        for name, run in sorted(latest.items())
+    ]

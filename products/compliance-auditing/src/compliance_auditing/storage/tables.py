@@ -16,6 +16,7 @@ from compliance_auditing.contracts import (
     ChainRoot,
     ErasureCertificate,
     ErasureRequestEvent,
+    KeyReadsDaily,
     RetentionRun,
 )
 from lakehouse_core.ingestion.bronze import bronze_table
@@ -75,6 +76,10 @@ GOLD_ERASURE_CERTIFICATES = _table(
     subject_columns=_SUBJECT,
 )
 
+GOLD_KEY_READS_DAILY = _table(
+    "key_reads_daily", Layer.GOLD, KeyReadsDaily, "day", upstream=(SILVER_AUDIT_TRAIL.qualified_name,)
+)
+
 GOLD_RETENTION_RUNS = _table(
     "retention_runs",
     Layer.GOLD,
@@ -92,6 +97,7 @@ TABLES = (
     SILVER_AUDIT_TRAIL,
     SILVER_CHAIN_ROOTS,
     GOLD_ACCESSES_DAILY,
+    GOLD_KEY_READS_DAILY,
     SILVER_ERASURE_REQUESTS,
     GOLD_ERASURE_CERTIFICATES,
     GOLD_RETENTION_RUNS,
