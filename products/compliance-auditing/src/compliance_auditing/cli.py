@@ -95,6 +95,7 @@ def erase(
         load_compliance_config(),
         lake_root=settings.lake_root,
         request_id=request,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
     )
     console.print(f"{run.executed} requests executed: {run.completed} completed, {run.failed} failed")
     if run.failed:

@@ -134,7 +134,9 @@ def build_pipeline(
     )
 
     def erasure(_: RunContext) -> Mapping[str, Any]:
-        run = execute_erasures(spark(), catalogued(), config, lake_root=lake_root)
+        run = execute_erasures(
+            spark(), catalogued(), config, lake_root=lake_root, bootstrap_servers=bootstrap_servers
+        )
         return {"requests": run.executed, "completed": run.completed, "failed": run.failed}
 
     def retention(_: RunContext) -> Mapping[str, Any]:

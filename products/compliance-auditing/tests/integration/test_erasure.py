@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +33,11 @@ from lakehouse_core.config import ProductConfig, TopicConfig
 from lakehouse_core.delta import append, ensure_table
 from lakehouse_core.identity import identity_links_table
 from lakehouse_core.ingestion.bronze import bronze_table
+from lakehouse_core.kafka.admin import TopicSpec, ensure_topics
 from lakehouse_core.privacy import subject_key_of
 from lakehouse_core.tables import Layer, SubjectKind, TableSpec, declare_table
 from lakehouse_platform.catalog import build_catalog
+from lakehouse_testing.plugin import KafkaFixture
 
 pytestmark = pytest.mark.integration
 
@@ -185,7 +187,7 @@ def holds(text: str, tokens: list[str]) -> list[str]:
 
 
 def test_an_erased_person_is_gone_from_every_version_feed_log_and_file(
-    spark: SparkSession, lake_root: str
+    spark: SparkSession, lake_root: str, kafka_broker: KafkaFixture
 ) -> None:
     import pyarrow.parquet as pq
     from deltalake import DeltaTable
@@ -215,8 +217,22 @@ def test_an_erased_person_is_gone_from_every_version_feed_log_and_file(
     )
     save_clear_ids(lake_root, "req-1", ClearIds(user("alice"), (anon("alice"),), (device("alice"),)))
 
+    week, hour = 7 * 86_400_000, 3_600_000
+    ensure_topics(
+        kafka_broker.bootstrap_servers,
+        [
+            TopicSpec(
+                "app.events.v1", partitions=1, config={"retention.ms": str(week), "segment.ms": str(hour)}
+            )
+        ],
+    )
+
     run = execute_erasures(
-        spark, catalog, ComplianceConfig(name="c", owner="o", team="t"), lake_root=lake_root
+        spark,
+        catalog,
+        ComplianceConfig(name="c", owner="o", team="t"),
+        lake_root=lake_root,
+        bootstrap_servers=kafka_broker.bootstrap_servers,
     )
 
     assert (run.executed, run.completed, run.failed) == (1, 1, 0), request_states(lake_root)
@@ -277,6 +293,13 @@ def test_an_erased_person_is_gone_from_every_version_feed_log_and_file(
     assert all(t["found"] == 0 for t in document["tables"])
     assert by_table["shop.silver.events"]["location"] == SHOP_EVENTS.location(lake_root)
     assert document["linked_ids"] == 1
+    kafka = {t["topic"]: t for t in document["kafka"]["topics"]}
+    assert document["kafka"]["checked"] is True
+    expires = datetime.fromisoformat(kafka["app.events.v1"]["last_raw_copy_expires_by"])
+    assert expires == issued.issued_at + timedelta(milliseconds=week + hour)
+    assert kafka["app.events.v1"]["retention_ms"] == week
+    overall = document["kafka"]["last_raw_copy_expires_by"]
+    assert overall is None or datetime.fromisoformat(overall) >= expires
     assert document["clear_ids"] == 3
     assert user("alice") not in issued.certificate
     assert anon("alice") not in issued.certificate

@@ -6,7 +6,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from lakehouse_core.errors import DeliveryError
-from lakehouse_core.kafka.admin import TopicSpec, broker_answers, ensure_topics, list_topics
+from lakehouse_core.kafka.admin import TopicSpec, broker_answers, ensure_topics, list_topics, topic_retentions
 from lakehouse_core.kafka.consumer import build_consumer, consume_batches
 from lakehouse_core.kafka.producer import EventProducer, OutgoingMessage
 from lakehouse_core.kafka.spark_source import kafka_source_options
@@ -20,6 +20,26 @@ def test_ensure_topics_is_idempotent(kafka_broker: KafkaFixture, unique_topic: s
     assert ensure_topics(kafka_broker.bootstrap_servers, [spec]) == [unique_topic]
     assert ensure_topics(kafka_broker.bootstrap_servers, [spec]) == []
     assert unique_topic in list_topics(kafka_broker.bootstrap_servers)
+
+
+def test_topic_retention_is_read_from_the_broker(kafka_broker: KafkaFixture, unique_topic: str) -> None:
+    day, hour = 86_400_000, 3_600_000
+    kept_for_ever = f"{unique_topic}-forever"
+    ensure_topics(
+        kafka_broker.bootstrap_servers,
+        [
+            TopicSpec(unique_topic, partitions=1, config={"retention.ms": str(day), "segment.ms": str(hour)}),
+            TopicSpec(kept_for_ever, partitions=1, config={"retention.ms": "-1"}),
+        ],
+    )
+
+    found = topic_retentions(kafka_broker.bootstrap_servers, [unique_topic, kept_for_ever, "no-such-topic"])
+
+    assert set(found) == {unique_topic, kept_for_ever}
+    assert (found[unique_topic].retention_ms, found[unique_topic].longest_kept_ms) == (day, day + hour)
+    assert found[kept_for_ever].retention_ms is None
+    assert found[kept_for_ever].longest_kept_ms is None
+    assert found[kept_for_ever].segment_ms > 0
 
 
 def test_produced_messages_are_acknowledged_and_consumed_in_batches(

@@ -27,6 +27,7 @@ from compliance_auditing.processing.proof import (
     sign,
 )
 from compliance_auditing.processing.purge import purge_subject
+from compliance_auditing.processing.raw_copies import TopicsChecked, check_topics, raw_copies_section
 from compliance_auditing.storage.requests import (
     ClearIds,
     RequestState,
@@ -70,8 +71,8 @@ KEPT_REASON = (
     "art. 17(3)(b) and 5(2)); they hold the subject key only, never a clear id"
 )
 NOT_COVERED = (
-    "Kafka topics (raw copies expire with each topic's retention), backups and streaming state "
-    "are not covered by this certificate"
+    "Kafka topics are not purged: their raw copies expire with each topic's retention, by the "
+    "time the kafka entry states; backups and streaming state are not covered by this certificate"
 )
 
 
@@ -152,6 +153,7 @@ def certify(
     key: bytes,
     deadline: timedelta,
     now: Clock,
+    topics: TopicsChecked,
 ) -> ErasureCertificate:
     """Erase the request's subject from every catalogued table and sign what was found."""
     subject, links = resolve_subject(spark, catalog, request.subject_key, clear)
@@ -177,6 +179,7 @@ def certify(
         "clear_ids_available": clear is not None,
         "method": METHOD,
         "not_covered": NOT_COVERED,
+        "kafka": raw_copies_section(topics, issued),
         "tables": tables,
         "tables_checked": len(tables),
         "found": found,
@@ -225,10 +228,13 @@ def execute_erasures(
     lake_root: str,
     request_id: str | None = None,
     now: Clock = utc_now,
+    bootstrap_servers: str | None = None,
 ) -> ErasureRun:
     """Execute the pending (or interrupted) requests, or the one ``request_id`` (also a failed
     one, again). A request whose certificate finds anything is ``failed`` with where; its clear
-    ids are kept for the next try. Only a completed request's clear ids are dropped."""
+    ids are kept for the next try. Only a completed request's clear ids are dropped. The
+    retention of the catalog's topics is read from the broker at ``bootstrap_servers`` for the
+    certificates' Kafka entry."""
     states = request_states(lake_root, request_id)
     if request_id is not None:
         todo = [s for s in states.values() if s.state != "completed"]
@@ -237,11 +243,14 @@ def execute_erasures(
     key = signing_key(config)
     deadline = timedelta(hours=config.erasure.deadline_hours)
     completed = failed = 0
+    topics = check_topics(catalog.kafka_topics(), bootstrap_servers) if todo else TopicsChecked((), {})
     for request in sorted(todo, key=lambda s: s.requested_at):
         record_step(lake_root, _step(request, "executing", now()))
         try:
             clear = load_clear_ids(lake_root, request.request_id)
-            certificate = certify(spark, catalog, request, clear, key=key, deadline=deadline, now=now)
+            certificate = certify(
+                spark, catalog, request, clear, key=key, deadline=deadline, now=now, topics=topics
+            )
         except Exception as exc:
             log.exception("erasure request %s failed", request.request_id)
             record_step(lake_root, _step(request, "failed", now(), f"{type(exc).__name__}: {exc}"[:2000]))

@@ -107,3 +107,47 @@ def topic_record_count(bootstrap_servers: str, topic: str, *, timeout: float = 1
     return sum(
         high - low for low, high in partition_watermarks(bootstrap_servers, topic, timeout=timeout).values()
     )
+
+
+@dataclass(frozen=True)
+class TopicRetention:
+    """How long a topic keeps a record: ``retention_ms`` (None: for ever, ``retention.ms=-1``)
+    after the segment holding it has rolled, which happens ``segment_ms`` after the segment's
+    first record at the latest (or earlier, at ``segment.bytes``)."""
+
+    topic: str
+    retention_ms: int | None
+    segment_ms: int
+
+    @property
+    def longest_kept_ms(self) -> int | None:
+        """The longest a record written now can stay readable; None when it is kept for ever."""
+        return None if self.retention_ms is None else self.retention_ms + self.segment_ms
+
+
+def topic_retentions(
+    bootstrap_servers: str, topics: Iterable[str], *, timeout: float = 10.0
+) -> dict[str, TopicRetention]:
+    """The effective ``retention.ms`` and ``segment.ms`` of each of ``topics`` that exists, as
+    the broker reports them (topic overrides, else the broker's defaults)."""
+    from confluent_kafka.admin import (  # type: ignore[attr-defined]  # re-exported without __all__
+        ConfigResource,
+        ResourceType,
+    )
+
+    wanted = sorted(set(topics) & list_topics(bootstrap_servers, timeout=timeout))
+    if not wanted:
+        return {}
+    admin = admin_client(bootstrap_servers)
+    resources = [ConfigResource(ResourceType.TOPIC, name) for name in wanted]
+    found = {}
+    for resource, future in admin.describe_configs(resources, request_timeout=timeout).items():
+        try:
+            entries = future.result()
+        except KafkaException as exc:
+            raise KafkaError(f"cannot read the configuration of topic {resource.name}: {exc}") from exc
+        retention = int(entries["retention.ms"].value)
+        found[resource.name] = TopicRetention(
+            resource.name, None if retention < 0 else retention, int(entries["segment.ms"].value)
+        )
+    return found
