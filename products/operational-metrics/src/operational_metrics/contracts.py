@@ -17,6 +17,8 @@ DataTimeSource = Literal["commit", "partition", "none"]
 IncidentKind = Literal["asset_failing", "sla_breach"]
 IncidentStatus = Literal["open", "closed"]
 CompliancePeriod = Literal["day", "month"]
+AnomalyMetric = Literal["rows_written", "duration_seconds", "quarantine_rate", "cost"]
+AnomalyDirection = Literal["drop", "spike"]
 
 
 class RunAttempt(BaseModel):
@@ -160,3 +162,53 @@ class SlaCompliance(BaseModel):
     compliance: float | None = Field(
         description="Share of the checks with data that were not in breach: (ok + warn) / (checks - missing)."
     )
+
+
+class AssetCost(BaseModel):
+    """Gold: what the attempts of one asset of one product cost on one UTC day (by each attempt's
+    start), priced from each attempt's own measurements (docs/METRICS.md, "Cost")."""
+
+    date: date
+    product: str
+    asset: str
+    attempts: int = Field(description="Attempts that ran (first attempts and retries; skipped excluded).")
+    cpu_seconds: float = Field(description="CPU seconds the attempts' own processes measured, summed.")
+    peak_memory_bytes: int = Field(description="The highest peak memory of the attempts.")
+    memory_gb_hours: float = Field(description="Sum over attempts of peak memory (GB) x duration (hours).")
+    bytes_written: int = Field(
+        description="Bytes the attempts' committed Delta versions added (from the Delta log); 0 "
+        "when a version is no longer in the table's history."
+    )
+    rows_written: int
+    cpu_cost: float = Field(description="cpu_seconds / 3600 x cost.core_hour.")
+    memory_cost: float = Field(description="memory_gb_hours x cost.gb_hour_memory.")
+    storage_cost: float = Field(
+        description="bytes_written in GB x cost.gb_month_storage: a month of storage."
+    )
+    cost: float = Field(description="cpu_cost + memory_cost + storage_cost.")
+    cost_per_1000_rows: float | None = Field(
+        description="cost / rows_written x 1000; null when no row was written."
+    )
+
+
+class Anomaly(BaseModel):
+    """Gold: one run of an asset whose metric fell outside its seasonal baseline: the median of
+    the asset's earlier runs at the same weekday and hour, with a robust spread (docs/METRICS.md,
+    "Anomalies")."""
+
+    run_date: date = Field(description="UTC date of the run's start; the partition column.")
+    product: str
+    asset: str
+    run_id: str
+    record_id: str = Field(description="The attempt scored (a succeeded attempt).")
+    started_at: datetime
+    metric: AnomalyMetric
+    observed: float
+    expected: float = Field(description="The baseline's median.")
+    low: float = Field(description="Lowest value not flagged: expected - threshold x spread (at least 0).")
+    high: float = Field(description="Highest value not flagged: expected + threshold x spread.")
+    score: float = Field(
+        description="Robust z: (observed - expected) / spread; spread = 1.4826 x MAD, floored."
+    )
+    direction: AnomalyDirection
+    training_runs: int = Field(description="Earlier runs in the baseline (incident windows excluded).")

@@ -1,7 +1,8 @@
 """operational-metrics as the platform runs it: its declaration (found through the
 ``lakehouse.products`` entry point) and its task graph, topics → bronze → silver → run_stats,
-freshness after silver (it reads which versions backfills wrote), sla_compliance after freshness
-and incidents after both silver and freshness."""
+freshness after silver (it reads which versions backfills wrote), sla_compliance after freshness,
+incidents after both silver and freshness, cost after silver and anomalies after cost and
+incidents (incident windows are left out of the anomaly baselines)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from operational_metrics import PRODUCT
 from operational_metrics.config import SOURCE_CONFIG_DIR, OpsConfig, load_ops_config
 from operational_metrics.processing.jobs import (
     check_freshness,
+    run_anomalies,
+    run_cost,
     run_incidents,
     run_run_stats,
     run_silver,
@@ -32,6 +35,8 @@ from operational_metrics.processing.jobs import (
 )
 from operational_metrics.storage.tables import (
     BRONZE_RUNS,
+    GOLD_ANOMALIES,
+    GOLD_COST,
     GOLD_FRESHNESS,
     GOLD_INCIDENTS,
     GOLD_RUN_STATS,
@@ -133,6 +138,14 @@ def build_pipeline(
 
         return task
 
+    def cost_job(session: SparkSession, *, lake_root: str) -> IncrementalRun:
+        return run_cost(session, catalogued(), lake_root=lake_root, rates=config.cost)
+
+    def anomalies_job(session: SparkSession, *, lake_root: str) -> IncrementalRun:
+        return run_anomalies(
+            session, catalogued(), lake_root=lake_root, rates=config.cost, config=config.anomalies
+        )
+
     def freshness(_: RunContext) -> Mapping[str, Any]:
         session = spark()
         before = versions_before(session, [GOLD_FRESHNESS], lake_root=lake_root)
@@ -167,6 +180,18 @@ def build_pipeline(
                 depends_on=("silver", "freshness"),
                 writes=(GOLD_INCIDENTS,),
             ),
+            Task(
+                "cost",
+                on_changes(cost_job, SILVER_RUNS, GOLD_COST),
+                depends_on=("silver",),
+                writes=(GOLD_COST,),
+            ),
+            Task(
+                "anomalies",
+                on_changes(anomalies_job, SILVER_RUNS, GOLD_ANOMALIES),
+                depends_on=("cost", "incidents"),
+                writes=(GOLD_ANOMALIES,),
+            ),
         ],
     )
 
@@ -177,8 +202,8 @@ class OperationalMetricsProduct:
 
     name: str = PRODUCT
     description: str = (
-        "every product's pipeline runs, every table's freshness against its SLA, SLA compliance "
-        "and incidents."
+        "every product's pipeline runs, every table's freshness against its SLA, SLA compliance, "
+        "incidents, cost and anomalies."
     )
     tables: tuple[TableSpec, ...] = TABLES
     load_config: Callable[[], OpsConfig] = field(default=load_ops_config)

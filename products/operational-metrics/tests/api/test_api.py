@@ -20,7 +20,15 @@ from lakehouse_testing.plugin import free_port, serve_in_thread
 from lakehouse_testing.promql import metric_names
 from lakehouse_testing.serving import get_ok, write_rows
 from operational_metrics.config import OpsConfig
-from operational_metrics.contracts import Incident, RunAttempt, RunStats, SlaCompliance, TableFreshness
+from operational_metrics.contracts import (
+    Anomaly,
+    AssetCost,
+    Incident,
+    RunAttempt,
+    RunStats,
+    SlaCompliance,
+    TableFreshness,
+)
 from operational_metrics.serving.app import create_app
 from operational_metrics.serving.metrics import OpsCollector
 from operational_metrics.storage import tables as specs
@@ -82,6 +90,24 @@ def compliance(period: str, start: date, table: str, ok: int, warn: int, breach:
     )  # fmt: skip
 
 
+def cost_row(day: date, product: str, asset: str, cpu: float, rows: int) -> tuple[Any, ...]:
+    cpu_cost = cpu / 3600 * 0.05
+    return (
+        day, product, asset, 2, cpu, 2**30, 0.5, 0, rows, cpu_cost, 0.0025, 0.0, cpu_cost + 0.0025,
+        (cpu_cost + 0.0025) / rows * 1000 if rows else None,
+    )  # fmt: skip
+
+
+def anomaly_row(
+    record_id: str, asset: str, metric: str, started: datetime, observed: float
+) -> tuple[Any, ...]:
+    score = (observed - 1000.0) / 50.0
+    return (
+        started.date(), "web", asset, f"run-{record_id}", record_id, started, metric, observed, 1000.0,
+        825.0, 1175.0, score, "drop" if score < 0 else "spike", 4,
+    )  # fmt: skip
+
+
 def build_lake(lake_root: str) -> None:
     write_rows(
         lake_root,
@@ -133,6 +159,23 @@ def build_lake(lake_root: str) -> None:
         compliance("day", DAY - timedelta(days=1), "web.gold.daily", 4, 0, 0),
         compliance("day", DAY, "web.silver.events", 4, 0, 0),
         compliance("month", date(2026, 3, 1), "web.gold.daily", 6, 1, 1),
+    )
+    write_rows(
+        lake_root,
+        specs.GOLD_COST,
+        AssetCost,
+        cost_row(DAY, "web", "silver", 7200.0, 2000),
+        cost_row(DAY, "web", "gold", 360.0, 0),
+        cost_row(DAY, "app", "gold", 36.0, 10),
+        cost_row(DAY - timedelta(days=1), "web", "silver", 3600.0, 1000),
+    )
+    write_rows(
+        lake_root,
+        specs.GOLD_ANOMALIES,
+        Anomaly,
+        anomaly_row("a1", "silver", "rows_written", NOON, 100.0),
+        anomaly_row("a1", "silver", "cost", NOON, 1500.0),
+        anomaly_row("a0", "gold", "duration_seconds", NOON - timedelta(days=2), 2000.0),
     )
 
 
@@ -271,6 +314,57 @@ def test_sla_compliance_per_day_and_per_month(client: TestClient) -> None:
     assert [d["table_name"] for d in silver["items"]] == ["web.gold.daily", "web.silver.events"]
 
 
+def test_cost_per_product_asset_and_day_filters_and_paginates(client: TestClient) -> None:
+    day = get_ok(client, "/v1/cost", {}, **DAY_RANGE)
+    web = get_ok(client, "/v1/cost", {}, **DAY_RANGE, product="web", limit=1)
+    silver = get_ok(client, "/v1/cost", {}, start="2026-03-01", end="2026-03-02", asset="silver")
+
+    assert [(c["product"], c["asset"]) for c in day["items"]] == [
+        ("app", "gold"),
+        ("web", "gold"),
+        ("web", "silver"),
+    ]
+    assert (web["total"], web["next_offset"], web["items"][0]["asset"]) == (2, 1, "gold")
+    assert web["items"][0]["cost_per_1000_rows"] is None
+    assert [(c["date"], c["cpu_seconds"]) for c in silver["items"]] == [
+        ("2026-03-01", 3600.0),
+        ("2026-03-02", 7200.0),
+    ]
+    assert silver["items"][1]["cost_per_1000_rows"] == pytest.approx((0.1 + 0.0025) / 2)
+
+
+def test_anomalies_newest_first_filter_by_asset_and_metric(client: TestClient) -> None:
+    week = {"start": "2026-02-24", "end": "2026-03-02"}
+    every = get_ok(client, "/v1/anomalies", {}, **week)
+    volume = get_ok(client, "/v1/anomalies", {}, **week, metric="rows_written")
+    gold = get_ok(client, "/v1/anomalies", {}, **week, asset="gold", product="web")
+    second = get_ok(client, "/v1/anomalies", {}, **week, limit=1, offset=1)
+
+    assert [(a["record_id"], a["metric"]) for a in every["items"]] == [
+        ("a1", "cost"),
+        ("a1", "rows_written"),
+        ("a0", "duration_seconds"),
+    ]
+    [drop] = volume["items"]
+    assert (drop["direction"], drop["observed"], drop["low"], drop["high"], drop["score"]) == (
+        "drop",
+        100.0,
+        825.0,
+        1175.0,
+        -18.0,
+    )
+    assert [a["metric"] for a in gold["items"]] == ["duration_seconds"]
+    assert (second["total"], second["next_offset"], second["items"][0]["metric"]) == (3, 2, "rows_written")
+    assert get_ok(client, "/v1/anomalies", {}, **DAY_RANGE, asset="gold")["items"] == []
+
+
+def test_metrics_count_each_assets_anomalies_of_the_last_24_hours(client: TestClient) -> None:
+    body = client.get("/metrics").text
+
+    assert 'operational_metrics_asset_anomalies_24h{asset="silver",product="web"} 2.0' in body
+    assert 'operational_metrics_asset_anomalies_24h{asset="gold",product="web"} 0.0' in body
+
+
 def test_every_metric_the_alert_rules_use_is_in_the_metrics_output(client: TestClient) -> None:
     groups = yaml.safe_load(ALERT_RULES.read_text())["groups"]
     used = {name for group in groups for rule in group["rules"] for name in metric_names(rule["expr"])}
@@ -283,6 +377,7 @@ def test_every_metric_the_alert_rules_use_is_in_the_metrics_output(client: TestC
         "operational_metrics_table_freshness_state",
         "operational_metrics_asset_last_run_failed",
         "operational_metrics_incident_open_seconds",
+        "operational_metrics_asset_anomalies_24h",
     }
     assert used - exported == set()
 
@@ -326,7 +421,7 @@ def test_a_real_prometheus_scraping_the_exporter_sees_every_gauge(lake_root: str
             server.terminate()
             server.wait(timeout=30)
 
-    assert len(gauges) == 7
+    assert len(gauges) == 8
     assert names >= gauges
 
 
@@ -352,6 +447,12 @@ def test_a_real_prometheus_scraping_the_exporter_sees_every_gauge(lake_root: str
         ("/v1/incidents/summary", {"product": "a b"}, 422, "product"),
         ("/v1/sla-compliance", {"period": "week"}, 422, "period"),
         ("/v1/sla-compliance", {"limit": 5000}, 422, "limit"),
+        ("/v1/cost", {"start": "2026-03-02", "end": "2026-03-01"}, 400, "before start"),
+        ("/v1/cost", {"product": "web user"}, 422, "product"),
+        ("/v1/cost", {"offset": -1}, 422, "offset"),
+        ("/v1/anomalies", {"metric": "latency"}, 422, "metric"),
+        ("/v1/anomalies", {"asset": ""}, 422, "asset"),
+        ("/v1/anomalies", {"end": "2026-13-01"}, 422, "end"),
     ],
 )
 def test_bad_requests_get_a_4xx_that_says_what_is_wrong(

@@ -45,7 +45,7 @@ from lakehouse_testing.plugin import KafkaFixture, serve_in_thread
 from operational_metrics.config import load_ops_config
 from operational_metrics.pipeline import build_pipeline
 from operational_metrics.serving.app import create_app
-from operational_metrics.storage.tables import QUARANTINE_RUNS, SILVER_RUNS
+from operational_metrics.storage.tables import GOLD_ANOMALIES, QUARANTINE_RUNS, SILVER_RUNS
 
 pytestmark = pytest.mark.e2e
 
@@ -275,6 +275,8 @@ def test_known_run_history_through_kafka_spark_delta_and_the_api(
     assert len(rows(SILVER_RUNS.location(lake_root))) == 8
     quarantined = sorted(tuple(q["failed_rules"]) for q in rows(QUARANTINE_RUNS.location(lake_root)))
     assert quarantined == [("unique_record_id",), ("valid_json_object",)]
+    assert (result.task("cost").status, result.task("anomalies").status) == ("succeeded", "succeeded")
+    assert rows(GOLD_ANOMALIES.location(lake_root)) == []
 
     with serve_in_thread(create_app(config, lake_root=lake_root, clock=lambda: checked_at)) as api:
         stats = httpx.get(f"{api}/v1/run-stats", params={"start": day, "end": day}).json()
@@ -298,6 +300,22 @@ def test_known_run_history_through_kafka_spark_delta_and_the_api(
         }
         history_row = next(f for f in freshness if f["table_name"] == "shop-app.gold.history")
         assert history_row["newest_data_at"].startswith("2026-01-06T00:00:00")
+
+        # Every attempt measured 1 CPU second and 1 MB at peak, whoever ran beside it; the tables
+        # were written by delta-rs, whose commits carry no byte counts.
+        cost = httpx.get(f"{api}/v1/cost", params={"start": day, "end": day}).json()["items"]
+        by_cost = {
+            (c["product"], c["asset"]): (c["attempts"], c["cpu_seconds"], c["bytes_written"]) for c in cost
+        }
+        assert by_cost == {
+            ("shop-app", "backfill"): (1, 1.0, 0),
+            ("shop-app", "gold"): (1, 1.0, 0),
+            ("shop-web", "bronze"): (1, 1.0, 0),
+            ("shop-web", "silver"): (4, 4.0, 0),
+        }
+        web_silver = next(c for c in cost if (c["product"], c["asset"]) == ("shop-web", "silver"))
+        assert web_silver["cpu_cost"] == pytest.approx(4.0 / 3600 * config.cost.core_hour)
+        assert web_silver["cost_per_1000_rows"] == pytest.approx(web_silver["cost"] / 90 * 1000)
 
         failed = httpx.get(
             f"{api}/v1/runs", params={"start": day, "end": day, "product": "shop-web", "status": "failed"}

@@ -28,7 +28,7 @@ def test_the_alert_rules_pass_promtool_check() -> None:
     checked = promtool("check", "rules", str(RULES))
 
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "SUCCESS: 5 rules found" in checked.stdout
+    assert "SUCCESS: 6 rules found" in checked.stdout
 
 
 def test_the_alert_rules_fire_and_resolve_in_promtool_unit_tests() -> None:

@@ -10,12 +10,16 @@
 - :func:`run_incidents`: on new silver attempts or freshness checks, the incidents recomputed
   from :func:`~operational_metrics.processing.incidents.replay_start` on (partition overwrite
   of the opening days from there), so they equal a recompute of all history;
-- :func:`run_sla_compliance`: the months freshness's change feed touched, recomputed.
+- :func:`run_sla_compliance`: the months freshness's change feed touched, recomputed;
+- :func:`run_cost`: the days silver's change feed touched, priced from every attempt of those
+  days and the bytes their Delta versions added (read from the written tables' logs);
+- :func:`run_anomalies`: the days silver's change feed touched, every succeeded attempt of those
+  days scored against its seasonal baseline (partition overwrite).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -27,12 +31,17 @@ from lakehouse_core.incremental import IncrementalRun, IncrementalSource, run_in
 from lakehouse_core.tables import LAYER_FRESHNESS, checkpoint_location
 from lakehouse_platform.task_reports import ROWS_WRITTEN_METRICS
 from operational_metrics import PRODUCT
+from operational_metrics.config import AnomalyConfig, CostRates
+from operational_metrics.processing.anomalies import anomalies
 from operational_metrics.processing.compliance import sla_compliance
+from operational_metrics.processing.cost import asset_cost
 from operational_metrics.processing.gold import backfill_writes, freshness, run_stats
 from operational_metrics.processing.incidents import incidents, replay_start
 from operational_metrics.processing.silver import parse_runs, split_resent
 from operational_metrics.storage.tables import (
     BRONZE_RUNS,
+    GOLD_ANOMALIES,
+    GOLD_COST,
     GOLD_FRESHNESS,
     GOLD_INCIDENTS,
     GOLD_RUN_STATS,
@@ -50,6 +59,18 @@ QUARANTINE_KEYS = ("source_topic", "source_partition", "source_offset")
 #: The Delta operations that bring data into a table; CREATE TABLE (an empty table), OPTIMIZE,
 #: VACUUM, property and column changes do not make a table fresher.
 DATA_OPERATIONS = frozenset(ROWS_WRITTEN_METRICS)
+#: The operation metrics that count the bytes a commit added, by Delta operation; a commit of
+#: another operation (OPTIMIZE, VACUUM, a property change) adds no data of a run's own.
+BYTES_WRITTEN_METRICS: Mapping[str, tuple[str, ...]] = {
+    "WRITE": ("numOutputBytes",),
+    "STREAMING UPDATE": ("numOutputBytes",),
+    "CREATE TABLE AS SELECT": ("numOutputBytes",),
+    "REPLACE TABLE AS SELECT": ("numOutputBytes",),
+    "CREATE OR REPLACE TABLE AS SELECT": ("numOutputBytes",),
+    "MERGE": ("numTargetBytesAdded",),
+    "UPDATE": ("numAddedBytes",),
+    "DELETE": ("numAddedBytes",),
+}
 
 
 def run_silver(spark: SparkSession, *, lake_root: str) -> IncrementalRun:
@@ -241,5 +262,114 @@ def run_sla_compliance(spark: SparkSession, *, lake_root: str) -> IncrementalRun
         job="sla_compliance",
         changes_of=GOLD_FRESHNESS,
         tables=(GOLD_SLA_COMPLIANCE,),
+        lake_root=lake_root,
+    )
+
+
+def bytes_added(commit: Mapping[str, Any]) -> int:
+    """Bytes a Delta commit added, from its ``operation`` and ``operationMetrics``."""
+    metrics = commit.get("operationMetrics") or {}
+    total = 0
+    for name in BYTES_WRITTEN_METRICS.get(str(commit.get("operation")), ()):
+        try:
+            total += int(metrics.get(name) or 0)
+        except (TypeError, ValueError):
+            continue
+    return total
+
+
+def version_bytes(
+    spark: SparkSession, locations: Mapping[str, str], *, history_limit: int = 500
+) -> DataFrame:
+    """(table_name, version, bytes_written) of the newest ``history_limit`` commits of each table
+    of ``locations`` (qualified name → location), from the Delta log through delta-rs."""
+    rows: list[tuple[str, int, int]] = []
+    for name, location in sorted(locations.items()):
+        try:
+            history: Sequence[dict[str, Any]] = open_table(location).history(history_limit)
+        except TableNotFoundError:
+            continue
+        rows.extend((name, int(c["version"]), bytes_added(c)) for c in history)
+    return spark.createDataFrame(rows, "table_name string, version long, bytes_written long")
+
+
+def written_tables(attempts: DataFrame, catalog: Catalog) -> dict[str, str]:
+    """Qualified name → location of the catalogued tables the attempts name in ``delta_versions``."""
+    from pyspark.sql import functions as F
+
+    named = {r[0] for r in attempts.select(F.explode(F.map_keys("delta_versions"))).distinct().collect()}
+    return {e.qualified_name: e.location for e in catalog.entries.values() if e.qualified_name in named}
+
+
+def _changed_days(changes: DataFrame) -> list[date]:
+    return [r["run_date"] for r in changes.select("run_date").distinct().collect()]
+
+
+def run_cost(spark: SparkSession, catalog: Catalog, *, lake_root: str, rates: CostRates) -> IncrementalRun:
+    """Recompute the cost of the days with new silver attempts; ``catalog`` locates the tables
+    they wrote, whose Delta logs give the bytes each version added."""
+    from pyspark.sql import functions as F
+
+    def recompute(changes: DataFrame, _: int) -> None:
+        days = _changed_days(changes)
+        if not days:
+            return
+        attempts = read_table(spark, SILVER_RUNS, lake_root=lake_root).filter(F.col("run_date").isin(days))
+        attempts = attempts.cache()
+        sizes = version_bytes(spark, written_tables(attempts, catalog))
+        overwrite_partitions(
+            asset_cost(attempts, sizes, rates), GOLD_COST, lake_root=lake_root, partitions=days
+        )
+        attempts.unpersist()
+
+    return run_on_changes(
+        spark,
+        recompute,
+        product=PRODUCT,
+        job="cost",
+        changes_of=SILVER_RUNS,
+        tables=(GOLD_COST,),
+        lake_root=lake_root,
+    )
+
+
+def run_anomalies(
+    spark: SparkSession,
+    catalog: Catalog,
+    *,
+    lake_root: str,
+    rates: CostRates,
+    config: AnomalyConfig,
+) -> IncrementalRun:
+    """Score the succeeded attempts of the days with new silver attempts against their seasonal
+    baselines (the attempts of the ``training_weeks`` before, incident windows left out)."""
+    from pyspark.sql import functions as F
+
+    def recompute(changes: DataFrame, _: int) -> None:
+        days = _changed_days(changes)
+        if not days:
+            return
+        since = min(days) - timedelta(weeks=config.training_weeks, days=1)
+        attempts = read_table(spark, SILVER_RUNS, lake_root=lake_root)
+        attempts = attempts.filter((F.col("run_date") >= since) & (F.col("run_date") <= max(days))).cache()
+        sizes = version_bytes(spark, written_tables(attempts, catalog))
+        found = anomalies(
+            attempts,
+            read_table(spark, GOLD_INCIDENTS, lake_root=lake_root),
+            sizes,
+            days=days,
+            rates=rates,
+            config=config,
+        )
+        overwrite_partitions(found, GOLD_ANOMALIES, lake_root=lake_root, partitions=days)
+        attempts.unpersist()
+
+    return run_on_changes(
+        spark,
+        recompute,
+        product=PRODUCT,
+        job="anomalies",
+        changes_of=SILVER_RUNS,
+        tables=(GOLD_INCIDENTS, GOLD_ANOMALIES),
         lake_root=lake_root,
     )

@@ -23,6 +23,9 @@ from lakehouse_core.settings import get_settings
 from operational_metrics import PRODUCT
 from operational_metrics.config import OpsConfig, load_ops_config
 from operational_metrics.contracts import (
+    Anomaly,
+    AnomalyMetric,
+    AssetCost,
     CompliancePeriod,
     FreshnessState,
     Incident,
@@ -67,6 +70,7 @@ TableFilter = Annotated[
 KindFilter = Annotated[IncidentKind | None, Query(description="Only incidents of this kind.")]
 IncidentStatusFilter = Annotated[IncidentStatus | None, Query(description="Only open, or only closed, ones.")]
 PeriodQuery = Annotated[CompliancePeriod, Query(description="day rows or month rows.")]
+MetricFilter = Annotated[AnomalyMetric | None, Query(description="Only anomalies of this metric.")]
 StateFilter = Annotated[FreshnessState | None, Query(description="Only tables in this SLA state.")]
 RunId = Annotated[
     str,
@@ -186,6 +190,27 @@ def operations_router(tables: ServedTables, clock: Callable[[], datetime]) -> AP
         found = queries.sla_compliance(
             tables.sla_compliance, dates, period=period, product=product, table_name=table
         )
+        return Page.of(found, page)
+
+    @router.get("/cost", response_model=Page[AssetCost], responses=RANGE_OVER_TABLE)  # type: ignore[valid-type]
+    def get_cost(
+        dates: DateRangeQuery, page: PaginationQuery, product: ProductFilter = None, asset: AssetFilter = None
+    ) -> object:
+        """CPU, memory and bytes written per product, asset and day, priced at the configured rates,
+        with the cost per 1,000 rows written."""
+        return Page.of(queries.cost(tables.cost, dates, product=product, asset=asset), page)
+
+    @router.get("/anomalies", response_model=Page[Anomaly], responses=RANGE_OVER_TABLE)  # type: ignore[valid-type]
+    def get_anomalies(
+        dates: DateRangeQuery,
+        page: PaginationQuery,
+        product: ProductFilter = None,
+        asset: AssetFilter = None,
+        metric: MetricFilter = None,
+    ) -> object:
+        """Runs started in the range (UTC days) whose rows written, duration, quarantine rate or
+        cost fell outside their seasonal baseline, newest first, with the expected range and score."""
+        found = queries.anomalies(tables.anomalies, dates, product=product, asset=asset, metric=metric)
         return Page.of(found, page)
 
     return router

@@ -1,6 +1,7 @@
 """The product's Prometheus gauges, computed from the served tables at each scrape (cached per
-table version): per-table freshness age and SLA state, failures per product and asset, and open
-incidents. The alert rules in ``infrastructure/monitoring/alerts`` are written on these names."""
+table version): per-table freshness age and SLA state, failures per product and asset, open
+incidents, and recent anomalies per product and asset. The alert rules in
+``infrastructure/monitoring/alerts`` are written on these names."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from operational_metrics.serving.queries import (
     freshness_now,
     incident_products,
     open_incidents,
+    recent_anomalies,
     recent_final_attempts,
 )
 from operational_metrics.serving.tables import ServedTables
@@ -28,6 +30,10 @@ INCIDENT_KINDS = ("asset_failing", "sla_breach")
 FAILURE_WINDOW = timedelta(hours=24)
 #: The last-run gauge looks at the tasks of this many UTC days up to today.
 LAST_RUN_WINDOW_DAYS = 7
+#: The anomaly gauge counts the anomalies of runs started in this window before the scrape; an
+#: asset with an anomaly in the last :data:`LAST_RUN_WINDOW_DAYS` days is exported (0 outside it),
+#: so an alert on it resolves rather than vanishing.
+ANOMALY_WINDOW = timedelta(hours=24)
 
 
 class OpsCollector(Collector):
@@ -80,10 +86,15 @@ class OpsCollector(Collector):
                 "asset or the table.",
                 labels=["product", "kind", "subject", "incident_id"],
             ),
+            GaugeMetricFamily(
+                f"{NAMESPACE}_asset_anomalies_24h",
+                "Anomalies (any metric) of the asset's runs started in the 24 hours before the scrape.",
+                labels=asset_labels,
+            ),
         )
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        age, state, sla, failures, last_failed, open_count, open_age = self._families()
+        age, state, sla, failures, last_failed, open_count, open_age, anomaly_count = self._families()
         now = self.clock()
         try:
             rows = freshness_now(self.tables.freshness, now)
@@ -114,7 +125,18 @@ class OpsCollector(Collector):
             failures.add_metric(list(key), float(failed.get(key, 0)))
             last_failed.add_metric(list(key), 1.0 if status == "failed" else 0.0)
         self._incidents(open_count, open_age, now)
-        yield from (age, state, sla, failures, last_failed, open_count, open_age)
+        self._anomalies(anomaly_count, now)
+        yield from (age, state, sla, failures, last_failed, open_count, open_age, anomaly_count)
+
+    def _anomalies(self, count: GaugeMetricFamily, now: datetime) -> None:
+        try:
+            recent = recent_anomalies(self.tables.anomalies, now.date(), days=LAST_RUN_WINDOW_DAYS)
+        except TableNotFoundError:
+            return
+        since = now - ANOMALY_WINDOW
+        per_asset = Counter((a.product, a.asset) for a in recent if since <= a.started_at <= now)
+        for key in sorted({(a.product, a.asset) for a in recent}):
+            count.add_metric(list(key), float(per_asset.get(key, 0)))
 
     def _incidents(self, count: GaugeMetricFamily, age: GaugeMetricFamily, now: datetime) -> None:
         try:

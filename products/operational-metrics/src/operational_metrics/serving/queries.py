@@ -21,6 +21,9 @@ from lakehouse_core.serving.arrow import between, where
 from lakehouse_core.serving.params import DateRange
 from lakehouse_core.serving.tables import ServedTable
 from operational_metrics.contracts import (
+    Anomaly,
+    AnomalyMetric,
+    AssetCost,
     CompliancePeriod,
     FreshnessState,
     Incident,
@@ -266,3 +269,43 @@ def sla_compliance(
         return _models(found.to_pylist(), SlaCompliance)
 
     return table.query(("sla_compliance", dates, period, product, table_name), compute)
+
+
+def cost(table: ServedTable, dates: DateRange, *, product: str | None, asset: str | None) -> list[AssetCost]:
+    """By date, product and asset."""
+    condition = where(between("date", dates.start, dates.end), {"product": product, "asset": asset})
+
+    def compute(reader: DeltaReader) -> list[AssetCost]:
+        found = reader.read(filter=condition).sort_by(
+            [("date", "ascending"), ("product", "ascending"), ("asset", "ascending")]
+        )
+        return _models(found.to_pylist(), AssetCost)
+
+    return table.query(("cost", dates, product, asset), compute)
+
+
+def anomalies(
+    table: ServedTable,
+    dates: DateRange,
+    *,
+    product: str | None = None,
+    asset: str | None = None,
+    metric: AnomalyMetric | None = None,
+) -> list[Anomaly]:
+    """Anomalies of runs started in the range (UTC days), newest first."""
+    condition = where(
+        between("run_date", dates.start, dates.end), {"product": product, "asset": asset, "metric": metric}
+    )
+
+    def compute(reader: DeltaReader) -> list[Anomaly]:
+        found = reader.read(filter=condition).sort_by(
+            [("started_at", "descending"), ("record_id", "ascending"), ("metric", "ascending")]
+        )
+        return _models(found.to_pylist(), Anomaly)
+
+    return table.query(("anomalies", dates, product, asset, metric), compute)
+
+
+def recent_anomalies(table: ServedTable, today: date, *, days: int) -> list[Anomaly]:
+    """Anomalies of runs started in the ``days`` UTC days up to ``today``."""
+    return anomalies(table, DateRange(today - timedelta(days=days - 1), today))

@@ -8,6 +8,8 @@ from lakehouse_core.serving.api import served_table
 from lakehouse_core.serving.cache import QueryCache
 from lakehouse_core.serving.tables import ServedTable
 from operational_metrics.storage.tables import (
+    GOLD_ANOMALIES,
+    GOLD_COST,
     GOLD_FRESHNESS,
     GOLD_INCIDENTS,
     GOLD_RUN_STATS,
@@ -15,7 +17,15 @@ from operational_metrics.storage.tables import (
     SILVER_RUNS,
 )
 
-SERVED_SPECS = (SILVER_RUNS, GOLD_RUN_STATS, GOLD_FRESHNESS, GOLD_INCIDENTS, GOLD_SLA_COMPLIANCE)
+SERVED_SPECS = (
+    SILVER_RUNS,
+    GOLD_RUN_STATS,
+    GOLD_FRESHNESS,
+    GOLD_INCIDENTS,
+    GOLD_SLA_COMPLIANCE,
+    GOLD_COST,
+    GOLD_ANOMALIES,
+)
 
 
 @dataclass(frozen=True)
@@ -25,6 +35,8 @@ class ServedTables:
     freshness: ServedTable
     incidents: ServedTable
     sla_compliance: ServedTable
+    cost: ServedTable
+    anomalies: ServedTable
 
     @classmethod
     def open(cls, lake_root: str, cache: QueryCache) -> ServedTables:

@@ -9,7 +9,15 @@ from lakehouse_core.ingestion.bronze import bronze_table
 from lakehouse_core.ingestion.quarantine import quarantine_table
 from lakehouse_core.tables import Layer, declare_table
 from operational_metrics import PRODUCT
-from operational_metrics.contracts import Incident, RunAttempt, RunStats, SlaCompliance, TableFreshness
+from operational_metrics.contracts import (
+    Anomaly,
+    AssetCost,
+    Incident,
+    RunAttempt,
+    RunStats,
+    SlaCompliance,
+    TableFreshness,
+)
 
 #: Bronze of ``topics.pipeline_runs`` (``platform.pipeline_runs.v1``).
 BRONZE_RUNS = bronze_table(PRODUCT, "pipeline_runs")
@@ -35,6 +43,16 @@ GOLD_INCIDENTS = _table(
 GOLD_SLA_COMPLIANCE = _table(
     "sla_compliance", Layer.GOLD, SlaCompliance, "month", upstream=(GOLD_FRESHNESS.qualified_name,)
 )
+GOLD_COST = _table("cost", Layer.GOLD, AssetCost, "date", upstream=(SILVER_RUNS.qualified_name,))
+"""Besides silver runs it reads the Delta history of the tables the attempts wrote (bytes added)."""
+
+GOLD_ANOMALIES = _table(
+    "anomalies",
+    Layer.GOLD,
+    Anomaly,
+    "run_date",
+    upstream=(SILVER_RUNS.qualified_name, GOLD_INCIDENTS.qualified_name),
+)
 
 TABLES = (
     BRONZE_RUNS,
@@ -44,5 +62,7 @@ TABLES = (
     GOLD_FRESHNESS,
     GOLD_INCIDENTS,
     GOLD_SLA_COMPLIANCE,
+    GOLD_COST,
+    GOLD_ANOMALIES,
 )
-GOLD_TABLES = (GOLD_RUN_STATS, GOLD_FRESHNESS, GOLD_INCIDENTS, GOLD_SLA_COMPLIANCE)
+GOLD_TABLES = (GOLD_RUN_STATS, GOLD_FRESHNESS, GOLD_INCIDENTS, GOLD_SLA_COMPLIANCE, GOLD_COST, GOLD_ANOMALIES)
