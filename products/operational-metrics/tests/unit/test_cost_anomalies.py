@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -181,3 +183,35 @@ def test_a_drop_inside_an_incident_window_is_not_trained_on(spark: SparkSession)
     assert (baseline["expected"], baseline["training_runs"], baseline["score"]) == (1000.0, 2, 0.0)
     # the control: trained on the drop too, the baseline is 100 and the normal week looks a spike
     assert [(r["record_id"], r["direction"]) for r in without] == [("w7", "spike")]
+
+
+def test_the_bytes_of_a_version_are_what_its_spark_commit_added(spark: SparkSession, lake_root: str) -> None:
+    from lakehouse_core.delta import append, merge_insert_new
+    from operational_metrics.processing.jobs import version_bytes
+    from operational_metrics.storage.tables import SILVER_RUNS
+
+    runs = frame(spark, attempt("a"), attempt("b"))
+    append(runs, SILVER_RUNS, lake_root=lake_root)
+    merge_insert_new(
+        frame(spark, attempt("b"), attempt("c")), SILVER_RUNS, lake_root=lake_root, keys=["record_id"]
+    )
+    location = SILVER_RUNS.location(lake_root)
+
+    sizes = {r["version"]: r["bytes_written"] for r in version_bytes(spark, {"t": location}).collect()}
+    added = {
+        version: sum(f.stat().st_size for f in Path(location).glob("**/*.parquet") if f.name in names)
+        for version, names in added_files(Path(location)).items()
+    }
+
+    # the table's creation, the append and the merge (which inserted "c")
+    assert sizes == added
+    assert [version for version, size in sorted(sizes.items()) if size > 0] == [1, 2]
+
+
+def added_files(location: Path) -> dict[int, set[str]]:
+    """The data file names each commit of the Delta log added."""
+    files: dict[int, set[str]] = {}
+    for commit in sorted((location / "_delta_log").glob("*.json")):
+        actions = [json.loads(line) for line in commit.read_text().splitlines() if line]
+        files[int(commit.stem)] = {Path(a["add"]["path"]).name for a in actions if "add" in a}
+    return files
