@@ -23,7 +23,17 @@ from operational_metrics.pipeline import OPERATIONAL_METRICS, build_pipeline, sp
 from operational_metrics.report import write_report
 from operational_metrics.serving.app import create_app
 
-STEPS = ("topics", "bronze", "silver", "run_stats", "freshness", "sla_compliance", "incidents")
+STEPS = (
+    "topics",
+    "bronze",
+    "silver",
+    "run_stats",
+    "freshness",
+    "sla_compliance",
+    "incidents",
+    "cost",
+    "anomalies",
+)
 
 app = typer.Typer(help=f"{PRODUCT}: {OPERATIONAL_METRICS.description}")
 console = Console()
@@ -33,9 +43,9 @@ console = Console()
 def pipeline_command(
     step: Annotated[list[str] | None, typer.Option(help=f"Run only these steps: {', '.join(STEPS)}.")] = None,
 ) -> None:
-    """Run topics → bronze → silver → run_stats, freshness, sla_compliance and incidents once,
-    incrementally; the run is
-    reported to platform.pipeline_runs.v1 like every product's."""
+    """Run topics → bronze → silver → run_stats, freshness, sla_compliance, incidents, cost and
+    anomalies once, incrementally; the run is reported to platform.pipeline_runs.v1 like every
+    product's."""
     configure_logging(PRODUCT)
     settings = LakehouseSettings()
     pipeline = build_pipeline(
@@ -80,12 +90,14 @@ def report(
     out: Annotated[Path, typer.Option(help="Where to write the HTML page.")] = Path("report.html"),
 ) -> None:
     """Write one day of gold as a self-contained HTML page of charts: freshness against the SLA
-    per table, run durations per asset with failures marked, incidents, SLA compliance."""
+    per table, run durations per asset with failures marked, incidents, SLA compliance, cost per
+    product and the anomalies of the day."""
     shown = _day(day) if day else datetime.now(tz=UTC).date()
     gold = write_report(LakehouseSettings().lake_root, shown, out)
     console.print(
         f"wrote {out}: {len({r['table_name'] for r in gold.freshness})} tables, "
-        f"{len(gold.run_stats)} assets, {len(gold.incidents)} incidents on {shown}",
+        f"{len(gold.run_stats)} assets, {len(gold.incidents)} incidents, "
+        f"{len(gold.anomalies)} anomalies on {shown}",
         soft_wrap=True,
     )
 

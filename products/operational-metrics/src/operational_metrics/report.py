@@ -2,8 +2,9 @@
 charts (plotly.js inlined once, no external script), read through delta-rs (no Spark).
 
 Sections: freshness against the SLA per table (the day's last check), run durations per asset
-with failed runs marked, the incidents open that day on a timeline, and the day's SLA
-compliance per table."""
+with failed runs marked, the incidents open that day on a timeline, the day's SLA compliance per
+table, the day's cost per product (CPU, memory, storage) and its anomalies marked on a timeline
+of the runs."""
 
 from __future__ import annotations
 
@@ -21,13 +22,15 @@ from lakehouse_core.errors import TableNotFoundError
 from lakehouse_platform.report.figures import freshness_figure
 from lakehouse_platform.report.html import chart, page, section, table
 from operational_metrics.storage.tables import (
+    GOLD_ANOMALIES,
+    GOLD_COST,
     GOLD_FRESHNESS,
     GOLD_INCIDENTS,
     GOLD_RUN_STATS,
     GOLD_SLA_COMPLIANCE,
 )
 
-SECTIONS = ("freshness", "durations", "incidents", "compliance")
+SECTIONS = ("freshness", "durations", "incidents", "compliance", "cost", "anomalies")
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,8 @@ class DayOfGold:
     run_stats: list[dict[str, Any]]
     incidents: list[dict[str, Any]]
     compliance: list[dict[str, Any]]
+    cost: list[dict[str, Any]]
+    anomalies: list[dict[str, Any]]
 
 
 def _rows(location: str, condition: pc.Expression) -> list[dict[str, Any]]:
@@ -50,7 +55,7 @@ def _rows(location: str, condition: pc.Expression) -> list[dict[str, Any]]:
 
 def read_day(lake_root: str, day: date) -> DayOfGold:
     """The gold of ``day``: its freshness checks, run statistics, the incidents open at some time
-    that day, and its day rows of SLA compliance."""
+    that day, its day rows of SLA compliance, its cost rows and the anomalies of its runs."""
     on_day = pa.scalar(day, pa.date32())
     day_start = pa.scalar(datetime.combine(day, time(), tzinfo=UTC), pa.timestamp("us", "UTC"))
     closed = pc.field("closed_at")
@@ -66,6 +71,8 @@ def read_day(lake_root: str, day: date) -> DayOfGold:
             GOLD_SLA_COMPLIANCE.location(lake_root),
             (pc.field("period") == "day") & (pc.field("period_start") == on_day),
         ),
+        cost=_rows(GOLD_COST.location(lake_root), pc.field("date") == on_day),
+        anomalies=_rows(GOLD_ANOMALIES.location(lake_root), pc.field("run_date") == on_day),
     )
 
 
@@ -130,6 +137,51 @@ def incidents_figure(found: Sequence[dict[str, Any]], day: date) -> Any:
     return figure
 
 
+def cost_figure(rows: Sequence[dict[str, Any]]) -> Any:
+    """Per product: the day's CPU, memory and storage cost, stacked."""
+    import plotly.graph_objects as go
+
+    products = sorted({r["product"] for r in rows})
+    bars = [
+        go.Bar(
+            name=label, x=products, y=[sum(r[column] for r in rows if r["product"] == p) for p in products]
+        )
+        for label, column in (("cpu", "cpu_cost"), ("memory", "memory_cost"), ("storage", "storage_cost"))
+    ]
+    figure = go.Figure(bars)
+    figure.update_layout(barmode="stack", yaxis_title="cost (configured currency)")
+    return figure
+
+
+def anomalies_figure(found: Sequence[dict[str, Any]], day: date) -> Any:
+    """Each anomaly as a marker at its run's start on its asset's row, one series per metric; the
+    hover text gives the observed value, the expected range and the score."""
+    import plotly.graph_objects as go
+
+    start = datetime.combine(day, time(), tzinfo=UTC)
+    traces = []
+    for metric in sorted({r["metric"] for r in found}):
+        rows = sorted((r for r in found if r["metric"] == metric), key=lambda r: r["started_at"])
+        traces.append(
+            go.Scatter(
+                name=metric,
+                x=[r["started_at"] for r in rows],
+                y=[f"{r['product']}/{r['asset']}" for r in rows],
+                mode="markers",
+                marker={"symbol": "diamond", "size": 12},
+                text=[
+                    f"{r['direction']}: {r['observed']:.4g}, expected {r['low']:.4g} to {r['high']:.4g} "
+                    f"(z {r['score']:.1f})"
+                    for r in rows
+                ],
+                hoverinfo="text+name",
+            )
+        )
+    figure = go.Figure(traces)
+    figure.update_layout(xaxis_title="UTC", xaxis_range=[start, start + timedelta(days=1)])
+    return figure
+
+
 def compliance_table(rows: Sequence[dict[str, Any]]) -> str:
     def share(value: float | None) -> str:
         return "" if value is None else f"{value:.0%}"
@@ -177,6 +229,18 @@ def render(gold: DayOfGold) -> str:
             "compliance",
             "SLA compliance (share of checks)",
             compliance_table(gold.compliance) if gold.compliance else None,
+            empty=empty,
+        ),
+        section(
+            "cost",
+            "Cost per product (CPU, memory, storage)",
+            chart("cost", cost_figure(gold.cost)) if gold.cost else None,
+            empty=empty,
+        ),
+        section(
+            "anomalies",
+            "Anomalies of the day's runs (outside their seasonal baseline)",
+            chart("anomalies", anomalies_figure(gold.anomalies, gold.day)) if gold.anomalies else None,
             empty=empty,
         ),
     ]

@@ -14,7 +14,14 @@ from typer.testing import CliRunner
 
 from lakehouse_testing.serving import write_rows
 from operational_metrics.cli import app
-from operational_metrics.contracts import Incident, RunStats, SlaCompliance, TableFreshness
+from operational_metrics.contracts import (
+    Anomaly,
+    AssetCost,
+    Incident,
+    RunStats,
+    SlaCompliance,
+    TableFreshness,
+)
 from operational_metrics.storage import tables as specs
 
 pytestmark = pytest.mark.integration
@@ -99,6 +106,25 @@ def build_gold(lake_root: str) -> None:
     )
 
 
+def build_cost_and_anomalies(lake_root: str) -> None:
+    write_rows(
+        lake_root,
+        specs.GOLD_COST,
+        AssetCost,
+        (DAY, "web", "silver", 3, 36.0, 2**30, 0.01, 0, 90, 0.0005, 0.00005, 0.0, 0.00055, 0.0061),
+        (DAY, "app", "gold", 1, 3.6, 2**29, 0.001, 2**30, 5, 0.00005, 0.000005, 0.023, 0.023055, 4.611),
+    )
+    write_rows(
+        lake_root,
+        specs.GOLD_ANOMALIES,
+        Anomaly,
+        (
+            DAY, "web", "silver", "r2", "r2-silver", NOON, "rows_written", 90.0, 1000.0, 825.0, 1175.0,
+            -18.2, "drop", 4,
+        ),
+    )  # fmt: skip
+
+
 def series_by_chart(page: str) -> dict[str, list[str]]:
     """The trace names of every chart, by the chart's div id."""
     charts = {}
@@ -111,23 +137,27 @@ def test_the_report_has_a_chart_per_section_with_its_series_and_loads_nothing_fr
     lake_root: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     build_gold(lake_root)
+    build_cost_and_anomalies(lake_root)
     monkeypatch.setenv("LAKEHOUSE_LAKE_ROOT", lake_root)
     out = tmp_path / "report.html"
 
     result = CliRunner().invoke(app, ["report", "--day", "2026-03-02", "--out", str(out)])
 
     assert result.exit_code == 0, result.output
-    assert "2 tables, 2 assets, 2 incidents" in result.output
+    assert "2 tables, 2 assets, 2 incidents, 1 anomalies" in result.output
     page = out.read_text()
     assert series_by_chart(page) == {
         "chart-freshness": ["age", "warn level", "breach level"],
         "chart-durations": ["p50", "p95", "max", "failed runs"],
         "chart-incidents": ["asset_failing", "sla_breach"],
+        "chart-cost": ["cpu", "memory", "storage"],
+        "chart-anomalies": ["rows_written"],
     }
+    assert "drop: 90, expected 825 to 1175 (z -18.2)" in page
     assert "<td>web.gold.daily</td><td>2</td><td>50%</td>" in page
     assert re.findall(r"<script[^>]*\bsrc=", page) == []
     assert re.findall(r"<link[^>]*\bhref=", page) == []
-    assert page.count("<script") == 4
+    assert page.count("<script") == 6
 
 
 def test_a_day_without_gold_says_so_per_section(
@@ -139,5 +169,5 @@ def test_a_day_without_gold_says_so_per_section(
     result = CliRunner().invoke(app, ["report", "--day", "2026-03-02", "--out", str(out)])
 
     assert result.exit_code == 0, result.output
-    assert out.read_text().count("No data for this day.") == 4
+    assert out.read_text().count("No data for this day.") == 6
     assert CliRunner().invoke(app, ["report", "--day", "March 2nd"]).exit_code == 2
