@@ -25,6 +25,14 @@ class ErasureConfig(BaseModel):
     )
 
 
+class AccessConfig(BaseModel):
+    deadline_hours: int = Field(
+        default=720,
+        ge=1,
+        description="An access request not answered this long after it was made is late (GDPR: one month).",
+    )
+
+
 class UnusualAccessConfig(BaseModel):
     """When a key's reads of people are unusual: more distinct subjects in a day than ``factor``
     times its median day over the ``baseline_days`` before, and never fewer than ``min_subjects``
@@ -47,6 +55,7 @@ class ComplianceConfig(ProductConfig):
         description=f"HMAC key that signs erasure certificates; from {SIGNING_KEY_VARIABLE} only.",
     )
     erasure: ErasureConfig = Field(default_factory=ErasureConfig)
+    access: AccessConfig = Field(default_factory=AccessConfig)
     unusual_access: UnusualAccessConfig = Field(default_factory=UnusualAccessConfig)
 
 

@@ -85,18 +85,30 @@ class KeyReadsDaily(BaseModel):
     unusual: bool = Field(description="subjects > threshold.")
 
 
-class ErasureRequestEvent(BaseModel):
-    """Silver: one step of an erasure request, appended (never updated): ``pending`` when made,
-    then ``executing``, then ``completed`` or ``failed``. A request's state is its newest step.
-    Holds the subject key, never the clear user id."""
+class RequestStep(BaseModel):
+    """One step of a person's request, appended (never updated): ``pending`` when made, then
+    ``executing``, then ``completed`` or ``failed``. A request's state is its newest step. Holds
+    the subject key, never the clear user id."""
 
     request_id: str
     state: str = Field(description="pending, executing, completed or failed.")
     at: datetime = Field(description="When the request entered the state.")
     requested_at: datetime = Field(description="When the request was made.")
-    subject_key: str = Field(description="The person to erase: subject key of the user id.")
+    subject_key: str = Field(description="The person the request is about: subject key of the user id.")
     detail: str | None = Field(default=None, description="Why a request failed; what an execution found.")
     request_date: date = Field(description="UTC date of requested_at; the partition column.")
+
+
+class ErasureRequestEvent(RequestStep):
+    """Silver: one step of an erasure request, appended (never updated): ``pending`` when made,
+    then ``executing``, then ``completed`` or ``failed``. A request's state is its newest step.
+    Holds the subject key, never the clear user id."""
+
+
+class AccessRequestEvent(RequestStep):
+    """Silver: one step of an access request (an export of everything the lake holds about a
+    person), appended like an erasure request's steps. Holds the subject key, never the clear
+    user id."""
 
 
 class ErasureCertificate(BaseModel):

@@ -1,7 +1,8 @@
 """compliance-auditing as the platform runs it: its declaration (found through the
 ``lakehouse.products`` entry point) and its task graph, topics → bronze → silver (the chained
 audit trail) → accesses_daily and key_reads_daily, erasure (the pending requests, across every
-catalogued table) and retention (the expired rows of every catalogued table with a retention)."""
+catalogued table), access (the pending access requests' exports) and retention (the expired
+rows of every catalogued table with a retention)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from compliance_auditing import PRODUCT
 from compliance_auditing.config import SOURCE_CONFIG_DIR, ComplianceConfig, load_compliance_config
+from compliance_auditing.processing.access import execute_access_requests
 from compliance_auditing.processing.erase import execute_erasures
 from compliance_auditing.processing.jobs import run_accesses, run_key_reads, run_silver
 from compliance_auditing.processing.retention import enforce_retention
@@ -24,6 +26,7 @@ from compliance_auditing.storage.tables import (
     GOLD_KEY_READS_DAILY,
     GOLD_RETENTION_RUNS,
     QUARANTINE_AUDIT,
+    SILVER_ACCESS_REQUESTS,
     SILVER_AUDIT_TRAIL,
     SILVER_CHAIN_ROOTS,
     SILVER_ERASURE_REQUESTS,
@@ -139,6 +142,10 @@ def build_pipeline(
         )
         return {"requests": run.executed, "completed": run.completed, "failed": run.failed}
 
+    def access(_: RunContext) -> Mapping[str, Any]:
+        run = execute_access_requests(spark(), catalogued(), lake_root=lake_root)
+        return {"requests": run.executed, "completed": run.completed, "failed": run.failed}
+
     def retention(_: RunContext) -> Mapping[str, Any]:
         outcome = enforce_retention(spark(), catalogued())
         store_retention_runs(lake_root, outcome.runs)
@@ -162,6 +169,7 @@ def build_pipeline(
             Task("accesses_daily", accesses, depends_on=("silver",), writes=(GOLD_ACCESSES_DAILY,)),
             Task("key_reads_daily", key_reads, depends_on=("silver",), writes=(GOLD_KEY_READS_DAILY,)),
             Task("erasure", erasure, retries=0, writes=(SILVER_ERASURE_REQUESTS, GOLD_ERASURE_CERTIFICATES)),
+            Task("access", access, depends_on=("erasure",), retries=0, writes=(SILVER_ACCESS_REQUESTS,)),
             Task("retention", retention, depends_on=("erasure",), writes=(GOLD_RETENTION_RUNS,)),
         ],
     )

@@ -28,6 +28,7 @@ from compliance_auditing.processing.proof import (
 )
 from compliance_auditing.processing.purge import purge_subject
 from compliance_auditing.processing.raw_copies import TopicsChecked, check_topics, raw_copies_section
+from compliance_auditing.storage.exports import drop_exports
 from compliance_auditing.storage.requests import (
     ClearIds,
     RequestState,
@@ -154,6 +155,7 @@ def certify(
     deadline: timedelta,
     now: Clock,
     topics: TopicsChecked,
+    exports_removed: int = 0,
 ) -> ErasureCertificate:
     """Erase the request's subject from every catalogued table and sign what was found."""
     subject, links = resolve_subject(spark, catalog, request.subject_key, clear)
@@ -180,6 +182,7 @@ def certify(
         "method": METHOD,
         "not_covered": NOT_COVERED,
         "kafka": raw_copies_section(topics, issued),
+        "access_exports_removed": exports_removed,
         "tables": tables,
         "tables_checked": len(tables),
         "found": found,
@@ -248,8 +251,17 @@ def execute_erasures(
         record_step(lake_root, _step(request, "executing", now()))
         try:
             clear = load_clear_ids(lake_root, request.request_id)
+            removed = drop_exports(lake_root, request.subject_key)
             certificate = certify(
-                spark, catalog, request, clear, key=key, deadline=deadline, now=now, topics=topics
+                spark,
+                catalog,
+                request,
+                clear,
+                key=key,
+                deadline=deadline,
+                now=now,
+                topics=topics,
+                exports_removed=removed,
             )
         except Exception as exc:
             log.exception("erasure request %s failed", request.request_id)

@@ -1,7 +1,8 @@
-"""The compliance-auditing API: erasure requests (create, status, certificate), accesses per
-day, unusual access, the retention policies and their runs. Build it with :func:`create_app`;
-``uvicorn --factory compliance_auditing.serving.app:app_from_environment`` serves it with the
-product configuration and the lake root of the environment."""
+"""The compliance-auditing API: erasure requests (create, status, certificate), access
+requests (create, status with the export's manifest, a table's rows), accesses per day, unusual
+access, the retention policies and their runs. Build it with :func:`create_app`; ``uvicorn
+--factory compliance_auditing.serving.app:app_from_environment`` serves it with the product
+configuration and the lake root of the environment."""
 
 from __future__ import annotations
 
@@ -12,20 +13,30 @@ from importlib.metadata import version
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query
+from fastapi.responses import FileResponse
 
 from compliance_auditing import PRODUCT
 from compliance_auditing.config import ComplianceConfig, load_compliance_config
-from compliance_auditing.contracts import AccessesDaily, ErasureRequestEvent, KeyReadsDaily, RetentionRun
+from compliance_auditing.contracts import (
+    AccessesDaily,
+    AccessRequestEvent,
+    ErasureRequestEvent,
+    KeyReadsDaily,
+    RetentionRun,
+)
 from compliance_auditing.serving.deps import require_any_role
 from compliance_auditing.serving.metrics import ErasureCollector
 from compliance_auditing.serving.models import (
+    AccessRequestStatus,
     CertificateResponse,
-    ErasureRequestCreate,
     ErasureRequestStatus,
     RetentionPolicy,
+    SubjectRequestCreate,
     retention_policies,
 )
+from compliance_auditing.storage.exports import export_dir, export_file, read_manifest
 from compliance_auditing.storage.requests import (
+    ACCESS,
     ClearIds,
     RequestState,
     read_certificate,
@@ -80,6 +91,7 @@ def create_app(
     key = subject_key or platform_subject_key()
     deadline = timedelta(hours=config.erasure.deadline_hours)
     app.include_router(erasure_router(lake_root, key, deadline, clock))
+    app.include_router(access_router(lake_root, key, timedelta(hours=config.access.deadline_hours), clock))
     app.state.registry.register(ErasureCollector(lake_root, deadline, clock))
     app.include_router(audit_router(lake_root, cache))
     return app
@@ -125,7 +137,7 @@ def erasure_router(
         response_model=ErasureRequestStatus,
         dependencies=[Depends(require_any_role(PRIVACY_OFFICER))],
     )
-    def create(body: ErasureRequestCreate) -> ErasureRequestStatus:
+    def create(body: SubjectRequestCreate) -> ErasureRequestStatus:
         """Record a request to erase a person; the erasure task executes it and issues the
         certificate. Only the subject key is stored with the request."""
         now = clock()
@@ -180,6 +192,93 @@ def erasure_router(
             certificate=json.loads(issued.certificate),
             signed_text=issued.certificate,
             signature=issued.signature,
+        )
+
+    return router
+
+
+TableName = Annotated[
+    str,
+    Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.-]+$", description="A table's catalog name."),
+]
+
+
+def access_router(
+    lake_root: str, subject_key: bytes, deadline: timedelta, clock: Callable[[], datetime]
+) -> APIRouter:
+    """Access requests. The export holds the person's data in clear, so only a privacy officer
+    reads it; an auditor sees that a request was made and answered."""
+    router = APIRouter(prefix="/v1/access-requests", tags=["access"], responses=error_responses(401, 403))
+    officers = [Depends(require_any_role(PRIVACY_OFFICER))]
+
+    def found(request_id: str) -> RequestState:
+        state = request_states(lake_root, request_id, ACCESS).get(request_id)
+        if state is None:
+            raise HTTPException(
+                404, f"no access request '{request_id}'; create one with POST /v1/access-requests"
+            )
+        return state
+
+    @router.post("", status_code=202, response_model=AccessRequestStatus, dependencies=officers)
+    def create(body: SubjectRequestCreate) -> AccessRequestStatus:
+        """Record a request for everything the lake holds about a person; the access task exports
+        it from every catalogued table. Only the subject key is stored with the request."""
+        now = clock()
+        request_id = new_record_id()
+        key = subject_key_of(body.user_id, subject_key)
+        if key is None:
+            raise HTTPException(422, "user_id is empty")
+        ids = ClearIds(body.user_id, tuple(body.anonymous_ids), tuple(body.device_ids))
+        save_clear_ids(lake_root, request_id, ids, ACCESS)
+        record_step(
+            lake_root,
+            AccessRequestEvent(
+                request_id=request_id,
+                state="pending",
+                at=now,
+                requested_at=now,
+                subject_key=key,
+                request_date=now.date(),
+            ),
+            kind=ACCESS,
+        )
+        status = status_of(RequestState(request_id, key, now, "pending", now, None), deadline, now)
+        return AccessRequestStatus(**status.model_dump())
+
+    @router.get(
+        "/{request_id}",
+        response_model=AccessRequestStatus,
+        dependencies=[Depends(require_any_role(AUDITOR, PRIVACY_OFFICER))],
+        responses=error_responses(404),
+    )
+    def status(request_id: RequestId) -> AccessRequestStatus:
+        """The request's state and, once completed, the export's manifest: every table searched
+        with its columns described, and how many of the person's rows each holds."""
+        state = found(request_id)
+        manifest = read_manifest(lake_root, request_id) if state.state == "completed" else None
+        return AccessRequestStatus(**status_of(state, deadline, clock()).model_dump(), manifest=manifest)
+
+    @router.get(
+        "/{request_id}/tables/{table}",
+        dependencies=officers,
+        response_class=FileResponse,
+        responses={**error_responses(404), 200: {"content": {"application/x-ndjson": {}}}},
+    )
+    def table_rows(request_id: RequestId, table: TableName) -> FileResponse:
+        """The person's rows of one table, as JSON lines (one object per row, every column)."""
+        state = found(request_id)
+        manifest = read_manifest(lake_root, request_id) if state.state == "completed" else None
+        if manifest is None:
+            raise HTTPException(404, f"access request '{request_id}' is {state.state}: nothing exported yet")
+        entry = next((t for t in manifest["tables"] if t["table"] == table), None)
+        if entry is None:
+            raise HTTPException(
+                404, f"table '{table}' was not searched: it has no subject columns or no such table"
+            )
+        if not entry["rows"]:
+            raise HTTPException(404, f"table '{table}' holds no rows of this person")
+        return FileResponse(
+            export_dir(lake_root, request_id) / export_file(table), media_type="application/x-ndjson"
         )
 
     return router

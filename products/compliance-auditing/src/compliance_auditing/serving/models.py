@@ -14,8 +14,9 @@ from compliance_auditing.contracts import ErasureState, RetentionRun
 Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
 
 
-class ErasureRequestCreate(BaseModel):
-    """Erase a person: their user id, and any anonymous or device ids known to be theirs."""
+class SubjectRequestCreate(BaseModel):
+    """A person, to erase or to export: their user id, and any anonymous or device ids known to
+    be theirs."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -35,6 +36,13 @@ class ErasureRequestStatus(BaseModel):
     deadline: datetime = Field(description="requested_at + the configured deadline (default 72 h).")
     late: bool = Field(description="Not completed and past the deadline (or completed after it).")
     detail: str | None = None
+
+
+class AccessRequestStatus(ErasureRequestStatus):
+    manifest: dict[str, Any] | None = Field(
+        default=None,
+        description="Once completed: every table searched, its columns described, the rows exported.",
+    )
 
 
 class CertificateResponse(BaseModel):

@@ -1,13 +1,14 @@
-"""The erasure requests' store, JVM-free (delta-rs), shared by the API and the erasure task.
+"""The requests' store, JVM-free (delta-rs), shared by the API and the tasks that execute them:
+erasure requests and access requests (:class:`RequestKind`), kept alike.
 
-- ``silver.erasure_requests`` is append-only: one row per step of a request (``pending``,
-  ``executing``, ``completed``, ``failed``); a request's state is its newest step. Appends never
-  conflict, so the API and the task write it concurrently without coordination, and the steps
-  stay as evidence of when each happened.
+- ``silver.erasure_requests`` (and ``silver.access_requests``) is append-only: one row per
+  step of a request (``pending``, ``executing``, ``completed``, ``failed``); a request's state
+  is its newest step. Appends never conflict, so the API and the task write it concurrently
+  without coordination, and the steps stay as evidence of when each happened.
 - A request's clear ids (user id, anonymous and device ids) are needed only while it executes
   (raw payloads and Kafka keys hold them in clear), so they are not in the table: they wait in
-  one file per request under ``<lake>/_compliance/erasure_pending/`` (owner-only permissions)
-  and the file is deleted when the certificate is stored.
+  one file per request under ``<lake>/_compliance/erasure_pending/`` (``access_pending/``;
+  owner-only permissions) and the file is deleted when the certificate (the export) is stored.
 - ``gold.erasure_certificates``: one signed certificate per completed request.
 - ``gold.retention_runs``: what each retention run deleted from each table (appended).
 """
@@ -15,20 +16,40 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from compliance_auditing.contracts import ErasureCertificate, ErasureRequestEvent, RetentionRun
+from compliance_auditing.contracts import (
+    AccessRequestEvent,
+    ErasureCertificate,
+    ErasureRequestEvent,
+    RequestStep,
+    RetentionRun,
+)
+from compliance_auditing.storage.exports import write_private
 from compliance_auditing.storage.tables import (
     GOLD_ERASURE_CERTIFICATES,
     GOLD_RETENTION_RUNS,
+    SILVER_ACCESS_REQUESTS,
     SILVER_ERASURE_REQUESTS,
 )
 from lakehouse_core.errors import TableNotFoundError
-from lakehouse_core.tables import join_location
+from lakehouse_core.tables import TableSpec, join_location
+
+
+@dataclass(frozen=True)
+class RequestKind:
+    """What a person asked for: where its steps and its waiting clear ids are kept."""
+
+    name: str
+    table: TableSpec
+    model: type[RequestStep]
+
+
+ERASURE = RequestKind("erasure", SILVER_ERASURE_REQUESTS, ErasureRequestEvent)
+ACCESS = RequestKind("access", SILVER_ACCESS_REQUESTS, AccessRequestEvent)
 
 
 @dataclass(frozen=True)
@@ -44,31 +65,31 @@ class ClearIds:
         return tuple(dict.fromkeys([self.user_id, *self.anonymous_ids, *self.device_ids]))
 
 
-def pending_dir(lake_root: str) -> Path:
-    return Path(join_location(lake_root, "_compliance", "erasure_pending"))
+def pending_dir(lake_root: str, kind: RequestKind = ERASURE) -> Path:
+    return Path(join_location(lake_root, "_compliance", f"{kind.name}_pending"))
 
 
-def save_clear_ids(lake_root: str, request_id: str, ids: ClearIds) -> None:
-    folder = pending_dir(lake_root)
+def save_clear_ids(lake_root: str, request_id: str, ids: ClearIds, kind: RequestKind = ERASURE) -> None:
+    folder = pending_dir(lake_root, kind)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{request_id}.json"
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as out:
-        json.dump(
-            {"user_id": ids.user_id, "anonymous_ids": ids.anonymous_ids, "device_ids": ids.device_ids}, out
-        )
+    write_private(
+        folder / f"{request_id}.json",
+        json.dumps(
+            {"user_id": ids.user_id, "anonymous_ids": ids.anonymous_ids, "device_ids": ids.device_ids}
+        ),
+    )
 
 
-def load_clear_ids(lake_root: str, request_id: str) -> ClearIds | None:
-    path = pending_dir(lake_root) / f"{request_id}.json"
+def load_clear_ids(lake_root: str, request_id: str, kind: RequestKind = ERASURE) -> ClearIds | None:
+    path = pending_dir(lake_root, kind) / f"{request_id}.json"
     if not path.is_file():
         return None
     data = json.loads(path.read_text())
     return ClearIds(data["user_id"], tuple(data["anonymous_ids"]), tuple(data["device_ids"]))
 
 
-def drop_clear_ids(lake_root: str, request_id: str) -> None:
-    (pending_dir(lake_root) / f"{request_id}.json").unlink(missing_ok=True)
+def drop_clear_ids(lake_root: str, request_id: str, kind: RequestKind = ERASURE) -> None:
+    (pending_dir(lake_root, kind) / f"{request_id}.json").unlink(missing_ok=True)
 
 
 def append_rows(
@@ -89,11 +110,9 @@ def append_rows(
     )
 
 
-def record_step(lake_root: str, *steps: ErasureRequestEvent) -> None:
-    """Append steps of requests to ``silver.erasure_requests``."""
-    append_rows(
-        lake_root, SILVER_ERASURE_REQUESTS.location(lake_root), ErasureRequestEvent, steps, "request_date"
-    )
+def record_step(lake_root: str, *steps: RequestStep, kind: RequestKind = ERASURE) -> None:
+    """Append steps of requests to ``silver.erasure_requests`` (``kind``'s table)."""
+    append_rows(lake_root, kind.table.location(lake_root), kind.model, steps, "request_date")
 
 
 def store_certificate(lake_root: str, certificate: ErasureCertificate) -> None:
@@ -127,7 +146,9 @@ def _aware(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-def request_states(lake_root: str, request_id: str | None = None) -> dict[str, RequestState]:
+def request_states(
+    lake_root: str, request_id: str | None = None, kind: RequestKind = ERASURE
+) -> dict[str, RequestState]:
     """Every request's (or one's) newest step; empty when no request was ever made."""
     import pyarrow.compute as pc
 
@@ -135,7 +156,7 @@ def request_states(lake_root: str, request_id: str | None = None) -> dict[str, R
 
     try:
         rows = read_arrow(
-            SILVER_ERASURE_REQUESTS.location(lake_root),
+            kind.table.location(lake_root),
             filter=pc.field("request_id") == request_id if request_id else None,
         ).to_pylist()
     except TableNotFoundError:

@@ -12,6 +12,7 @@ from functools import partial
 from compliance_auditing import PRODUCT
 from compliance_auditing.contracts import (
     AccessesDaily,
+    AccessRequestEvent,
     AuditEntry,
     ChainRoot,
     ErasureCertificate,
@@ -76,6 +77,17 @@ GOLD_ERASURE_CERTIFICATES = _table(
     subject_columns=_SUBJECT,
 )
 
+SILVER_ACCESS_REQUESTS = _table(
+    "access_requests",
+    Layer.SILVER,
+    AccessRequestEvent,
+    "request_date",
+    upstream=(),
+    retention=Retention(PROOF_RETENTION_DAYS, "request_date"),
+    subject_columns=_SUBJECT,
+)
+"""Written by the API (a request) and by the access task (its steps), append-only."""
+
 GOLD_KEY_READS_DAILY = _table(
     "key_reads_daily", Layer.GOLD, KeyReadsDaily, "day", upstream=(SILVER_AUDIT_TRAIL.qualified_name,)
 )
@@ -100,6 +112,7 @@ TABLES = (
     GOLD_KEY_READS_DAILY,
     SILVER_ERASURE_REQUESTS,
     GOLD_ERASURE_CERTIFICATES,
+    SILVER_ACCESS_REQUESTS,
     GOLD_RETENTION_RUNS,
 )
 #: This product's tables, which erasure checks but does not delete from (module docstring).
