@@ -34,9 +34,19 @@ log = logging.getLogger(__name__)
 
 
 class TopicConfig(BaseModel):
+    """A topic a product creates. ``retention_ms`` bounds how long a record stays readable, but
+    Kafka deletes whole segments, so a record can outlive it by up to ``segment_ms`` (the
+    broker's default is 7 days): topics that carry people's raw events set both."""
+
     name: str
     partitions: int = Field(default=3, ge=1)
     retention_ms: int | None = Field(default=None, ge=1)
+    segment_ms: int | None = Field(default=None, ge=1)
+
+    def kafka_config(self) -> dict[str, str]:
+        """The topic-level configuration to create the topic with."""
+        settings = {"retention.ms": self.retention_ms, "segment.ms": self.segment_ms}
+        return {name: str(value) for name, value in settings.items() if value is not None}
 
 
 class ServingConfig(BaseModel):

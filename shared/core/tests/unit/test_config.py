@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 from pydantic import Field, SecretStr
 
-from lakehouse_core.config import ProductConfig, deep_merge, load_config
+from lakehouse_core.config import ProductConfig, TopicConfig, deep_merge, load_config
 from lakehouse_core.errors import ConfigError
 
 pytestmark = pytest.mark.unit
@@ -111,3 +111,11 @@ def test_a_schedule_is_a_five_field_cron_string(tmp_path: Path) -> None:
     wrong = write_config(tmp_path / "wrong", BASE + 'schedule: "hourly"\n')
     with pytest.raises(ConfigError, match=r"schedule.*not a cron string of five fields"):
         load_config(DemoConfig, wrong, env_prefix="DEMO_", environment="dev")
+
+
+def test_a_topic_is_created_with_its_retention_and_segment_roll_only_when_set() -> None:
+    bounded = TopicConfig(name="web.events.v1", retention_ms=604_800_000, segment_ms=86_400_000)
+
+    assert bounded.kafka_config() == {"retention.ms": "604800000", "segment.ms": "86400000"}
+    assert TopicConfig(name="t", retention_ms=1000).kafka_config() == {"retention.ms": "1000"}
+    assert TopicConfig(name="t").kafka_config() == {}

@@ -184,7 +184,7 @@ def topic_specs(topics: Mapping[str, TopicConfig]) -> list[TopicSpec]:
         TopicSpec(
             t.name,
             partitions=t.partitions,
-            config={"retention.ms": str(t.retention_ms)} if t.retention_ms else {},
+            config=t.kafka_config(),
         )
         for t in topics.values()
     ]

@@ -446,7 +446,7 @@ def product_collector_app(
                 TopicSpec(
                     t.name,
                     partitions=t.partitions,
-                    config={"retention.ms": str(t.retention_ms)} if t.retention_ms else {},
+                    config=t.kafka_config(),
                 )
                 for t in (events, dead_letter)
             ],
