@@ -1,6 +1,9 @@
 """user-segmentation's configuration: ``config/product.yaml``, its environment overlay, and
 ``SEGMENTS_*`` environment variables (which win). Secrets come only from the environment.
 
+The clustering section is checked here in full: its features must be ones
+:data:`CLUSTERING_FEATURES` defines, and ``2 <= k_min <= k_max``.
+
 Segment predicates are checked here for what needs no Spark (a name the API can route, a
 non-empty predicate); :func:`user_segmentation.processing.segments.validate_segments` checks
 them against the features schema with Spark's parser before any membership is computed.
@@ -11,10 +14,11 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from lakehouse_core.config import ProductConfig, load_config, product_config_dir
 from lakehouse_core.tables import SubjectKind
+from user_segmentation.contracts import PersonFeatures
 
 ENV_PREFIX = "SEGMENTS_"
 #: ``config/`` of a source checkout (an installed wheel carries it as ``product_config/``).
@@ -59,10 +63,59 @@ class SegmentDefinition(BaseModel):
         return hashlib.sha256(self.predicate.encode()).hexdigest()[:16]
 
 
+#: Features derived from ``platforms_90d`` for clustering (docs/METRICS.md), beside the numeric
+#: columns of the person features.
+DERIVED_FEATURES = {
+    "web_90d": "1 when web is among platforms_90d, else 0",
+    "mobile_90d": "1 when ios, android or other is among platforms_90d, else 0",
+    "platform_count_90d": "the number of platforms in platforms_90d",
+}
+#: Every feature a clustering may use: the numeric person features and the derived ones.
+CLUSTERING_FEATURES = (
+    *(name for name, f in PersonFeatures.model_fields.items() if f.annotation in (int, float)),
+    *DERIVED_FEATURES,
+)
+
+
+class ClusteringConfig(BaseModel):
+    """k-means over standardised features of one as_of day, k chosen in ``k_min..k_max`` by
+    silhouette (docs/DESIGN.md)."""
+
+    features: list[str] = Field(min_length=1, description="Features to cluster on (CLUSTERING_FEATURES).")
+    k_min: int = Field(default=2, description="Smallest k tried (at least 2).")
+    k_max: int = Field(default=6, description="Largest k tried (at least k_min).")
+    seed: int = Field(default=7, description="k-means' seed: the same features and seed give the same model.")
+    max_iter: int = Field(default=30, ge=1, description="k-means' iteration limit per k.")
+
+    @field_validator("features")
+    @classmethod
+    def _known_features(cls, value: list[str]) -> list[str]:
+        unknown = [name for name in value if name not in CLUSTERING_FEATURES]
+        if unknown:
+            raise ValueError(
+                f"unknown clustering features {', '.join(map(repr, unknown))}; "
+                f"the features are: {', '.join(CLUSTERING_FEATURES)}"
+            )
+        if len(set(value)) != len(value):
+            raise ValueError(f"clustering features {value} name a feature twice")
+        return value
+
+    @model_validator(mode="after")
+    def _k_range(self) -> ClusteringConfig:
+        if self.k_min < 2:
+            raise ValueError(f"k_min is {self.k_min}; k-means needs at least 2 clusters")
+        if self.k_min > self.k_max:
+            raise ValueError(f"k_min ({self.k_min}) is greater than k_max ({self.k_max})")
+        return self
+
+
 class SegmentationConfig(ProductConfig):
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
     features: FeatureConfig = Field(default_factory=FeatureConfig)
     segments: dict[str, SegmentDefinition] = Field(default_factory=dict)
+    clustering: ClusteringConfig | None = Field(
+        default=None, description="ML segments (k-means); none are computed when absent."
+    )
     api_keys: dict[str, list[str]] = Field(
         default_factory=dict,
         json_schema_extra={"secret": True},

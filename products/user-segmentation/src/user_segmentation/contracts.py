@@ -141,3 +141,79 @@ class MembershipChange(BaseModel):
     valid_from: date
     definition_hash: str
     reason: ExitReason | None = None
+
+
+class FeatureProfile(BaseModel):
+    """One feature of one cluster against the population of the day (the API's view of a profile)."""
+
+    feature: str
+    mean: float = Field(description="The cluster's mean, in the feature's units.")
+    population_mean: float
+    z_score: float = Field(description="(mean - population_mean) / population standard deviation.")
+
+
+class ModelRun(BaseModel):
+    """Gold: one k-means training on the person features of one as_of day: what it was trained
+    on, the silhouette of every k tried, the chosen k and the centroids under stable ids."""
+
+    model_version: str = Field(
+        description="16 hex digits of SHA-256 of as_of, features, seed, max_iter, k range, chosen k "
+        "and centroids: the definition_hash of the memberships the model admits."
+    )
+    as_of: date = Field(description="The features' day the model was trained on.")
+    trained_at: datetime
+    features: list[str] = Field(description="The features, in the order of the centroids' values.")
+    seed: int
+    max_iter: int
+    k_min: int
+    k_max: int
+    silhouettes: dict[int, float] = Field(
+        description="k → mean silhouette (squared Euclidean, standardised features, -1..1) of every k "
+        "trained; a k that left a cluster empty is absent."
+    )
+    chosen_k: int = Field(description="The k with the highest silhouette (the smaller k on a tie).")
+    silhouette: float = Field(description="The chosen k's silhouette.")
+    people: int = Field(description="Persons clustered.")
+    feature_means: list[float] = Field(description="Population mean of each feature (standardisation).")
+    feature_stddevs: list[float] = Field(
+        description="Population sample standard deviation of each feature (0: the feature is constant)."
+    )
+    # Elements typed nullable only because Delta refuses NOT NULL nested in a map; never null.
+    centroids: dict[int, list[float | None]] = Field(
+        description="Stable cluster id → its centre in the features' own units, in features' order."
+    )
+    previous_model_version: str | None = Field(
+        default=None, description="The model whose cluster ids this one's were matched to."
+    )
+
+
+class ClusterProfile(BaseModel):
+    """Gold: one cluster of one model run: its size, what distinguishes it, and its name."""
+
+    as_of: date = Field(description="The model's day; the partition column.")
+    model_version: str
+    cluster_id: int
+    segment: str = Field(description="cluster-<id>: the segment name of its memberships.")
+    name: str = Field(
+        description="Generated from its most distinguishing features, e.g. 'mobile-first, high frequency'."
+    )
+    size: int = Field(description="Persons in the cluster.")
+    share: float = Field(description="size / persons clustered.")
+    feature_means: dict[str, float] = Field(description="Feature → the cluster's mean, in its units.")
+    population_means: dict[str, float] = Field(description="Feature → the mean over every person clustered.")
+    z_scores: dict[str, float] = Field(
+        description="Feature → (cluster mean - population mean) / population standard deviation."
+    )
+
+    def feature_profiles(self) -> list[FeatureProfile]:
+        """The features, the most distinguishing (largest |z|) first."""
+        profiles = [
+            FeatureProfile(
+                feature=name,
+                mean=mean,
+                population_mean=self.population_means[name],
+                z_score=self.z_scores[name],
+            )
+            for name, mean in self.feature_means.items()
+        ]
+        return sorted(profiles, key=lambda p: (-abs(p.z_score), p.feature))

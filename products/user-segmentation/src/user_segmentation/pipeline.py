@@ -1,6 +1,6 @@
 """user-segmentation as the platform runs it: its declaration (found through the
-``lakehouse.products`` entry point) and its task graph, topics → identity → features → segments.
-It reads web's and mobile's silver tables by their catalog names, never by import."""
+``lakehouse.products`` entry point) and its task graph, topics → identity → features → segments
+→ clusters. It reads web's and mobile's silver tables by their catalog names, never by import."""
 
 from __future__ import annotations
 
@@ -23,12 +23,15 @@ from user_segmentation.processing.jobs import (
     Inputs,
     Publisher,
     kafka_publisher,
+    run_clusters,
     run_features,
     run_identity,
     run_segments,
 )
 from user_segmentation.storage.tables import (
+    CLUSTER_PROFILES,
     IDENTITY_EDGES,
+    MODEL_RUNS,
     PERSON_FEATURES,
     PERSON_NODES,
     SEGMENT_MEMBERSHIPS,
@@ -132,6 +135,22 @@ def build_pipeline(
             **written.outputs(),
         }
 
+    def clusters(_: RunContext) -> Mapping[str, Any]:
+        session = spark()
+        writes = [MODEL_RUNS, CLUSTER_PROFILES, SEGMENT_MEMBERSHIPS]
+        before = versions_before(session, writes, lake_root=lake_root)
+        run = run_clusters(session, config, lake_root=lake_root, topic=topic.name, publish=send)
+        written = written_since(session, writes, before, lake_root=lake_root)
+        return {
+            "models": {d.isoformat(): v for d, v in run.models.items()},
+            "chosen_k": {d.isoformat(): k for d, k in run.chosen_k.items()},
+            **({"skipped": {d.isoformat(): why for d, why in run.skipped.items()}} if run.skipped else {}),
+            "entered": run.entered,
+            "exited": run.exited,
+            "published": {topic.name: run.entered + run.exited},
+            **written.outputs(),
+        }
+
     return Pipeline(
         PRODUCT,
         [
@@ -139,6 +158,13 @@ def build_pipeline(
             Task("identity", identity, depends_on=("topics",), writes=(IDENTITY_EDGES, PERSON_NODES)),
             Task("features", features, depends_on=("identity",), writes=(PERSON_FEATURES,)),
             Task("segments", segments, depends_on=("features",), writes=(SEGMENT_MEMBERSHIPS, SEGMENT_SIZES)),
+            # After segments too: both write the memberships.
+            Task(
+                "clusters",
+                clusters,
+                depends_on=("features", "segments"),
+                writes=(MODEL_RUNS, CLUSTER_PROFILES, SEGMENT_MEMBERSHIPS),
+            ),
         ],
     )
 
@@ -149,7 +175,7 @@ class UserSegmentationProduct:
 
     name: str = PRODUCT
     description: str = (
-        "one person across web and mobile, behavioural features and rule segments with history."
+        "one person across web and mobile, behavioural features, rule and k-means segments with history."
     )
     tables: tuple[TableSpec, ...] = TABLES
     load_config: Callable[[], SegmentationConfig] = field(default=load_segmentation_config)

@@ -11,6 +11,10 @@ this product's own), call the pure transforms, write, publish.
   ``gold.segment_memberships``, sizes in ``gold.segment_sizes``, and every entry and exit
   published to ``segments.membership.v1`` before the tables are written (at least once: a run
   that fails after publishing re-sends the same ``change_id`` values).
+- :func:`run_clusters`: for each feature day after the newest model run, a k-means model
+  (``gold.model_runs``), its clusters' profiles (``gold.cluster_profiles``) and the memberships of
+  its clusters (``cluster-<id>`` in ``gold.segment_memberships``), published like the rule
+  segments' ones.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import reduce
 from typing import TYPE_CHECKING
 
@@ -27,7 +31,21 @@ from lakehouse_core.errors import DataError
 from lakehouse_core.kafka.producer import EventProducer, OutgoingMessage
 from lakehouse_platform.catalog import Catalog, CatalogError
 from user_segmentation.config import SegmentationConfig
-from user_segmentation.contracts import MembershipChange
+from user_segmentation.contracts import ClusterProfile, MembershipChange, ModelRun
+from user_segmentation.processing.clusters import (
+    candidate_ks,
+    cluster_name,
+    cluster_predicate,
+    cluster_segment,
+    clustering_frame,
+    feature_profiles,
+    fit_scaler,
+    is_cluster_segment,
+    match_ids,
+    model_version,
+    standardised,
+    train,
+)
 from user_segmentation.processing.features import attribute, normalised_events, person_features
 from user_segmentation.processing.identity import (
     edge_nodes,
@@ -40,13 +58,16 @@ from user_segmentation.processing.segments import (
     change_key,
     daily_members,
     days_between,
+    fold_spells,
     membership_changes,
     membership_spells,
     segment_days,
     validate_segments,
 )
 from user_segmentation.storage.tables import (
+    CLUSTER_PROFILES,
     IDENTITY_EDGES,
+    MODEL_RUNS,
     PERSON_FEATURES,
     PERSON_NODES,
     SEGMENT_MEMBERSHIPS,
@@ -58,6 +79,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
     from lakehouse_core.tables import TableSpec
+    from user_segmentation.config import ClusteringConfig
 
 Publisher = Callable[[list[OutgoingMessage]], None]
 
@@ -253,7 +275,7 @@ def run_segments(
     start, end = days[0], days[-1]
     members = daily_members(features, config.segments).localCheckpoint()
     open_spells = read_table(spark, SEGMENT_MEMBERSHIPS, lake_root=lake_root).where(
-        F.col("valid_to").isNull()
+        F.col("valid_to").isNull() & ~is_cluster_segment()
     )
     spells = membership_spells(members, open_spells, config.segments, start=start, end=end).localCheckpoint()
     changes = membership_changes(spells, start=start, end=end).localCheckpoint()
@@ -270,3 +292,223 @@ def run_segments(
     overwrite_partitions(sizes, SEGMENT_SIZES, lake_root=lake_root, partitions=days)
     entered = sum(1 for m in messages if json.loads(m.value)["change"] == "entered")
     return SegmentsRun(days, entered, len(messages) - entered, len(messages))
+
+
+@dataclass(frozen=True)
+class ClustersRun:
+    models: dict[date, str] = field(default_factory=dict)
+    """The model version trained for each day."""
+    chosen_k: dict[date, int] = field(default_factory=dict)
+    skipped: dict[date, str] = field(default_factory=dict)
+    """Days with no model, and why (too few distinct people)."""
+    entered: int = 0
+    exited: int = 0
+
+
+def stored_model_runs(spark: SparkSession, *, lake_root: str) -> list[ModelRun]:
+    """Every recorded model run, oldest first."""
+    rows = read_table(spark, MODEL_RUNS, lake_root=lake_root).collect()
+    return sorted((ModelRun.model_validate(r.asDict(recursive=True)) for r in rows), key=lambda r: r.as_of)
+
+
+def run_clusters(
+    spark: SparkSession,
+    config: SegmentationConfig,
+    *,
+    lake_root: str,
+    topic: str,
+    publish: Publisher,
+) -> ClustersRun:
+    """Train one model per feature day after the newest model run, oldest first, each matched to
+    the one before; nothing when ``clustering`` is not configured."""
+    from pyspark.sql import functions as F
+
+    clustering = config.clustering
+    if clustering is None:
+        return ClustersRun()
+    for spec in (PERSON_FEATURES, SEGMENT_MEMBERSHIPS, MODEL_RUNS, CLUSTER_PROFILES):
+        ensure_table(spark, spec, lake_root=lake_root)
+    runs = stored_model_runs(spark, lake_root=lake_root)
+    features = read_table(spark, PERSON_FEATURES, lake_root=lake_root)
+    if runs:
+        features = features.where(F.col("as_of") > F.lit(runs[-1].as_of))
+    result = ClustersRun()
+    changes = {"entered": 0, "exited": 0}
+    for (day,) in sorted(features.select("as_of").distinct().collect()):
+        trained = train_day(features.where(F.col("as_of") == F.lit(day)), clustering, day=day, runs=runs)
+        if isinstance(trained, str):
+            result.skipped[day] = trained
+            continue
+        run, profiles, members = trained
+        for change, count in fold_cluster_day(
+            spark, run, members, runs, lake_root=lake_root, topic=topic, publish=publish
+        ).items():
+            changes[change] += count
+        overwrite_partitions(
+            spark.createDataFrame([p.model_dump() for p in profiles], CLUSTER_PROFILES.schema),
+            CLUSTER_PROFILES,
+            lake_root=lake_root,
+            partitions=[day],
+        )
+        overwrite_partitions(
+            spark.createDataFrame([run.model_dump()], MODEL_RUNS.schema),
+            MODEL_RUNS,
+            lake_root=lake_root,
+            partitions=[day],
+        )
+        runs.append(run)
+        result.models[day] = run.model_version
+        result.chosen_k[day] = run.chosen_k
+    return ClustersRun(result.models, result.chosen_k, result.skipped, changes["entered"], changes["exited"])
+
+
+def train_day(
+    features: DataFrame, clustering: ClusteringConfig, *, day: date, runs: list[ModelRun]
+) -> tuple[ModelRun, list[ClusterProfile], DataFrame] | str:
+    """The model of one day's features with ids matched to the newest of ``runs``, its profiles
+    and its members (``daily_members``' columns); or why no model could be trained."""
+    import numpy as np
+    from pyspark.sql import functions as F
+
+    names = clustering.features
+    frame = clustering_frame(features, names).localCheckpoint()
+    distinct = frame.select(*names).distinct().count()
+    ks = candidate_ks(clustering, distinct)
+    if not ks:
+        return f"{distinct} distinct feature vectors: too few for k >= {clustering.k_min}"
+    scaler = fit_scaler(frame, names)
+    vectors = standardised(frame, names, scaler).localCheckpoint()
+    trained = train(vectors, ks, seed=clustering.seed, max_iter=clustering.max_iter)
+    if trained is None:
+        return f"every k of {ks} left a cluster empty"
+    assigned = trained.assignments.localCheckpoint()
+    stats = {
+        int(r["prediction"]): r
+        for r in assigned.groupBy("prediction")
+        .agg(F.count(F.lit(1)).alias("size"), *[F.mean(n).alias(n) for n in names])
+        .collect()
+    }
+    raw = scaler.unstandardise(trained.centroids)
+    sizes = [int(stats[i]["size"]) for i in range(trained.k)]
+    previous = runs[-1] if runs and runs[-1].features == names else None
+    used = [cluster_id for r in runs for cluster_id in r.centroids]
+    ids = match_ids(
+        raw, previous.centroids if previous else {}, scaler, sizes=sizes, next_id=max(used, default=0) + 1
+    )
+    version = model_version(
+        clustering, day, trained.k, {ids[i]: list(map(float, raw[i])) for i in range(trained.k)}
+    )
+    people = sum(sizes)
+    profiles = []
+    for i in range(trained.k):
+        features_of = feature_profiles(names, [float(stats[i][n]) for n in names], scaler)
+        profiles.append(
+            ClusterProfile(
+                as_of=day,
+                model_version=version,
+                cluster_id=ids[i],
+                segment=cluster_segment(ids[i]),
+                name=cluster_name(features_of),
+                size=sizes[i],
+                share=sizes[i] / people,
+                feature_means={p.feature: p.mean for p in features_of},
+                population_means={p.feature: p.population_mean for p in features_of},
+                z_scores={p.feature: p.z_score for p in features_of},
+            )
+        )
+    run = ModelRun(
+        model_version=version,
+        as_of=day,
+        trained_at=datetime.now(tz=UTC),
+        features=list(names),
+        seed=clustering.seed,
+        max_iter=clustering.max_iter,
+        k_min=clustering.k_min,
+        k_max=clustering.k_max,
+        silhouettes=trained.silhouettes,
+        chosen_k=trained.k,
+        silhouette=trained.silhouettes[trained.k],
+        people=people,
+        feature_means=scaler.means,
+        feature_stddevs=scaler.stddevs,
+        centroids={
+            ids[i]: [float(v) for v in np.asarray(raw[i])]
+            for i in sorted(range(trained.k), key=ids.__getitem__)
+        },
+        previous_model_version=previous.model_version if previous else None,
+    )
+    labels = assigned.sparkSession.createDataFrame(
+        [
+            (i, cluster_segment(ids[i]), cluster_predicate(version, ids[i], profiles[i].name))
+            for i in range(trained.k)
+        ],
+        "prediction int, segment string, predicate string",
+    )
+    members = assigned.join(labels, "prediction").select(
+        F.lit(day).alias("day"),
+        "segment",
+        "person_id",
+        "subject_key",
+        F.lit(version).alias("definition_hash"),
+        "predicate",
+    )
+    return run, profiles, members
+
+
+def fold_cluster_day(
+    spark: SparkSession,
+    run: ModelRun,
+    members: DataFrame,
+    runs: list[ModelRun],
+    *,
+    lake_root: str,
+    topic: str,
+    publish: Publisher,
+) -> dict[str, int]:
+    """Fold one model's members into the cluster spells, publish the entries and exits, write.
+
+    A spell records the model version that admitted the person and continues, across retrains,
+    while the person stays in the same cluster id on consecutive model days. An open spell ends
+    on the day after the previous model's day: ``not_matching`` when its cluster is in the new
+    model, ``definition_changed`` when the cluster id was retired."""
+    from pyspark.sql import functions as F
+
+    open_spells = (
+        read_table(spark, SEGMENT_MEMBERSHIPS, lake_root=lake_root)
+        .where(F.col("valid_to").isNull() & is_cluster_segment())
+        .localCheckpoint()
+    )
+    previous_day = runs[-1].as_of if runs else None
+    start = previous_day + timedelta(days=1) if previous_day else run.as_of
+    if start == run.as_of:
+        held = open_spells.select(
+            "segment",
+            "person_id",
+            F.col("definition_hash").alias("open_hash"),
+            F.col("predicate").alias("open_predicate"),
+        )
+        members = members.join(held, ["segment", "person_id"], "left").select(
+            "day",
+            "segment",
+            "person_id",
+            "subject_key",
+            F.coalesce("open_hash", "definition_hash").alias("definition_hash"),
+            F.coalesce("open_predicate", "predicate").alias("predicate"),
+        )
+    hashes: dict[str, set[str]] = {cluster_segment(i): {run.model_version} for i in run.centroids}
+    for row in open_spells.select("segment", "definition_hash").distinct().collect():
+        if row["segment"] in hashes:
+            hashes[row["segment"]].add(row["definition_hash"])
+    spells = fold_spells(members, open_spells, hashes, start=start, end=run.as_of).localCheckpoint()
+    changes = membership_changes(spells, start=start, end=run.as_of).localCheckpoint()
+    messages = change_messages(changes, topic)
+    if messages:
+        publish(messages)
+    merge_upsert(
+        spells,
+        SEGMENT_MEMBERSHIPS,
+        lake_root=lake_root,
+        keys=["segment", "person_id", "definition_hash", "valid_from"],
+    )
+    entered = sum(1 for m in messages if json.loads(m.value)["change"] == "entered")
+    return {"entered": entered, "exited": len(messages) - entered}

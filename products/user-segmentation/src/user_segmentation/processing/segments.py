@@ -10,7 +10,7 @@ day; otherwise it is closed on that day.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, timedelta
 from functools import reduce
 from typing import TYPE_CHECKING
@@ -93,15 +93,28 @@ def membership_spells(
     start: date,
     end: date,
 ) -> DataFrame:
+    """:func:`fold_spells` for rule segments: a segment's current definition is its predicate's hash."""
+    current = {name: (s.definition_hash(),) for name, s in segments.items()}
+    return fold_spells(members, open_spells, current, start=start, end=end)
+
+
+def fold_spells(
+    members: DataFrame,
+    open_spells: DataFrame,
+    current: Mapping[str, Collection[str]],
+    *,
+    start: date,
+    end: date,
+) -> DataFrame:
     """The :class:`SegmentMembership` rows that change when the days ``start..end`` (every day
     present in the features, consecutive) are added: spells opened on those days, spells closed
     on them, and open spells extended through ``end`` (unchanged, so rewriting them is a no-op).
 
     ``open_spells`` are the spells open before ``start`` (``valid_to`` null). One continues when
     the person matches the same definition on ``start``; else it is closed on ``start`` with
-    ``definition_changed`` when its segment's definition changed (or the segment is gone), or
-    ``not_matching``. A spell of this run closes on the first day after its last matching day,
-    when that is not after ``end``."""
+    ``not_matching`` when its definition hash is among ``current``'s for its segment, else
+    ``definition_changed`` (the definition changed, or the segment is gone). A spell of this run
+    closes on the first day after its last matching day, when that is not after ``end``."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -136,7 +149,6 @@ def membership_spells(
         F.when(closing.isNotNull(), F.lit("not_matching")).alias("exit_reason"),
     )
     continued = attached.where(F.col("open_from").isNotNull()).select(*keys)
-    current = {name: s.definition_hash() for name, s in segments.items()}
     is_current = _is_current(current)
     ended = previous.join(continued, keys, "left_anti").select(
         *keys,
@@ -149,12 +161,15 @@ def membership_spells(
     return conform(run_spells.unionByName(ended), SegmentMembership)
 
 
-def _is_current(current: Mapping[str, str]) -> Column:
+def _is_current(current: Mapping[str, Collection[str]]) -> Column:
     from pyspark.sql import functions as F
 
     if not current:
         return F.lit(False)
-    pairs = [(F.col("segment") == name) & (F.col("definition_hash") == h) for name, h in current.items()]
+    pairs = [
+        (F.col("segment") == name) & F.col("definition_hash").isin(list(hashes))
+        for name, hashes in current.items()
+    ]
     return reduce(lambda a, b: a | b, pairs)
 
 

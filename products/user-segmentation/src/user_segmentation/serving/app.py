@@ -22,10 +22,12 @@ from lakehouse_core.serving.params import DateRangeQuery, Page, PaginationQuery
 from lakehouse_core.settings import get_settings
 from user_segmentation import PRODUCT
 from user_segmentation.config import SEGMENT_NAME_PATTERN, SegmentationConfig, load_segmentation_config
-from user_segmentation.contracts import PersonFeatures, SegmentDay, SegmentMembership
-from user_segmentation.serving.models import SegmentMember, SegmentSummary
+from user_segmentation.contracts import ModelRun, PersonFeatures, SegmentDay, SegmentMembership
+from user_segmentation.serving.models import ClusterModel, SegmentMember, SegmentSummary
 from user_segmentation.serving.queries import (
+    cluster_model,
     members,
+    model_runs,
     person_features,
     person_segments,
     segment_sizes,
@@ -42,6 +44,12 @@ SegmentName = Annotated[
 ]
 PersonId = Annotated[str, Path(pattern=PERSON_ID_PATTERN, description="A person_id: p_ and 24 hex digits.")]
 Day = Annotated[date | None, Query(description="A UTC day (YYYY-MM-DD); default: the newest day computed.")]
+ModelVersion = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[0-9a-f]{16}$", description="A model version (16 hex digits); default: the newest model."
+    ),
+]
 
 
 def create_app(config: SegmentationConfig, *, lake_root: str, cache: QueryCache | None = None) -> FastAPI:
@@ -59,6 +67,7 @@ def create_app(config: SegmentationConfig, *, lake_root: str, cache: QueryCache 
         api_keys_variable="SEGMENTS_API_KEYS",
     )
     app.include_router(segments_router(tables, config))
+    app.include_router(clusters_router(tables))
     app.include_router(persons_router(tables))
     return app
 
@@ -108,6 +117,40 @@ def segments_router(tables: ServedTables, config: SegmentationConfig) -> APIRout
         """The segment's members, entries and exits per day of the range (UTC days)."""
         known(segment)
         return segment_sizes(tables.sizes, segment, dates)
+
+    return router
+
+
+def clusters_router(tables: ServedTables) -> APIRouter:
+    router = APIRouter(
+        prefix="/v1",
+        tags=["clusters"],
+        dependencies=[Depends(require_role(ANALYST, open_when_no_keys=True))],
+        responses=error_responses(401, 403),
+    )
+
+    @router.get("/clusters", response_model=ClusterModel, responses=error_responses(404, 503))
+    def get_clusters(model_version: ModelVersion = None) -> ClusterModel:
+        """The clusters of the newest k-means model (or of ``model_version``): each one's stable id,
+        generated name, size and features against the population."""
+        found = cluster_model(tables.model_runs, tables.profiles, model_version)
+        if found is None:
+            if model_version is None:
+                raise HTTPException(
+                    404, "no k-means model trained yet; run the pipeline with clustering configured"
+                )
+            raise HTTPException(404, f"no model version '{model_version}'; GET /v1/model-runs lists them")
+        return found
+
+    @router.get(
+        "/model-runs",
+        response_model=Page[ModelRun],  # type: ignore[valid-type]
+        responses=error_responses(503),
+    )
+    def get_model_runs(page: PaginationQuery) -> object:
+        """Every k-means training, newest first: features, seed, the silhouette of each k tried,
+        the chosen k and the centroids under their stable ids."""
+        return Page.of(model_runs(tables.model_runs), page)
 
     return router
 

@@ -6,6 +6,8 @@ from datetime import date
 
 from pydantic import BaseModel, Field
 
+from user_segmentation.contracts import FeatureProfile
+
 
 class SegmentSummary(BaseModel):
     """A configured segment: its definition and its size on the newest computed day."""
@@ -26,3 +28,25 @@ class SegmentMember(BaseModel):
     valid_from: date = Field(description="The day they entered.")
     valid_to: date | None = Field(description="The day they left; null while a member.")
     definition_hash: str
+
+
+class ClusterSummary(BaseModel):
+    """One cluster of a model: its size, its name and its features against the population."""
+
+    cluster_id: int = Field(description="Stable across retrains (docs/DESIGN.md).")
+    segment: str = Field(description="cluster-<id>: its memberships' segment name.")
+    name: str
+    size: int
+    share: float
+    features: list[FeatureProfile] = Field(description="Most distinguishing (largest |z_score|) first.")
+
+
+class ClusterModel(BaseModel):
+    """A k-means model's clusters, with what chose it."""
+
+    model_version: str
+    as_of: date
+    chosen_k: int
+    silhouette: float
+    people: int
+    clusters: list[ClusterSummary] = Field(description="By cluster_id.")

@@ -7,16 +7,33 @@ A person is a member of a segment on day ``D`` when a spell has ``valid_from <= 
 from __future__ import annotations
 
 from datetime import date
+from typing import TypeVar
 
+import pyarrow as pa
 import pyarrow.compute as pc
+from pydantic import BaseModel
 
 from lakehouse_core.delta_reader import DeltaReader
-from lakehouse_core.serving.arrow import between, to_models
+from lakehouse_core.serving.arrow import SortOrder, between, to_models
 from lakehouse_core.serving.params import DateRange
 from lakehouse_core.serving.tables import ServedTable
 from user_segmentation.config import SegmentDefinition
-from user_segmentation.contracts import PersonFeatures, SegmentDay, SegmentMembership
-from user_segmentation.serving.models import SegmentMember, SegmentSummary
+from user_segmentation.contracts import (
+    ClusterProfile,
+    ModelRun,
+    PersonFeatures,
+    SegmentDay,
+    SegmentMembership,
+)
+from user_segmentation.serving.models import ClusterModel, ClusterSummary, SegmentMember, SegmentSummary
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def _with_maps(table: pa.Table, model: type[ModelT], order: SortOrder) -> list[ModelT]:
+    """:func:`to_models` for a contract with ``dict`` fields: Arrow maps become dicts."""
+    rows = table.sort_by(list(order)).to_pylist(maps_as_pydicts="strict")
+    return [model.model_validate(row) for row in rows]
 
 
 def _held_on(day: date) -> pc.Expression:
@@ -92,3 +109,46 @@ def person_features(table: ServedTable, person_id: str, day: date | None) -> Per
         return found[0] if found else None
 
     return table.query(("features", person_id, day), compute)
+
+
+def model_runs(table: ServedTable) -> list[ModelRun]:
+    """Every model run, newest first."""
+
+    def compute(reader: DeltaReader) -> list[ModelRun]:
+        return _with_maps(reader.read(), ModelRun, [("as_of", "descending")])
+
+    return table.query(("model_runs",), compute)
+
+
+def cluster_model(runs: ServedTable, profiles: ServedTable, version: str | None) -> ClusterModel | None:
+    """The clusters of model ``version`` (default: the newest); None when there is no such model."""
+    known = model_runs(runs)
+    run = next((r for r in known if version in (None, r.model_version)), None)
+    if run is None:
+        return None
+
+    def compute(reader: DeltaReader) -> list[ClusterProfile]:
+        found = reader.read(
+            filter=(pc.field("as_of") == run.as_of) & (pc.field("model_version") == run.model_version)
+        )
+        return _with_maps(found, ClusterProfile, [("cluster_id", "ascending")])
+
+    clusters = profiles.query(("profiles", run.model_version), compute)
+    return ClusterModel(
+        model_version=run.model_version,
+        as_of=run.as_of,
+        chosen_k=run.chosen_k,
+        silhouette=run.silhouette,
+        people=run.people,
+        clusters=[
+            ClusterSummary(
+                cluster_id=c.cluster_id,
+                segment=c.segment,
+                name=c.name,
+                size=c.size,
+                share=c.share,
+                features=c.feature_profiles(),
+            )
+            for c in clusters
+        ],
+    )

@@ -9,10 +9,18 @@ from dataclasses import dataclass
 from functools import partial
 
 from lakehouse_core.privacy import SUBJECT_KEY_COLUMN
-from lakehouse_core.tables import PSEUDONYMOUS_RETENTION_DAYS, Layer, Retention, SubjectKind, declare_table
+from lakehouse_core.tables import (
+    PSEUDONYMOUS_RETENTION_DAYS,
+    Layer,
+    Retention,
+    SubjectKind,
+    declare_table,
+)
 from user_segmentation import PRODUCT
 from user_segmentation.contracts import (
+    ClusterProfile,
     IdentityEdge,
+    ModelRun,
     PersonFeatures,
     PersonNode,
     SegmentDay,
@@ -95,6 +103,19 @@ SEGMENT_MEMBERSHIPS = _table(
 SEGMENT_SIZES = _table(
     "segment_sizes", Layer.GOLD, SegmentDay, "day", upstream=(SEGMENT_MEMBERSHIPS.qualified_name,)
 )
+# Both by the day they describe: a re-run of a day replaces its partition. Neither names a person.
+MODEL_RUNS = _table("model_runs", Layer.GOLD, ModelRun, "as_of", upstream=(PERSON_FEATURES.qualified_name,))
+CLUSTER_PROFILES = _table(
+    "cluster_profiles", Layer.GOLD, ClusterProfile, "as_of", upstream=(PERSON_FEATURES.qualified_name,)
+)
 
-TABLES = (IDENTITY_EDGES, PERSON_NODES, PERSON_FEATURES, SEGMENT_MEMBERSHIPS, SEGMENT_SIZES)
-GOLD_TABLES = (PERSON_FEATURES, SEGMENT_MEMBERSHIPS, SEGMENT_SIZES)
+TABLES = (
+    IDENTITY_EDGES,
+    PERSON_NODES,
+    PERSON_FEATURES,
+    SEGMENT_MEMBERSHIPS,
+    SEGMENT_SIZES,
+    MODEL_RUNS,
+    CLUSTER_PROFILES,
+)
+GOLD_TABLES = (PERSON_FEATURES, SEGMENT_MEMBERSHIPS, SEGMENT_SIZES, MODEL_RUNS, CLUSTER_PROFILES)
