@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from lakehouse_core.serving.auth import API_KEY_HEADER
 from lakehouse_testing.serving import get_ok, write_rows
 from user_segmentation.config import SegmentationConfig
-from user_segmentation.contracts import ClusterProfile, ModelRun
+from user_segmentation.contracts import ClusterProfile, ModelRun, SegmentMembership
 from user_segmentation.serving.app import create_app
 from user_segmentation.storage import tables as specs
 
@@ -22,6 +22,7 @@ D1, D2 = date(2026, 3, 1), date(2026, 3, 2)
 V1, V2 = "a" * 16, "b" * 16
 FEATURES = ["frequency_30d", "mobile_90d"]
 ANALYST = {API_KEY_HEADER: "analyst-key"}
+P1, P2 = (f"p_{c * 24}" for c in "ab")
 
 
 def config() -> SegmentationConfig:
@@ -62,6 +63,14 @@ def build_lake(lake_root: str) -> None:
         profile(V2, D2, 1, "mobile-first, high frequency", 9, (1.25, 1.3)),
         profile(V2, D2, 3, "low frequency", 10, (-1.1, -0.8)),
     )
+    write_rows(
+        lake_root,
+        specs.SEGMENT_MEMBERSHIPS,
+        SegmentMembership,
+        ("cluster-1", P1, "k1", D1, None, V1, "k-means model a: cluster 1", None),
+        ("cluster-1", P2, "k2", D1, D2, V1, "k-means model a: cluster 1", "not_matching"),
+        ("cluster-3", P2, "k2", D2, None, V2, "k-means model b: cluster 3", None),
+    )
 
 
 def test_clusters_of_the_newest_or_a_given_model_and_the_model_runs(lake_root: str) -> None:
@@ -81,6 +90,12 @@ def test_clusters_of_the_newest_or_a_given_model_and_the_model_runs(lake_root: s
     }  # fmt: skip
     older = get_ok(client, "/v1/clusters", ANALYST, model_version=V1)
     assert [c["size"] for c in older["clusters"]] == [10, 12]
+
+    on_newest_day = get_ok(client, "/v1/clusters/1/members", ANALYST)
+    assert [(m["person_id"], m["definition_hash"]) for m in on_newest_day["items"]] == [(P1, V1)]
+    on_d1 = get_ok(client, "/v1/clusters/1/members", ANALYST, day="2026-03-01")
+    assert [m["person_id"] for m in on_d1["items"]] == [P1, P2]
+    assert [m["person_id"] for m in get_ok(client, "/v1/clusters/3/members", ANALYST)["items"]] == [P2]
 
     runs = get_ok(client, "/v1/model-runs", ANALYST, limit=1)
     assert (runs["total"], runs["next_offset"]) == (2, 1)

@@ -23,6 +23,7 @@ from lakehouse_core.settings import get_settings
 from user_segmentation import PRODUCT
 from user_segmentation.config import SEGMENT_NAME_PATTERN, SegmentationConfig, load_segmentation_config
 from user_segmentation.contracts import ModelRun, PersonFeatures, SegmentDay, SegmentMembership
+from user_segmentation.processing.clusters import cluster_segment
 from user_segmentation.serving.models import ClusterModel, SegmentMember, SegmentSummary
 from user_segmentation.serving.queries import (
     cluster_model,
@@ -141,6 +142,28 @@ def clusters_router(tables: ServedTables) -> APIRouter:
                 )
             raise HTTPException(404, f"no model version '{model_version}'; GET /v1/model-runs lists them")
         return found
+
+    @router.get(
+        "/clusters/{cluster_id}/members",
+        response_model=Page[SegmentMember],  # type: ignore[valid-type]
+        responses=error_responses(404, 503),
+    )
+    def get_cluster_members(
+        cluster_id: Annotated[int, Path(ge=1, description="A stable cluster id.")],
+        page: PaginationQuery,
+        day: Day = None,
+    ) -> object:
+        """The members of cluster ``cluster_id`` (segment ``cluster-<id>``) on a day (default: the
+        newest model's day), by person_id, with the spell and the model version that admitted them."""
+        on = day
+        if on is None:
+            newest = cluster_model(tables.model_runs, tables.profiles, None)
+            if newest is None:
+                raise HTTPException(
+                    404, "no k-means model trained yet; run the pipeline with clustering configured"
+                )
+            on = newest.as_of
+        return Page.of(members(tables.memberships, cluster_segment(cluster_id), on), page)
 
     @router.get(
         "/model-runs",
