@@ -373,3 +373,42 @@ def test_identify_and_alias_calls_link_web_ids_to_the_subject_once(spark: SparkS
         (subject, pseudonym(ANONYMOUS_ID), "alias", "m-alias", "web-user-analytics.silver.events"),
         (subject, pseudonym(ANONYMOUS_ID), "identify", "m-identify", "web-user-analytics.silver.events"),
     ]
+
+
+def consent(**preferences: bool) -> dict[str, Any]:
+    return {**TRACK["context"], "consent": {"categoryPreferences": preferences}}
+
+
+def test_an_event_whose_consent_withholds_analytics_is_excluded_and_accounted_without_its_payload(
+    spark: SparkSession,
+) -> None:
+    values = [
+        with_(TRACK, messageId="m-consented", context=consent(Analytics=True, Advertising=False)),
+        with_(TRACK, messageId="m-withheld", context=consent(Analytics=False, Advertising=True)),
+        with_(TRACK, messageId="m-lower", context=consent(analytics=False)),
+        with_(TRACK, messageId="m-other-categories", context=consent(Advertising=False)),
+        with_(TRACK, messageId="m-no-consent"),
+        with_(TRACK, messageId=None, context=consent(Analytics=False)),
+    ]
+
+    batch = to_silver(
+        bronze(spark, values),
+        pseudonymisation_key=KEY,
+        platform_key=PLATFORM_KEY,
+        max_quarantine_fraction=0.2,
+    )
+
+    assert sorted(r.event_id for r in batch.events.collect()) == [
+        "m-consented",
+        "m-no-consent",
+        "m-other-categories",
+    ]
+    quarantined = {r.source_offset: r for r in batch.quarantine.collect()}
+    assert {o: (r.event_id, list(r.failed_rules)) for o, r in quarantined.items()} == {
+        1: ("m-withheld", ["analytics_consent_withdrawn"]),
+        2: ("m-lower", ["analytics_consent_withdrawn"]),
+        5: (None, ["has_message_id"]),
+    }
+    assert quarantined[1].raw_value == quarantined[2].raw_value == ""
+    assert quarantined[1].reason.startswith("web_events: analytics_consent_withdrawn: the event's consent")
+    assert types_of(batch.quarantine.schema) == types_of(QUARANTINE_SCHEMA)

@@ -116,6 +116,13 @@ class LocationContext(_Open):
     region: str | None = None
 
 
+class ConsentContext(_Open):
+    """Segment Consent Management's stamp on every event: the person's choice per consent
+    category at the time of the event (``{"Analytics": true, "Advertising": false}``)."""
+
+    category_preferences: dict[str, Any] | None = Field(default=None, alias="categoryPreferences")
+
+
 class Context(_Open):
     ip: str | None = None
     locale: str | None = None
@@ -130,6 +137,7 @@ class Context(_Open):
     screen: ScreenContext | None = None
     location: LocationContext | None = None
     traits: dict[str, Any] | None = None
+    consent: ConsentContext | None = None
 
 
 class SegmentMessage(_Open):

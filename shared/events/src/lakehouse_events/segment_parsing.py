@@ -59,6 +59,11 @@ EVENT_TS = "event_ts"
 
 _CORRUPT_RECORD = "_corrupt_record"
 
+#: The consent category (matched in any case) without which an event is not analysed.
+ANALYTICS_CATEGORY = "analytics"
+#: The quarantine rule of an event whose consent withholds :data:`ANALYTICS_CATEGORY`.
+CONSENT_WITHDRAWN = "analytics_consent_withdrawn"
+
 
 def _duration(seconds: int) -> str:
     if seconds % SECONDS_PER_DAY == 0:
@@ -272,6 +277,46 @@ def describe_failures(failed_rules: Column, descriptions: Mapping[str, str] = RU
     return F.array_join(F.transform(failed_rules, described), "; ")
 
 
+def analytics_consent_withheld(message: Column) -> Column:
+    """True when the message's ``context.consent.categoryPreferences`` sets the analytics
+    category to false. A message without consent preferences, or without that category, is not
+    withheld: consent is then managed outside the event stream."""
+    from pyspark.sql import functions as F
+
+    preferences = F.from_json(message["context"]["consent"]["categoryPreferences"], "map<string,boolean>")
+    withheld = F.exists(
+        F.map_entries(preferences),
+        lambda entry: (F.lower(entry["key"]) == ANALYTICS_CATEGORY) & (entry["value"] == F.lit(False)),
+    )
+    return F.coalesce(withheld, F.lit(False))
+
+
+def consent_exclusions(excluded: DataFrame, *, suite: str) -> DataFrame:
+    """Quarantine rows for valid messages excluded for want of analytics consent. Their payload
+    is not kept (``raw_value`` is empty, so no subject key either): the row only accounts for the
+    bronze record, so ``bronze = silver + quarantine`` still holds and the exclusion is counted."""
+    from pyspark.sql import functions as F
+
+    reason = (
+        f"{suite}: {CONSENT_WITHDRAWN}: the event's consent (context.consent.categoryPreferences) "
+        "withholds analytics, so it is excluded from silver and everything downstream; its payload "
+        "is not kept"
+    )
+    return conform(
+        excluded.select(
+            F.col("topic").alias("source_topic"),
+            F.col("partition").alias("source_partition"),
+            F.col("offset").alias("source_offset"),
+            F.col(MESSAGE)["messageId"].alias("event_id"),
+            F.lit("").alias("raw_value"),
+            F.array(F.lit(CONSENT_WITHDRAWN)).alias("failed_rules"),
+            F.lit(reason).alias("reason"),
+            F.current_timestamp().alias("quarantined_at"),
+        ),
+        QuarantinedRecord,
+    )
+
+
 def quarantine_records(
     rejected: DataFrame, *, suite: str, event_time: EventTimeWindow | None = None
 ) -> DataFrame:
@@ -310,7 +355,10 @@ def refine_segment_batch(
     """One bronze batch of Segment messages → a product's silver events and quarantine rows.
 
     Parses, applies :func:`message_expectations` as the suite ``suite`` and hands the valid
-    rows to the product's ``to_events``; the result gets exactly ``model``'s columns. Raises
+    rows to the product's ``to_events``; the result gets exactly ``model``'s columns. A valid
+    message whose consent withholds analytics (:func:`analytics_consent_withheld`) is not an
+    event: it goes to quarantine under :data:`CONSENT_WITHDRAWN` without its payload, and does
+    not count towards ``max_quarantine_fraction`` (it is a person's choice, not breakage). Raises
     :class:`~lakehouse_core.errors.QualityError` when more than ``max_quarantine_fraction`` of
     the rows fail: that is a broken producer, not bad rows, and should stop the pipeline rather
     than fill the quarantine. ``event_time`` is the product's plausibility window (default:
@@ -321,8 +369,13 @@ def refine_segment_batch(
         expectations=message_expectations(event_time),
         max_quarantine_fraction=max_quarantine_fraction,
     )
+    from pyspark.sql import functions as F
+
     outcome = apply_suite(parse_messages(bronze), rules)
+    withheld = analytics_consent_withheld(F.col(MESSAGE))
     return SilverBatch(
-        events=conform(to_events(outcome.valid), model),
-        quarantine=quarantine_records(outcome.quarantine, suite=suite, event_time=event_time),
+        events=conform(to_events(outcome.valid.where(~withheld)), model),
+        quarantine=quarantine_records(outcome.quarantine, suite=suite, event_time=event_time).unionByName(
+            consent_exclusions(outcome.valid.where(withheld), suite=suite)
+        ),
     )
