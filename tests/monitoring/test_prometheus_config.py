@@ -3,12 +3,12 @@ test rules), and the scrape targets are the ports the products are configured to
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+
+from lakehouse_testing.promql import promtool
 
 pytestmark = pytest.mark.unit
 
@@ -17,13 +17,6 @@ PRODUCTS = MONITORING.parents[1] / "products"
 PROMETHEUS = MONITORING / "prometheus/prometheus.yml"
 ALERTS = MONITORING / "alerts"
 GATEWAY_CONFIG = MONITORING.parents[1] / "shared/platform/src/lakehouse_platform/gateway/gateway.yaml"
-
-
-def promtool(*args: str) -> subprocess.CompletedProcess[str]:
-    binary = shutil.which("promtool")
-    if binary is None:
-        pytest.fail("promtool is not installed: run `make setup` (it installs Debian's prometheus package)")
-    return subprocess.run([binary, *args], capture_output=True, text=True, timeout=60, check=False)
 
 
 def scrape_targets() -> dict[str, list[str]]:
@@ -49,10 +42,14 @@ def test_every_alert_rule_file_passes_promtool_check_rules() -> None:
     assert "SUCCESS: 9 rules found" in checked.stdout
 
 
-def test_the_platform_alerts_fire_and_resolve_in_promtool_unit_tests() -> None:
-    tested = promtool("test", "rules", str(ALERTS / "tests/platform.test.yml"))
+def test_every_alert_fires_and_resolves_in_promtool_unit_tests() -> None:
+    cases = sorted((ALERTS / "tests").glob("*.test.yml"))
+    tested_rules = {c.name.removesuffix(".test.yml") for c in cases}
+
+    tested = promtool("test", "rules", *map(str, cases))
 
     assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert tested_rules == {r.name.removesuffix(".rules.yml") for r in ALERTS.glob("*.rules.yml")}
 
 
 def test_the_platform_rules_cover_every_alert_the_monitoring_promises() -> None:

@@ -81,11 +81,11 @@ def test_an_erasure_request_is_stored_by_subject_key_and_its_status_turns_late(l
     status = get_ok(client, f"/v1/erasure-requests/{request_id}", AUDITOR)
     assert (status["state"], status["late"]) == ("pending", False)
     metrics = client.get("/metrics").text
-    assert 'compliance_auditing_erasure_requests{state="pending"} 1.0' in metrics
-    assert "compliance_auditing_erasure_requests_late 0.0" in metrics
+    assert 'lakehouse_erasure_requests{state="pending"} 1.0' in metrics
+    assert "lakehouse_erasure_requests_late 0.0" in metrics
     clock.now = NOW + timedelta(hours=72, seconds=1)
     assert get_ok(client, f"/v1/erasure-requests/{request_id}", OFFICER)["late"] is True
-    assert "compliance_auditing_erasure_requests_late 1.0" in client.get("/metrics").text
+    assert "lakehouse_erasure_requests_late 1.0" in client.get("/metrics").text
     missing = client.get(f"/v1/erasure-requests/{request_id}/certificate", headers=AUDITOR)
     assert missing.status_code == 404
     assert "pending: no certificate issued yet" in missing.json()["detail"]

@@ -1,9 +1,13 @@
 """Metric names out of PromQL expressions, to check that dashboards and alert rules only use
-metrics a service exports."""
+metrics a service exports; and promtool, to check and unit-test the alert rules."""
 
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+
+import pytest
 
 #: PromQL words that look like metric names.
 PROMQL_WORDS = {"and", "or", "unless", "bool", "offset", "inf", "nan"}
@@ -23,3 +27,12 @@ def metric_names(expression: str) -> set[str]:
             continue
         names.add(found.group())
     return names
+
+
+def promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run promtool (Debian's ``prometheus`` package, installed by ``make setup``); a test that
+    needs it fails, never skips, without it."""
+    binary = shutil.which("promtool")
+    if binary is None:
+        pytest.fail("promtool is not installed: run `make setup` (it installs Debian's prometheus package)")
+    return subprocess.run([binary, *args], capture_output=True, text=True, timeout=60, check=False)

@@ -13,7 +13,7 @@ from prometheus_client.registry import Collector
 
 from compliance_auditing.storage.requests import request_states
 
-NAMESPACE = "compliance_auditing"
+NAMESPACE = "lakehouse"
 STATES = ("pending", "executing", "completed", "failed")
 
 
