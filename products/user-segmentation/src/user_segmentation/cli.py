@@ -21,7 +21,7 @@ from user_segmentation.config import load_segmentation_config
 from user_segmentation.pipeline import USER_SEGMENTATION, build_pipeline, spark_session, yesterday
 from user_segmentation.serving.app import create_app
 
-STEPS = ("topics", "identity", "features", "segments")
+STEPS = ("topics", "identity", "features", "segments", "clusters")
 
 app = typer.Typer(help=f"{PRODUCT}: {USER_SEGMENTATION.description}")
 console = Console()
@@ -37,7 +37,7 @@ def pipeline_command(
     ] = None,
     step: Annotated[list[str] | None, typer.Option(help=f"Run only these steps: {', '.join(STEPS)}.")] = None,
 ) -> None:
-    """Run topics → identity → features → segments once; the run is reported to
+    """Run topics → identity → features → segments → clusters once; the run is reported to
     platform.pipeline_runs.v1 like every product's."""
     configure_logging(PRODUCT)
     settings = LakehouseSettings()

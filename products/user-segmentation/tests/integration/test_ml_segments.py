@@ -1,4 +1,5 @@
-"""k-means segments on planted groups, end to end through ``run_clusters`` on real Delta tables:
+"""k-means segments on planted groups, end to end through the pipeline's ``clusters`` task on real
+Delta tables:
 three behaviours with distinct feature means → k = 3 chosen by silhouette, clusters that recover
 the groups (adjusted Rand index), names from the features, and a retrain on one more day (the
 same people with slight changes, rows shuffled, a few newcomers) that keeps every group's id and
@@ -15,12 +16,14 @@ import pytest
 from pyspark.sql import SparkSession
 from scipy.special import comb
 
+from lakehouse_core.config import TopicConfig
 from lakehouse_core.contracts import spark_schema
 from lakehouse_core.delta import ensure_table, overwrite_partitions, read_table
 from lakehouse_core.kafka.producer import OutgoingMessage
+from lakehouse_platform.orchestrator import run_pipeline
 from user_segmentation.config import ClusteringConfig, SegmentationConfig
 from user_segmentation.contracts import ModelRun, PersonFeatures
-from user_segmentation.processing.jobs import run_clusters
+from user_segmentation.pipeline import build_pipeline
 from user_segmentation.storage.tables import (
     CLUSTER_PROFILES,
     MODEL_RUNS,
@@ -106,14 +109,25 @@ def members_on(spark: SparkSession, lake_root: str, day: date) -> dict[str, str]
 def test_planted_groups_are_recovered_named_and_keep_their_ids_on_a_retrain(
     spark: SparkSession, lake_root: str
 ) -> None:
-    config = SegmentationConfig(name="user-segmentation", owner="o", team="t", clustering=CLUSTERING)
+    config = SegmentationConfig(
+        name="user-segmentation",
+        owner="o",
+        team="t",
+        topics={"membership": TopicConfig(name="segments.membership.v1", partitions=1)},
+        clustering=CLUSTERING,
+    )
     sent: list[OutgoingMessage] = []
     ensure_table(spark, PERSON_FEATURES, lake_root=lake_root)
     write_days(spark, lake_root, planted_day(D1, seed=1) + planted_day(D2, seed=2, newcomers=2))
 
-    run = run_clusters(spark, config, lake_root=lake_root, topic="t", publish=sent.extend)
+    pipeline = build_pipeline(
+        config, spark=lambda: spark, bootstrap_servers="unused:9092", lake_root=lake_root, publish=sent.extend
+    )
+    run = run_pipeline(pipeline, only=["clusters"])
 
-    assert run.chosen_k == {D1: 3, D2: 3}
+    (task,) = run.tasks
+    assert task.status == "succeeded", task.error
+    assert task.outputs["chosen_k"] == {D1.isoformat(): 3, D2.isoformat(): 3}
     on_d1 = members_on(spark, lake_root, D1)
     assert len(on_d1) == 3 * PER_GROUP
     people = sorted(on_d1)
@@ -133,7 +147,7 @@ def test_planted_groups_are_recovered_named_and_keep_their_ids_on_a_retrain(
     on_d2 = members_on(spark, lake_root, D2)
     assert {p: s for p, s in on_d2.items() if p in on_d1} == on_d1
     assert all(on_d2[p] == cluster_of[group_of(p)] for p in on_d2 if p not in on_d1)
-    assert (run.entered, run.exited) == (len(sent), 0) == (3 * PER_GROUP + 3 * 2, 0)
+    assert (task.outputs["entered"], task.outputs["exited"]) == (len(sent), 0) == (3 * PER_GROUP + 3 * 2, 0)
     open_spells = [
         s
         for s in read_table(spark, SEGMENT_MEMBERSHIPS, lake_root=lake_root).collect()
