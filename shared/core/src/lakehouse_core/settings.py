@@ -35,6 +35,11 @@ class LakehouseSettings(BaseSettings):
     lake_root: str = Field(default="", description="Local path or object-store URI of the lake.")
     state_dir: Path = Field(default=Path(), description="Local services' data, pids and logs.")
     jars_dir: Path = Field(default=Path(), description="JVM artefacts laid out by `make setup`.")
+    backup_root: Path = Field(
+        default=Path(),
+        description="Where `lakehouse backup create` copies the lake's tables; default <state_dir>/backups. "
+        "Keep it on another disk than the lake.",
+    )
 
     spark_master: str = "local[*]"
     spark_driver_memory: str = "2g"
@@ -111,6 +116,8 @@ class LakehouseSettings(BaseSettings):
             self.lake_root = str(self.home / "data_lake")
         if self.state_dir == Path():
             self.state_dir = self.home / ".lakehouse" / "state"
+        if self.backup_root == Path():
+            self.backup_root = self.state_dir / "backups"
         if self.lineage_file == Path():
             self.lineage_file = self.state_dir / "lineage" / "events.jsonl"
         if not self.kafka_bootstrap_servers:

@@ -1,4 +1,4 @@
-"""``lakehouse``: the platform's command line (local stack, topics, catalog, SQL, smoke pipeline, UI)."""
+"""``lakehouse``: the platform's command line (stack, topics, catalog, backups, SQL, smoke pipeline, UI)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from lakehouse_core.kafka.admin import TopicSpec, ensure_topics, list_topics
 from lakehouse_core.process_exit import command_line
 from lakehouse_core.settings import LakehouseSettings
 from lakehouse_core.tables import Layer
+from lakehouse_platform.backup.cli import backup_app
 from lakehouse_platform.catalog import Catalog, CatalogEntry, LineageNode, discover_products, load_catalog
 from lakehouse_platform.dagster_ui import DEFAULT_PORT, PORT_VARIABLE
 from lakehouse_platform.gateway.cli import admin_app, gateway
@@ -47,6 +48,7 @@ catalog_app = typer.Typer(
 )
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(admin_app, name="admin")
+app.add_typer(backup_app, name="backup")
 app.command("gateway")(gateway)
 app.command("report")(report)
 
