@@ -5,6 +5,7 @@ backup, and the ``lakehouse backup`` commands."""
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -261,3 +262,37 @@ def test_the_backup_commands(
     assert no_table.exit_code == 1
     assert "holds no table 'shop.gold.nothing'" in no_table.stderr
     assert runner.invoke(app, ["backup", "drill", "--backup", "nope"], env=env).exit_code == 1
+
+
+def test_a_changed_commit_stops_the_backup_and_a_rebuilt_table_gets_its_own_folder(
+    catalog: Catalog, lake_root: str, tmp_path: Path
+) -> None:
+    backups = tmp_path / "backups"
+    first = create_backup(catalog, backup_root=backups, lake_root=lake_root)
+    daily = first.table("shop.gold.daily")
+    commit = backups / daily.store / "_delta_log" / f"{0:020d}.json"
+    commit.write_text(commit.read_text() + "\n")
+    with pytest.raises(BackupError, match="a Delta commit never changes"):
+        create_backup(catalog, backup_root=backups, lake_root=lake_root)
+
+    shutil.rmtree(catalog.get("shop.gold.daily").location)
+    write(catalog, "shop.gold.daily", rows(30))
+    rebuilt = create_backup(catalog, backup_root=backups, lake_root=lake_root).table("shop.gold.daily")
+    assert rebuilt.table_id != daily.table_id
+    assert rebuilt.store != daily.store
+    assert (rebuilt.version, rebuilt.copied, rebuilt.skipped) == (0, 2, 0)
+
+
+def test_a_data_file_met_half_written_is_copied_again(
+    catalog: Catalog, lake_root: str, tmp_path: Path
+) -> None:
+    backups = tmp_path / "backups"
+    first = create_backup(catalog, backup_root=backups, lake_root=lake_root)
+    daily = first.table("shop.gold.daily")
+    (data_file,) = [f for f in daily.files if f.endswith(".parquet")]
+    held = backups / daily.store / data_file
+    held.write_bytes(held.read_bytes()[:100])
+
+    again = create_backup(catalog, backup_root=backups, lake_root=lake_root).table("shop.gold.daily")
+    assert (again.copied, again.skipped, again.recopied) == (0, 1, 1)
+    assert held.stat().st_size == daily.files[data_file]

@@ -172,6 +172,8 @@ def backup_restore(
     for t in done.tables:
         shown.add_row(t.name, str(t.version), str(t.live_version), str(t.files_copied), t.location)
     console.print(shown)
+    if done.not_yet:
+        console.print(f"created after {moment}, not restored: {', '.join(done.not_yet)}", soft_wrap=True)
     console.print(f"recorded in {done.marker}", soft_wrap=True)
     errors.print(
         "[yellow]apply the completed erasures to the restored tables before they are read[/]", soft_wrap=True
