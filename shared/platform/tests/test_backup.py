@@ -281,6 +281,8 @@ def test_a_changed_commit_stops_the_backup_and_a_rebuilt_table_gets_its_own_fold
     assert rebuilt.table_id != daily.table_id
     assert rebuilt.store != daily.store
     assert (rebuilt.version, rebuilt.copied, rebuilt.skipped) == (0, 2, 0)
+    drilled = {r.name: r for r in run_drill(first, backup_root=backups, scratch=tmp_path / "drill")}
+    assert "is another Delta table now" in str(drilled["shop.gold.daily"].problem)
 
 
 def test_a_data_file_met_half_written_is_copied_again(

@@ -62,6 +62,16 @@ def drill_table(table: TableBackup, *, manifest: Manifest, backup_root: Path, sc
     source: Fingerprint | None = None
     restored: Fingerprint | None = None
     try:
+        live_id = str(open_table(table.location).metadata().id)
+        if live_id != table.table_id:
+            return DrillResult(
+                table.name,
+                table.version,
+                None,
+                None,
+                f"source: {table.location} is another Delta table now (id {live_id}, the backup's "
+                f"{table.table_id}); nothing to compare with",
+            )
         source = fingerprint(table.location, version=table.version)
     except LakehouseError as exc:
         return DrillResult(table.name, table.version, None, None, f"source: {exc}")
