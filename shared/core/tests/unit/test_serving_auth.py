@@ -68,3 +68,21 @@ def test_guarding_without_installed_keys_fails_loudly() -> None:
     client = TestClient(make_client(None).app, raise_server_exceptions=True)
     with pytest.raises(RuntimeError, match="install_api_keys was never called"):
         client.get("/aggregate")
+
+
+def test_a_route_for_several_roles_admits_a_key_with_any_of_them() -> None:
+    app = FastAPI()
+    install_api_keys(app, {"officer": ["privacy_officer"], "auditor": ["auditor"], "analyst": ["analyst"]})
+
+    @app.get("/audit", dependencies=[Depends(require_role("auditor", "privacy_officer"))])
+    def audit() -> dict[str, bool]:
+        return {"ok": True}
+
+    client = TestClient(app)
+    assert client.get("/audit", headers={API_KEY_HEADER: "officer"}).status_code == 200
+    assert client.get("/audit", headers={API_KEY_HEADER: "auditor"}).status_code == 200
+    refused = client.get("/audit", headers={API_KEY_HEADER: "analyst"})
+    assert refused.status_code == 403
+    assert refused.json() == {
+        "detail": "this API key does not have any of the roles 'auditor' or 'privacy_officer'"
+    }

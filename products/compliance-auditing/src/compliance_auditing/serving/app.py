@@ -24,7 +24,6 @@ from compliance_auditing.contracts import (
     KeyReadsDaily,
     RetentionRun,
 )
-from compliance_auditing.serving.deps import require_any_role
 from compliance_auditing.serving.metrics import ErasureCollector
 from compliance_auditing.serving.models import (
     AccessRequestStatus,
@@ -49,6 +48,7 @@ from lakehouse_core.platform_topics import new_record_id
 from lakehouse_core.privacy import platform_subject_key, subject_key_of
 from lakehouse_core.serving.api import create_table_api, served_table
 from lakehouse_core.serving.arrow import between, to_models
+from lakehouse_core.serving.auth import require_role
 from lakehouse_core.serving.cache import QueryCache
 from lakehouse_core.serving.errors import error_responses
 from lakehouse_core.serving.params import DateRangeQuery, Page, PaginationQuery
@@ -121,7 +121,7 @@ def erasure_router(
     lake_root: str, subject_key: bytes, deadline: timedelta, clock: Callable[[], datetime]
 ) -> APIRouter:
     router = APIRouter(prefix="/v1/erasure-requests", tags=["erasure"], responses=error_responses(401, 403))
-    readers = [Depends(require_any_role(AUDITOR, PRIVACY_OFFICER))]
+    readers = [Depends(require_role(AUDITOR, PRIVACY_OFFICER))]
 
     def found(request_id: str) -> RequestState:
         state = request_states(lake_root, request_id).get(request_id)
@@ -135,7 +135,7 @@ def erasure_router(
         "",
         status_code=202,
         response_model=ErasureRequestStatus,
-        dependencies=[Depends(require_any_role(PRIVACY_OFFICER))],
+        dependencies=[Depends(require_role(PRIVACY_OFFICER))],
     )
     def create(body: SubjectRequestCreate) -> ErasureRequestStatus:
         """Record a request to erase a person; the erasure task executes it and issues the
@@ -209,7 +209,7 @@ def access_router(
     """Access requests. The export holds the person's data in clear, so only a privacy officer
     reads it; an auditor sees that a request was made and answered."""
     router = APIRouter(prefix="/v1/access-requests", tags=["access"], responses=error_responses(401, 403))
-    officers = [Depends(require_any_role(PRIVACY_OFFICER))]
+    officers = [Depends(require_role(PRIVACY_OFFICER))]
 
     def found(request_id: str) -> RequestState:
         state = request_states(lake_root, request_id, ACCESS).get(request_id)
@@ -248,7 +248,7 @@ def access_router(
     @router.get(
         "/{request_id}",
         response_model=AccessRequestStatus,
-        dependencies=[Depends(require_any_role(AUDITOR, PRIVACY_OFFICER))],
+        dependencies=[Depends(require_role(AUDITOR, PRIVACY_OFFICER))],
         responses=error_responses(404),
     )
     def status(request_id: RequestId) -> AccessRequestStatus:
@@ -288,7 +288,7 @@ def audit_router(lake_root: str, cache: QueryCache) -> APIRouter:
     router = APIRouter(
         prefix="/v1",
         tags=["audit"],
-        dependencies=[Depends(require_any_role(AUDITOR, PRIVACY_OFFICER))],
+        dependencies=[Depends(require_role(AUDITOR, PRIVACY_OFFICER))],
         responses=error_responses(401, 403),
     )
     table = served_table(GOLD_ACCESSES_DAILY, lake_root, cache)

@@ -73,12 +73,16 @@ def _installed_keys(app: FastAPI) -> ApiKeys:
     return keys
 
 
-def require_role(role: str, *, open_when_no_keys: bool = False) -> Callable[[Request, str | None], None]:
-    """A dependency that lets a request through only with a key holding ``role``.
+def require_role(*roles: str, open_when_no_keys: bool = False) -> Callable[[Request, str | None], None]:
+    """A dependency that lets a request through only with a key holding one of ``roles``.
 
     ``open_when_no_keys`` opens the route when no keys are configured at all: right for
     aggregates in local development, wrong for anything about a single person.
     """
+    if not roles:
+        raise ValueError("require_role needs at least one role")
+    wanted = frozenset(roles)
+    named = " or ".join(f"'{r}'" for r in roles)
 
     def guard(request: Request, api_key: Annotated[str | None, Security(_api_key_header)]) -> None:
         keys = _installed_keys(request.app)
@@ -87,17 +91,18 @@ def require_role(role: str, *, open_when_no_keys: bool = False) -> Callable[[Req
                 return
             raise HTTPException(
                 403,
-                f"this endpoint requires role '{role}' and no API keys are configured; "
-                f"configure a key with role '{role}' to use it",
+                f"this endpoint requires role {named} and no API keys are configured; "
+                f"configure a key with role {named} to use it",
             )
         if not api_key:
             raise HTTPException(
                 401, f"missing {API_KEY_HEADER} header", headers={"WWW-Authenticate": API_KEY_HEADER}
             )
-        roles = keys.roles_of(api_key)
-        if roles is None:
+        held = keys.roles_of(api_key)
+        if held is None:
             raise HTTPException(401, "unknown API key", headers={"WWW-Authenticate": API_KEY_HEADER})
-        if role not in roles:
-            raise HTTPException(403, f"this API key does not have role '{role}'")
+        if not held & wanted:
+            what = f"role {named}" if len(roles) == 1 else f"any of the roles {named}"
+            raise HTTPException(403, f"this API key does not have {what}")
 
     return guard
