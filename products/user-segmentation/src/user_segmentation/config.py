@@ -119,7 +119,8 @@ class SegmentationConfig(ProductConfig):
     api_keys: dict[str, list[str]] = Field(
         default_factory=dict,
         json_schema_extra={"secret": True},
-        description="API key → roles ('analyst', 'person_reader'); from SEGMENTS_API_KEYS (JSON) only.",
+        description="API key → roles ('analyst', 'person_reader', 'identity_steward'); "
+        "from SEGMENTS_API_KEYS (JSON) only.",
     )
 
     @field_validator("segments")

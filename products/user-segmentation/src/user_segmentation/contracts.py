@@ -40,6 +40,19 @@ class IdentityEdge(BaseModel):
     )
 
 
+class IdentityEdgeRemoval(BaseModel):
+    """Silver: an identity steward's decision that one edge of the graph is wrong; append-only.
+    Every edge between ``node_id`` and ``subject_key`` (whatever its evidence) is refused from the
+    next identity run on, so the person it joined splits."""
+
+    removal_id: str = Field(description="32 hex digits, assigned when the removal is made.")
+    node_id: str = Field(description="The edge's product id node: <product>:<linked_id_kind>:<linked_id>.")
+    subject_key: str = Field(description="The edge's subject key.")
+    reason: str = Field(description="Why the edge is wrong, as the steward wrote it.")
+    removed_at: datetime = Field(description="When the removal was made (UTC).")
+    removal_date: date = Field(description="UTC date of removed_at; the partition column.")
+
+
 class PersonNode(BaseModel):
     """Silver: one node of the identity graph (a subject key, a web anonymous id, a mobile device)
     and the person (connected component over accepted edges) it belongs to."""

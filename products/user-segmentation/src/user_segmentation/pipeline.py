@@ -108,6 +108,7 @@ def build_pipeline(
             "refused_edges": run.refused_edges,
             "nodes": run.nodes,
             "persons": run.persons,
+            "moved_nodes": run.moved_nodes,
             **_read(run.inputs),
             **written.outputs(),
         }
@@ -119,7 +120,12 @@ def build_pipeline(
             session, config, catalogued(), lake_root=lake_root, as_of=as_of(), first_day=first_day
         )
         written = written_since(session, [PERSON_FEATURES], before, lake_root=lake_root)
-        return {"days": [d.isoformat() for d in run.days], **_read(run.inputs), **written.outputs()}
+        return {
+            "days": [d.isoformat() for d in run.days],
+            **({"recomputed": run.recomputed.isoformat()} if run.recomputed else {}),
+            **_read(run.inputs),
+            **written.outputs(),
+        }
 
     def segments(_: RunContext) -> Mapping[str, Any]:
         session = spark()

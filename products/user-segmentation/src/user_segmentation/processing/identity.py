@@ -108,6 +108,31 @@ def guard_over_merge(edges: DataFrame, limits: Mapping[SubjectKind, MergeLimit])
     return conform(result, IdentityEdge)
 
 
+REMOVED_PREFIX = "removed: "
+
+
+def apply_removals(edges: DataFrame, removals: DataFrame) -> DataFrame:
+    """Guarded edges (:class:`IdentityEdge` rows) with every edge a removal names (by its
+    ``node_id`` and ``subject_key``) refused: ``refused_reason`` is ``removed: <reason>`` (the
+    oldest removal's, when there are several), whatever the guard said; the components are then
+    computed without it. ``subjects_in_window`` stays the guard's count."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    first = Window.partitionBy("node_id", "subject_key").orderBy("removed_at", "removal_id")
+    reasons = (
+        removals.withColumn("rank", F.row_number().over(first))
+        .where(F.col("rank") == 1)
+        .select("node_id", "subject_key", F.concat(F.lit(REMOVED_PREFIX), "reason").alias("removed"))
+    )
+    judged = (
+        edges.join(reasons, ["node_id", "subject_key"], "left")
+        .withColumn("refused_reason", F.coalesce("removed", "refused_reason"))
+        .withColumn("accepted", F.col("refused_reason").isNull())
+    )
+    return conform(judged, IdentityEdge)
+
+
 def event_nodes(events: DataFrame, source: Source) -> DataFrame:
     """The node each of a product's silver events belongs to: its subject key when it has one,
     else its product id (``node_id``, plus the node's columns of :class:`PersonNode`)."""

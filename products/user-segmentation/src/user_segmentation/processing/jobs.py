@@ -2,11 +2,12 @@
 this product's own), call the pure transforms, write, publish.
 
 - :func:`run_identity`: every identity link of web and mobile → ``silver.identity_edges`` (with
-  the over-merge guard's verdict) and ``silver.person_nodes`` (the persons, rewritten whole). The
-  graph is recomputed from all links up to ``as_of`` on each run (a full read: components can
-  merge or split anywhere);
+  the over-merge guard's verdict and the stewards' removals) and ``silver.person_nodes`` (the
+  persons, rewritten whole). The graph is recomputed from all links up to ``as_of`` on each run
+  (a full read: components can merge or split anywhere);
 - :func:`run_features`: ``gold.person_features`` for each UTC day after the last one computed,
-  up to ``as_of`` (partition overwrite, so a re-run of a day replaces it);
+  up to ``as_of`` (partition overwrite, so a re-run of a day replaces it), and the newest day
+  computed before again when the last identity run moved a node to another person;
 - :func:`run_segments`: the feature days not folded into memberships yet → spells in
   ``gold.segment_memberships``, sizes in ``gold.segment_sizes``, and every entry and exit
   published to ``segments.membership.v1`` before the tables are written (at least once: a run
@@ -26,7 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import reduce
 from typing import TYPE_CHECKING
 
-from lakehouse_core.delta import ensure_table, merge_upsert, overwrite_partitions, read_table
+from lakehouse_core.delta import ensure_table, merge_upsert, overwrite_partitions, read_table, table_history
 from lakehouse_core.errors import DataError
 from lakehouse_core.kafka.producer import EventProducer, OutgoingMessage
 from lakehouse_platform.catalog import Catalog, CatalogError
@@ -48,6 +49,7 @@ from user_segmentation.processing.clusters import (
 )
 from user_segmentation.processing.features import attribute, normalised_events, person_features
 from user_segmentation.processing.identity import (
+    apply_removals,
     edge_nodes,
     event_nodes,
     guard_over_merge,
@@ -66,6 +68,7 @@ from user_segmentation.processing.segments import (
 )
 from user_segmentation.storage.tables import (
     CLUSTER_PROFILES,
+    IDENTITY_EDGE_REMOVALS,
     IDENTITY_EDGES,
     MODEL_RUNS,
     PERSON_FEATURES,
@@ -120,6 +123,8 @@ class IdentityRun:
     refused_edges: int
     nodes: int
     persons: int
+    moved_nodes: int
+    """Nodes whose person_id differs from the previous graph's (a split, a merge)."""
     inputs: Inputs
 
 
@@ -127,28 +132,33 @@ def run_identity(
     spark: SparkSession, config: SegmentationConfig, catalog: Catalog, *, lake_root: str, as_of: date
 ) -> IdentityRun:
     """Rebuild the identity graph from every identity link and event id of web and mobile up to
-    the end of ``as_of``: a run for a past day sees the graph as it was then."""
+    the end of ``as_of``: a run for a past day sees the graph as it was then. Every removal in
+    ``silver.identity_edge_removals`` refuses the edges it names, whatever day it was made."""
     from pyspark.sql import functions as F
 
     inputs = read_inputs(spark, catalog, [n for s in SOURCES for n in (s.identity_links, s.events)])
     until = {name: frame.where(F.col("event_date") <= F.lit(as_of)) for name, frame in inputs.frames.items()}
-    for spec in (IDENTITY_EDGES, PERSON_NODES):
+    for spec in (IDENTITY_EDGES, PERSON_NODES, IDENTITY_EDGE_REMOVALS):
         ensure_table(spark, spec, lake_root=lake_root)
     link_frames = [
         link_edges(until[s.identity_links], product=s.product) for s in SOURCES if s.identity_links in until
     ]
     empty_edges = read_table(spark, IDENTITY_EDGES, lake_root=lake_root).limit(0)
-    edges = (
+    guarded = (
         guard_over_merge(reduce(lambda a, b: a.unionByName(b), link_frames), config.identity.merge_limits)
         if link_frames
         else empty_edges
-    ).localCheckpoint()
+    )
+    removals = read_table(spark, IDENTITY_EDGE_REMOVALS, lake_root=lake_root)
+    edges = apply_removals(guarded, removals).localCheckpoint()
     stored = read_table(spark, IDENTITY_EDGES, lake_root=lake_root).select("event_date")
     days = sorted(r[0] for r in stored.union(edges.select("event_date")).distinct().collect())
     overwrite_partitions(edges, IDENTITY_EDGES, lake_root=lake_root, partitions=days)
 
     nodes = [edge_nodes(edges)] + [event_nodes(until[s.events], s) for s in SOURCES if s.events in until]
     persons = person_nodes(nodes, edges).localCheckpoint()
+    previous = read_table(spark, PERSON_NODES, lake_root=lake_root)
+    moved = moved_nodes(previous, persons)
     persons.select(*PERSON_NODES.schema.fieldNames()).write.format("delta").mode("overwrite").save(
         PERSON_NODES.location(lake_root)
     )
@@ -159,8 +169,28 @@ def run_identity(
         refused_edges=int(edge_counts[1]) if edge_counts else 0,
         nodes=int(node_counts[0]) if node_counts else 0,
         persons=int(node_counts[1]) if node_counts else 0,
+        moved_nodes=moved,
         inputs=inputs,
     )
+
+
+def moved_nodes(previous: DataFrame, current: DataFrame) -> int:
+    """Nodes in both graphs whose person_id differs (counted before ``previous`` is overwritten)."""
+    from pyspark.sql import functions as F
+
+    before = previous.select("node_id", F.col("person_id").alias("before"))
+    return before.join(current, "node_id").where(F.col("before") != F.col("person_id")).count()
+
+
+def graph_moved_since_last_write(spark: SparkSession, *, lake_root: str) -> int:
+    """Nodes whose person differs between the newest version of ``silver.person_nodes`` and the
+    one before it (0 when there is no earlier version): what the last identity run changed."""
+    history = table_history(spark, PERSON_NODES, lake_root=lake_root, limit=1)
+    newest = int(history[0]["version"]) if history else 0
+    if newest == 0:
+        return 0
+    previous = read_table(spark, PERSON_NODES, lake_root=lake_root, version=newest - 1)
+    return moved_nodes(previous, read_table(spark, PERSON_NODES, lake_root=lake_root))
 
 
 @dataclass(frozen=True)
@@ -168,6 +198,8 @@ class FeaturesRun:
     days: list[date]
     rows: int
     inputs: Inputs
+    recomputed: date | None = None
+    """A day computed before and computed again, because the graph had changed since."""
 
 
 def last_day(spark: SparkSession, spec: TableSpec, column: str, *, lake_root: str) -> date | None:
@@ -188,12 +220,16 @@ def run_features(
     first_day: date | None = None,
 ) -> FeaturesRun:
     """Compute the features of every day after the newest computed one through ``as_of``; on an
-    empty table from ``first_day`` (default ``as_of``). A day already computed is not redone."""
+    empty table from ``first_day`` (default ``as_of``). An earlier day is not redone, except the
+    newest one when the last identity run moved any node to another person (a split or a merge):
+    that whole day is computed again through the new graph, so its rows name the persons as
+    they are now."""
     ensure_table(spark, PERSON_FEATURES, lake_root=lake_root)
     ensure_table(spark, PERSON_NODES, lake_root=lake_root)
     newest = last_day(spark, PERSON_FEATURES, "as_of", lake_root=lake_root)
     start = newest + timedelta(days=1) if newest else (first_day or as_of)
-    days = days_between(start, as_of)
+    recomputed = newest if newest and graph_moved_since_last_write(spark, lake_root=lake_root) else None
+    days = ([recomputed] if recomputed else []) + days_between(start, as_of)
     inputs = read_inputs(spark, catalog, [s.events for s in SOURCES])
     if not days:
         return FeaturesRun([], 0, inputs)
@@ -210,7 +246,7 @@ def run_features(
         features = read_table(spark, PERSON_FEATURES, lake_root=lake_root).limit(0)
     features = features.localCheckpoint()
     overwrite_partitions(features, PERSON_FEATURES, lake_root=lake_root, partitions=days)
-    return FeaturesRun(days, features.count(), inputs)
+    return FeaturesRun(days, features.count(), inputs, recomputed)
 
 
 @dataclass(frozen=True)

@@ -3,17 +3,20 @@
 Build it with :func:`create_app`; ``uvicorn --factory user_segmentation.serving.app:app_from_environment``
 serves it with the product configuration and the lake root of the environment. Segment routes
 need the ``analyst`` role (open when no keys are configured, in development); a person's
-features and segments need ``person_reader`` (never open).
+features and segments need ``person_reader`` (never open); removing an identity edge needs
+``identity_steward``, and listing removals ``identity_steward`` or ``person_reader`` (never open).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from importlib.metadata import version
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query
 
+from lakehouse_core.platform_topics import new_record_id
 from lakehouse_core.serving.api import create_table_api
 from lakehouse_core.serving.auth import require_role
 from lakehouse_core.serving.cache import QueryCache
@@ -22,9 +25,15 @@ from lakehouse_core.serving.params import DateRangeQuery, Page, PaginationQuery
 from lakehouse_core.settings import get_settings
 from user_segmentation import PRODUCT
 from user_segmentation.config import SEGMENT_NAME_PATTERN, SegmentationConfig, load_segmentation_config
-from user_segmentation.contracts import ModelRun, PersonFeatures, SegmentDay, SegmentMembership
+from user_segmentation.contracts import (
+    IdentityEdgeRemoval,
+    ModelRun,
+    PersonFeatures,
+    SegmentDay,
+    SegmentMembership,
+)
 from user_segmentation.processing.clusters import cluster_segment
-from user_segmentation.serving.models import ClusterModel, SegmentMember, SegmentSummary
+from user_segmentation.serving.models import ClusterModel, RemovalCreate, SegmentMember, SegmentSummary
 from user_segmentation.serving.queries import (
     cluster_model,
     members,
@@ -35,9 +44,11 @@ from user_segmentation.serving.queries import (
     segments,
 )
 from user_segmentation.serving.tables import SERVED_SPECS, ServedTables
+from user_segmentation.storage.removals import append_removal, edge_exists, read_removals
 
 ANALYST = "analyst"
 PERSON_READER = "person_reader"
+IDENTITY_STEWARD = "identity_steward"
 PERSON_ID_PATTERN = r"^p_[0-9a-f]{24}$"
 
 SegmentName = Annotated[
@@ -53,8 +64,19 @@ ModelVersion = Annotated[
 ]
 
 
-def create_app(config: SegmentationConfig, *, lake_root: str, cache: QueryCache | None = None) -> FastAPI:
-    """The API over the gold tables under ``lake_root``; ``/ready`` checks that they open."""
+def utc_now() -> datetime:
+    return datetime.now(tz=UTC)
+
+
+def create_app(
+    config: SegmentationConfig,
+    *,
+    lake_root: str,
+    cache: QueryCache | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> FastAPI:
+    """The API over the gold tables under ``lake_root``; ``/ready`` checks that they open;
+    ``clock`` is the time removals are made at."""
     cache = cache or QueryCache()
     tables = ServedTables.open(lake_root, cache)
     app = create_table_api(
@@ -70,6 +92,7 @@ def create_app(config: SegmentationConfig, *, lake_root: str, cache: QueryCache 
     app.include_router(segments_router(tables, config))
     app.include_router(clusters_router(tables))
     app.include_router(persons_router(tables))
+    app.include_router(identity_router(lake_root, clock))
     return app
 
 
@@ -202,5 +225,51 @@ def persons_router(tables: ServedTables) -> APIRouter:
             when = f"on {day}" if day else "on any day"
             raise HTTPException(404, f"no features of person '{person_id}' {when}")
         return found
+
+    return router
+
+
+def identity_router(lake_root: str, clock: Callable[[], datetime]) -> APIRouter:
+    """Removals of identity edges: each one splits the person the edge joined at the next
+    identity run (docs/DESIGN.md). They name subject keys, so no route is ever open."""
+    router = APIRouter(prefix="/v1/identity", tags=["identity"], responses=error_responses(401, 403))
+
+    @router.post(
+        "/removals",
+        status_code=202,
+        response_model=IdentityEdgeRemoval,
+        dependencies=[Depends(require_role(IDENTITY_STEWARD))],
+        responses=error_responses(404),
+    )
+    def create_removal(body: RemovalCreate) -> IdentityEdgeRemoval:
+        """Record that the edges between ``node_id`` and ``subject_key`` are wrong. The next
+        identity run refuses them (``refused_reason`` "removed: <reason>") and recomputes the
+        newest feature day; 404 when silver.identity_edges has no such edge."""
+        if not edge_exists(lake_root, node_id=body.node_id, subject_key=body.subject_key):
+            raise HTTPException(
+                404,
+                f"no identity edge between '{body.node_id}' and subject key '{body.subject_key}' "
+                "in silver.identity_edges",
+            )
+        now = clock()
+        removal = IdentityEdgeRemoval(
+            removal_id=new_record_id(),
+            node_id=body.node_id,
+            subject_key=body.subject_key,
+            reason=body.reason,
+            removed_at=now,
+            removal_date=now.date(),
+        )
+        append_removal(lake_root, removal)
+        return removal
+
+    @router.get(
+        "/removals",
+        response_model=Page[IdentityEdgeRemoval],  # type: ignore[valid-type]
+        dependencies=[Depends(require_role(IDENTITY_STEWARD, PERSON_READER))],
+    )
+    def get_removals(page: PaginationQuery) -> object:
+        """Every removal, oldest first, a page at a time."""
+        return Page.of(read_removals(lake_root), page)
 
     return router

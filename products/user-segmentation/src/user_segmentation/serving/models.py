@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from user_segmentation.contracts import FeatureProfile
 
@@ -50,3 +50,22 @@ class ClusterModel(BaseModel):
     silhouette: float
     people: int
     clusters: list[ClusterSummary] = Field(description="By cluster_id.")
+
+
+class RemovalCreate(BaseModel):
+    """A request to remove the edges between a product id node and a subject key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    node_id: str = Field(
+        min_length=1, max_length=512, description="The product id node: <product>:<kind>:<id>."
+    )
+    subject_key: str = Field(min_length=1, max_length=256)
+    reason: str = Field(min_length=1, max_length=500, description="Why the link is wrong (kept as evidence).")
+
+    @field_validator("node_id", "subject_key", "reason")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()

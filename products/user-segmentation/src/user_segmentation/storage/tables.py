@@ -20,6 +20,7 @@ from user_segmentation import PRODUCT
 from user_segmentation.contracts import (
     ClusterProfile,
     IdentityEdge,
+    IdentityEdgeRemoval,
     ModelRun,
     PersonFeatures,
     PersonNode,
@@ -68,12 +69,30 @@ IDENTITY_EDGES = _table(
         "node_id": SubjectKind.PSEUDONYMOUS_ID,
     },
 )
+# Written by the API with delta-rs (append-only), read by the identity run.
+IDENTITY_EDGE_REMOVALS = _table(
+    "identity_edge_removals",
+    Layer.SILVER,
+    IdentityEdgeRemoval,
+    "removal_date",
+    upstream=(),
+    # Outlives the edges it removes: they are kept by event_date, older than the removal.
+    retention=Retention(PSEUDONYMOUS_RETENTION_DAYS, "removal_date"),
+    subject_columns={
+        SUBJECT_KEY_COLUMN: SubjectKind.SUBJECT_KEY,
+        "node_id": SubjectKind.PSEUDONYMOUS_ID,
+    },
+)
 PERSON_NODES = _table(
     "person_nodes",
     Layer.SILVER,
     PersonNode,
     None,
-    upstream=(IDENTITY_EDGES.qualified_name, *(s.events for s in SOURCES)),
+    upstream=(
+        IDENTITY_EDGES.qualified_name,
+        IDENTITY_EDGE_REMOVALS.qualified_name,
+        *(s.events for s in SOURCES),
+    ),
     subject_columns={
         SUBJECT_KEY_COLUMN: SubjectKind.SUBJECT_KEY,
         "person_subject_key": SubjectKind.SUBJECT_KEY,
@@ -111,6 +130,7 @@ CLUSTER_PROFILES = _table(
 
 TABLES = (
     IDENTITY_EDGES,
+    IDENTITY_EDGE_REMOVALS,
     PERSON_NODES,
     PERSON_FEATURES,
     SEGMENT_MEMBERSHIPS,
