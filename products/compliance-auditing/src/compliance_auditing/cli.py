@@ -102,6 +102,32 @@ def erase(
         raise typer.Exit(1)
 
 
+@app.command("reapply-erasures")
+def reapply_erasures_command(
+    restored: Annotated[
+        str | None,
+        typer.Option(
+            help="The lake root a restore wrote into (`lakehouse backup restore --to`); default the lake."
+        ),
+    ] = None,
+) -> None:
+    """Apply every completed erasure again to the tables of restores not handled yet."""
+    from compliance_auditing.processing.reapply import reapply_erasures
+
+    configure_logging(PRODUCT)
+    settings = LakehouseSettings()
+    done = reapply_erasures(
+        spark_session(),
+        load_catalog(lake_root=settings.lake_root),
+        lake_root=settings.lake_root,
+        restored_root=restored,
+    )
+    console.print(
+        f"{done.restores} restores: erasures applied again to {done.tables} tables, "
+        f"{done.rows_deleted} rows deleted"
+    )
+
+
 @app.command()
 def api() -> None:
     """Serve the REST API (OpenAPI docs at /docs)."""

@@ -111,6 +111,21 @@ class AccessRequestEvent(RequestStep):
     user id."""
 
 
+class ErasedSubject(BaseModel):
+    """Silver: a person whose erasure completed, in keyed form only, kept so that the erasure can
+    be applied again to tables restored from a backup taken before it (their clear ids are
+    dropped with the request, so they are kept as subject keys of the ids)."""
+
+    request_id: str
+    subject_key: str
+    linked_ids: list[str] = Field(description="The product-keyed ids the identity links tied to the person.")
+    clear_id_keys: list[str] = Field(
+        description="Subject keys (HMAC-SHA256 under the platform key) of the request's clear ids."
+    )
+    completed_at: datetime
+    completed_date: date = Field(description="UTC date of completed_at; the partition column.")
+
+
 class ErasureCertificate(BaseModel):
     """Gold: the signed proof that a request's subject is gone from every table checked."""
 

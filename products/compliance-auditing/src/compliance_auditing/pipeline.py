@@ -1,7 +1,8 @@
 """compliance-auditing as the platform runs it: its declaration (found through the
 ``lakehouse.products`` entry point) and its task graph, topics → bronze → silver (the chained
 audit trail) → accesses_daily and key_reads_daily, erasure (the pending requests, across every
-catalogued table), access (the pending access requests' exports) and retention (the expired
+catalogued table), reapply_erasures (the completed erasures, to tables restored in place from a
+backup), access (the pending access requests' exports) and retention (the expired
 rows of every catalogued table with a retention)."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from compliance_auditing.config import SOURCE_CONFIG_DIR, ComplianceConfig, load
 from compliance_auditing.processing.access import execute_access_requests
 from compliance_auditing.processing.erase import execute_erasures
 from compliance_auditing.processing.jobs import run_accesses, run_key_reads, run_silver
+from compliance_auditing.processing.reapply import reapply_erasures
 from compliance_auditing.processing.retention import enforce_retention
 from compliance_auditing.storage.requests import store_retention_runs
 from compliance_auditing.storage.tables import (
@@ -29,6 +31,7 @@ from compliance_auditing.storage.tables import (
     SILVER_ACCESS_REQUESTS,
     SILVER_AUDIT_TRAIL,
     SILVER_CHAIN_ROOTS,
+    SILVER_ERASED_SUBJECTS,
     SILVER_ERASURE_REQUESTS,
     TABLES,
 )
@@ -142,6 +145,10 @@ def build_pipeline(
         )
         return {"requests": run.executed, "completed": run.completed, "failed": run.failed}
 
+    def reapply(_: RunContext) -> Mapping[str, Any]:
+        done = reapply_erasures(spark(), catalogued(), lake_root=lake_root)
+        return {"restores": done.restores, "tables": done.tables, "rows_deleted": done.rows_deleted}
+
     def access(_: RunContext) -> Mapping[str, Any]:
         run = execute_access_requests(spark(), catalogued(), lake_root=lake_root)
         return {"requests": run.executed, "completed": run.completed, "failed": run.failed}
@@ -168,7 +175,13 @@ def build_pipeline(
             ),
             Task("accesses_daily", accesses, depends_on=("silver",), writes=(GOLD_ACCESSES_DAILY,)),
             Task("key_reads_daily", key_reads, depends_on=("silver",), writes=(GOLD_KEY_READS_DAILY,)),
-            Task("erasure", erasure, retries=0, writes=(SILVER_ERASURE_REQUESTS, GOLD_ERASURE_CERTIFICATES)),
+            Task(
+                "erasure",
+                erasure,
+                retries=0,
+                writes=(SILVER_ERASURE_REQUESTS, GOLD_ERASURE_CERTIFICATES, SILVER_ERASED_SUBJECTS),
+            ),
+            Task("reapply_erasures", reapply, depends_on=("erasure",), retries=0),
             Task("access", access, depends_on=("erasure",), retries=0, writes=(SILVER_ACCESS_REQUESTS,)),
             Task("retention", retention, depends_on=("erasure",), writes=(GOLD_RETENTION_RUNS,)),
         ],

@@ -21,6 +21,7 @@ from compliance_auditing.contracts import ErasureRequestEvent
 from compliance_auditing.pipeline import COMPLIANCE_AUDITING
 from compliance_auditing.processing.erase import execute_erasures
 from compliance_auditing.processing.proof import signature_holds
+from compliance_auditing.processing.reapply import reapply_erasures
 from compliance_auditing.storage.requests import (
     ClearIds,
     pending_dir,
@@ -36,6 +37,8 @@ from lakehouse_core.ingestion.bronze import bronze_table
 from lakehouse_core.kafka.admin import TopicSpec, ensure_topics
 from lakehouse_core.privacy import subject_key_of
 from lakehouse_core.tables import Layer, SubjectKind, TableSpec, declare_table
+from lakehouse_platform.backup.create import create_backup
+from lakehouse_platform.backup.restore import restore_backup
 from lakehouse_platform.catalog import build_catalog
 from lakehouse_testing.plugin import KafkaFixture
 
@@ -149,6 +152,20 @@ def bronze_rows(batch: int) -> list[tuple[Any, ...]]:
             key(name),
         )
         for i, name in enumerate(PEOPLE)
+    ] + [
+        # before sign-in: no Kafka key, no subject key; only the payload's anonymousId names them
+        (
+            None,
+            json.dumps({"anonymousId": anon(name), "event": "Viewed"}),
+            "app.events.v1",
+            0,
+            10 * batch + 5 + i,
+            AT,
+            AT,
+            DAY,
+            None,
+        )
+        for i, name in enumerate(PEOPLE)
     ]
 
 
@@ -177,9 +194,11 @@ def write_lake(spark: SparkSession, lake_root: str) -> None:
     append(spark.createDataFrame(links, SHOP_LINKS.schema), SHOP_LINKS, lake_root=lake_root)
 
 
-def others(spark: SparkSession, location: str, column: str) -> list[tuple[Any, ...]]:
+def others(spark: SparkSession, location: str) -> list[tuple[Any, ...]]:
+    """The rows that name nobody erased: none of alice's keys or ids in any column."""
+    alice = [key("alice"), visitor("alice"), user("alice"), anon("alice"), device("alice")]
     rows = spark.read.format("delta").load(location).collect()
-    return sorted(tuple(r) for r in rows if r[column] not in (key("alice"), user("alice"), visitor("alice")))
+    return sorted((tuple(r) for r in rows if not holds(str(tuple(r)), alice)), key=str)
 
 
 def holds(text: str, tokens: list[str]) -> list[str]:
@@ -187,7 +206,11 @@ def holds(text: str, tokens: list[str]) -> list[str]:
 
 
 def test_an_erased_person_is_gone_from_every_version_feed_log_and_file(
-    spark: SparkSession, lake_root: str, kafka_broker: KafkaFixture
+    spark: SparkSession,
+    lake_root: str,
+    kafka_broker: KafkaFixture,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import pyarrow.parquet as pq
     from deltalake import DeltaTable
@@ -201,8 +224,8 @@ def test_an_erased_person_is_gone_from_every_version_feed_log_and_file(
         ],
         lake_root=lake_root,
     )
-    events_before = others(spark, SHOP_EVENTS.location(lake_root), "visitor_id")
-    bronze_before = others(spark, APP_BRONZE.location(lake_root), "key")
+    events_before = others(spark, SHOP_EVENTS.location(lake_root))
+    bronze_before = others(spark, APP_BRONZE.location(lake_root))
     counts_versions = DeltaTable(APP_COUNTS.location(lake_root)).version()
     record_step(
         lake_root,
@@ -217,6 +240,9 @@ def test_an_erased_person_is_gone_from_every_version_feed_log_and_file(
     )
     save_clear_ids(lake_root, "req-1", ClearIds(user("alice"), (anon("alice"),), (device("alice"),)))
 
+    backups = tmp_path / "backups"
+    monkeypatch.setenv("LAKEHOUSE_BACKUP_ROOT", str(backups))
+    backup = create_backup(catalog, backup_root=backups, lake_root=lake_root)
     week, hour = 7 * 86_400_000, 3_600_000
     ensure_topics(
         kafka_broker.bootstrap_servers,
@@ -257,9 +283,10 @@ def test_an_erased_person_is_gone_from_every_version_feed_log_and_file(
             .load(location)
         )
         assert not holds(str(feed.collect()), tokens), spec.qualified_name
-    assert others(spark, SHOP_EVENTS.location(lake_root), "visitor_id") == events_before
-    assert others(spark, APP_BRONZE.location(lake_root), "key") == bronze_before
+    assert others(spark, SHOP_EVENTS.location(lake_root)) == events_before
+    assert others(spark, APP_BRONZE.location(lake_root)) == bronze_before
     assert spark.read.format("delta").load(SHOP_EVENTS.location(lake_root)).count() == len(events_before) == 8
+    assert len(bronze_before) == 8
     assert DeltaTable(APP_COUNTS.location(lake_root)).version() == counts_versions
     assert DeltaTable(APP_COUNTS.location(lake_root), version=0).version() == 0
 
@@ -305,3 +332,24 @@ def test_an_erased_person_is_gone_from_every_version_feed_log_and_file(
     assert anon("alice") not in issued.certificate
     assert not (pending_dir(lake_root) / "req-1.json").exists()
     assert request_states(lake_root)["req-1"].state == "completed"
+    assert document["backups"]["taken_before"] == [backup.backup_id]
+
+    restored_root = str(tmp_path / "restored")
+    restore_backup(backup, backup_root=backups, target_root=restored_root)
+    restored_events = SHOP_EVENTS.location(restored_root)
+    restored_bronze = APP_BRONZE.location(restored_root)
+    assert holds(str(spark.read.format("delta").load(restored_bronze).collect()), tokens), (
+        "restored as backed up"
+    )
+
+    reapplied = reapply_erasures(spark, catalog, lake_root=lake_root, restored_root=restored_root)
+
+    assert reapplied.restores == 1
+    assert reapplied.rows_deleted > 0
+    for location in (restored_events, restored_bronze, SHOP_LINKS.location(restored_root)):
+        assert not holds(str(spark.read.format("delta").load(location).collect()), tokens), location
+        files = [p for p in Path(location).rglob("*") if p.is_file() and p.read_bytes().startswith(b"PAR1")]
+        assert not any(holds(str(pq.read_table(p).to_pylist()), tokens) for p in files), location
+    assert others(spark, restored_events) == events_before
+    assert others(spark, restored_bronze) == bronze_before
+    assert reapply_erasures(spark, catalog, lake_root=lake_root, restored_root=restored_root).restores == 0

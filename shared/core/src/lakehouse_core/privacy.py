@@ -90,14 +90,26 @@ def hmac_sha256(column: Column, key: bytes) -> Column:
     """
     from pyspark.sql import functions as F
 
-    if len(key) > _SHA256_BLOCK_BYTES:
-        key = hashlib.sha256(key).digest()
-    block_key = key.ljust(_SHA256_BLOCK_BYTES, b"\x00")
-    inner_pad = bytes(b ^ 0x36 for b in block_key)
-    outer_pad = bytes(b ^ 0x5C for b in block_key)
+    inner_pad, outer_pad = _pads(key)
     message = F.encode(column.cast("string"), "UTF-8")
     inner = F.unhex(F.sha2(F.concat(F.lit(inner_pad), message), 256))
     return F.sha2(F.concat(F.lit(outer_pad), inner), 256)
+
+
+def _pads(key: bytes) -> tuple[bytes, bytes]:
+    if len(key) > _SHA256_BLOCK_BYTES:
+        key = hashlib.sha256(key).digest()
+    block_key = key.ljust(_SHA256_BLOCK_BYTES, b"\x00")
+    return bytes(b ^ 0x36 for b in block_key), bytes(b ^ 0x5C for b in block_key)
+
+
+def subject_key_sql(expression: str, key: bytes) -> str:
+    """:func:`subject_key` of a SQL expression, as SQL text (for conditions that must be
+    strings, e.g. a MERGE's): the HMAC-SHA256 of the trimmed text, NULL for none or blank."""
+    inner_pad, outer_pad = _pads(key)
+    present = f"nullif(trim(CAST({expression} AS STRING)), '')"
+    inner = f"unhex(sha2(concat(X'{inner_pad.hex()}', encode({present}, 'UTF-8')), 256))"
+    return f"sha2(concat(X'{outer_pad.hex()}', {inner}), 256)"
 
 
 def truncate_ip(column: Column) -> Column:

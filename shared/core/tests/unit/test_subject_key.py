@@ -22,6 +22,7 @@ from lakehouse_core.privacy import (
     subject_key,
     subject_key_of,
     subject_key_of_json,
+    subject_key_sql,
 )
 from lakehouse_core.settings import LakehouseSettings
 
@@ -118,3 +119,15 @@ def test_quarantine_rows_get_the_subject_key_of_their_raw_record(spark: SparkSes
         (f.name, f.dataType) for f in QUARANTINE_TABLE_SCHEMA.fields
     ]
     assert [r.subject_key for r in entries.orderBy("source_offset").collect()] == [expected("user-42"), None]
+
+
+def test_the_sql_subject_key_equals_the_python_one(spark: SparkSession) -> None:
+    key = b"a-platform-key-longer-than-one-sha256-block-of-sixty-four-bytes-so-it-is-hashed-first"
+    rows = spark.createDataFrame([(" user-1 ",), ("",), (None,), ("ü-2",)], "id string")
+
+    found = [r[0] for r in rows.selectExpr(f"{subject_key_sql('id', key)} AS k").collect()]
+
+    assert found == [subject_key_of("user-1", key), None, None, subject_key_of("ü-2", key)]
+    assert [r[0] for r in rows.select(subject_key(F.col("id"), b"short")).collect()] == [
+        r[0] for r in rows.selectExpr(f"{subject_key_sql('id', b'short')} AS k").collect()
+    ]

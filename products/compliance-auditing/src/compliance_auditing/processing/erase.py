@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from compliance_auditing.config import DEVELOPMENT_SIGNING_KEY, SIGNING_KEY_VARIABLE, ComplianceConfig
-from compliance_auditing.contracts import ErasureCertificate, ErasureRequestEvent
+from compliance_auditing.contracts import ErasedSubject, ErasureCertificate, ErasureRequestEvent
 from compliance_auditing.processing.erasure import Subject, linked_ids, match_condition, subject_frame
 from compliance_auditing.processing.proof import (
     canonical,
@@ -37,11 +37,13 @@ from compliance_auditing.storage.requests import (
     record_step,
     request_states,
     store_certificate,
+    store_erased_subject,
 )
 from compliance_auditing.storage.tables import KEPT_ON_ERASURE
 from lakehouse_core.config import require_outside_dev
 from lakehouse_core.delta import table_exists
 from lakehouse_core.identity import IDENTITY_LINKS
+from lakehouse_core.privacy import platform_subject_key, subject_key_of
 from lakehouse_core.tables import Layer
 
 if TYPE_CHECKING:
@@ -71,9 +73,14 @@ KEPT_REASON = (
     "kept: the audit trail and the erasure records are kept under a legal obligation (GDPR "
     "art. 17(3)(b) and 5(2)); they hold the subject key only, never a clear id"
 )
+REAPPLIED_ON_RESTORE = (
+    "backups are not rewritten: a table restored from one of them gets this erasure applied again "
+    "(compliance-auditing reapply-erasures, and the pipeline's reapply task for restores in place), "
+    "from the person's keyed ids kept in silver.erased_subjects"
+)
 NOT_COVERED = (
     "Kafka topics are not purged: their raw copies expire with each topic's retention, by the "
-    "time the kafka entry states; backups and streaming state are not covered by this certificate"
+    "time the kafka entry states; streaming state is not covered by this certificate"
 )
 
 
@@ -156,8 +163,10 @@ def certify(
     now: Clock,
     topics: TopicsChecked,
     exports_removed: int = 0,
-) -> ErasureCertificate:
-    """Erase the request's subject from every catalogued table and sign what was found."""
+    backups: tuple[str, ...] = (),
+) -> tuple[ErasureCertificate, Subject]:
+    """Erase the request's subject from every catalogued table and sign what was found; the
+    certificate and the subject it erased."""
     subject, links = resolve_subject(spark, catalog, request.subject_key, clear)
     frame = subject_frame(spark, subject).cache()
     pattern = search_pattern(subject)
@@ -183,12 +192,16 @@ def certify(
         "not_covered": NOT_COVERED,
         "kafka": raw_copies_section(topics, issued),
         "access_exports_removed": exports_removed,
+        "backups": {
+            "taken_before": list(backups),
+            "covered_by": REAPPLIED_ON_RESTORE,
+        },
         "tables": tables,
         "tables_checked": len(tables),
         "found": found,
     }
     text = canonical(document)
-    return ErasureCertificate(
+    certificate = ErasureCertificate(
         request_id=request.request_id,
         issued_at=issued,
         subject_key=request.subject_key,
@@ -198,6 +211,31 @@ def certify(
         signature=sign(text, key),
         issue_date=issued.date(),
     )
+    return certificate, subject
+
+
+def erased_subject(subject: Subject, request_id: str, at: datetime) -> ErasedSubject:
+    """The person in the keyed form kept after the request: clear ids as their subject keys."""
+    key = platform_subject_key()
+    clear_keys = {k for k in (subject_key_of(c, key) for c in subject.clear_ids) if k}
+    return ErasedSubject(
+        request_id=request_id,
+        subject_key=subject.subject_key,
+        linked_ids=list(subject.linked_ids),
+        clear_id_keys=sorted(clear_keys),
+        completed_at=at,
+        completed_date=at.date(),
+    )
+
+
+def backup_ids() -> tuple[str, ...]:
+    """The lake's backups at the time (``lakehouse backup list``), oldest first."""
+    from pathlib import Path
+
+    from lakehouse_core.settings import LakehouseSettings
+    from lakehouse_platform.backup.manifest import list_manifests
+
+    return tuple(sorted(m.backup_id for m in list_manifests(Path(LakehouseSettings().backup_root))))
 
 
 def _step(request: RequestState, state: str, at: datetime, detail: str | None = None) -> ErasureRequestEvent:
@@ -247,12 +285,13 @@ def execute_erasures(
     deadline = timedelta(hours=config.erasure.deadline_hours)
     completed = failed = 0
     topics = check_topics(catalog.kafka_topics(), bootstrap_servers) if todo else TopicsChecked((), {})
+    backups = backup_ids() if todo else ()
     for request in sorted(todo, key=lambda s: s.requested_at):
         record_step(lake_root, _step(request, "executing", now()))
         try:
             clear = load_clear_ids(lake_root, request.request_id)
             removed = drop_exports(lake_root, request.subject_key)
-            certificate = certify(
+            certificate, subject = certify(
                 spark,
                 catalog,
                 request,
@@ -262,6 +301,7 @@ def execute_erasures(
                 now=now,
                 topics=topics,
                 exports_removed=removed,
+                backups=backups,
             )
         except Exception as exc:
             log.exception("erasure request %s failed", request.request_id)
@@ -276,6 +316,7 @@ def execute_erasures(
             )
             failed += 1
             continue
+        store_erased_subject(lake_root, erased_subject(subject, request.request_id, now()))
         drop_clear_ids(lake_root, request.request_id)
         record_step(
             lake_root,

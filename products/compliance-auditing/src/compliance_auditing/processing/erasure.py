@@ -13,6 +13,11 @@ matched:
 - ``ip``: not matched on its own (a truncated network is shared by many people); the row goes
   when another column names the subject.
 
+An erasure applied again to a restored table knows the clear ids only as their subject keys
+(:attr:`Subject.clear_id_keys`): then a ``user_id`` column matches when its subject key is one
+of them, and a ``free_text`` column when the subject key of one of its JSON id fields
+(:data:`PAYLOAD_ID_PATHS`) is.
+
 The condition reads the subject from a one-row source frame (:func:`subject_frame`, alias
 ``s``) instead of literals, so the Delta log's record of the MERGE names columns, never the key.
 """
@@ -24,6 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from lakehouse_core.privacy import subject_key_sql
 from lakehouse_core.tables import SubjectKind
 
 if TYPE_CHECKING:
@@ -33,6 +39,8 @@ if TYPE_CHECKING:
 ID_CHARACTERS = "A-Za-z0-9_.@+-"
 #: Delta keeps a string column's min/max statistics truncated to this many characters.
 DELTA_STATS_PREFIX = 32
+#: Where a raw Segment message holds a person's clear ids.
+PAYLOAD_ID_PATHS = ("$.userId", "$.anonymousId", "$.previousId", "$.context.device.id")
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,8 @@ class Subject:
     subject_key: str
     linked_ids: tuple[str, ...] = ()
     clear_ids: tuple[str, ...] = field(default=(), repr=False)
+    clear_id_keys: tuple[str, ...] = ()
+    """Subject keys of clear ids no longer known (an erasure applied again after a restore)."""
 
     @property
     def tokens(self) -> tuple[str, ...]:
@@ -67,18 +77,20 @@ def token_pattern(tokens: Iterable[str]) -> str:
 
 
 def subject_frame(spark: SparkSession, subject: Subject) -> DataFrame:
-    """The one-row source of the erasure MERGE: ``subject_key``, ``linked_ids``, ``clear_ids``
-    and ``pattern`` (:func:`token_pattern` of every token)."""
+    """The one-row source of the erasure MERGE: ``subject_key``, ``linked_ids``, ``clear_ids``,
+    ``clear_id_keys`` and ``pattern`` (:func:`token_pattern` of every token)."""
     return spark.createDataFrame(
         [
             (
                 subject.subject_key,
                 list(subject.linked_ids),
                 list(subject.clear_ids),
+                list(subject.clear_id_keys),
                 token_pattern(subject.tokens),
             )
         ],
-        "subject_key string, linked_ids array<string>, clear_ids array<string>, pattern string",
+        "subject_key string, linked_ids array<string>, clear_ids array<string>, "
+        "clear_id_keys array<string>, pattern string",
     )
 
 
@@ -87,10 +99,15 @@ def _quoted(column: str) -> str:
 
 
 def match_condition(
-    subject_columns: Mapping[str, SubjectKind], *, target: str = "t", source: str = "s"
+    subject_columns: Mapping[str, SubjectKind],
+    *,
+    target: str = "t",
+    source: str = "s",
+    keyed_by: bytes | None = None,
 ) -> str | None:
     """The SQL condition (``target`` the table, ``source`` the :func:`subject_frame`) true for
-    the subject's rows; None when no column can name a person on its own."""
+    the subject's rows; None when no column can name a person on its own. With ``keyed_by``
+    (the platform key), clear ids are also matched by their subject keys."""
     parts = []
     for column, kind in sorted(subject_columns.items()):
         value = f"{target}.{_quoted(column)}"
@@ -100,8 +117,16 @@ def match_condition(
             parts.append(f"array_contains({source}.linked_ids, {value})")
         elif kind is SubjectKind.USER_ID:
             parts.append(f"array_contains({source}.clear_ids, {value})")
+            if keyed_by is not None:
+                parts.append(f"array_contains({source}.clear_id_keys, {subject_key_sql(value, keyed_by)})")
         elif kind is SubjectKind.FREE_TEXT:
             parts.append(f"regexp_like(CAST({value} AS STRING), {source}.pattern)")
+            if keyed_by is not None:
+                fields = ", ".join(
+                    subject_key_sql(f"get_json_object(CAST({value} AS STRING), '{path}')", keyed_by)
+                    for path in PAYLOAD_ID_PATHS
+                )
+                parts.append(f"arrays_overlap({source}.clear_id_keys, array({fields}))")
     return " OR ".join(f"({p})" for p in parts) if parts else None
 
 

@@ -10,6 +10,7 @@ erasure requests and access requests (:class:`RequestKind`), kept alike.
   one file per request under ``<lake>/_compliance/erasure_pending/`` (``access_pending/``;
   owner-only permissions) and the file is deleted when the certificate (the export) is stored.
 - ``gold.erasure_certificates``: one signed certificate per completed request.
+- ``silver.erased_subjects``: each completed erasure's person in keyed form (appended).
 - ``gold.retention_runs``: what each retention run deleted from each table (appended).
 """
 
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from compliance_auditing.contracts import (
     AccessRequestEvent,
+    ErasedSubject,
     ErasureCertificate,
     ErasureRequestEvent,
     RequestStep,
@@ -33,6 +35,7 @@ from compliance_auditing.storage.tables import (
     GOLD_ERASURE_CERTIFICATES,
     GOLD_RETENTION_RUNS,
     SILVER_ACCESS_REQUESTS,
+    SILVER_ERASED_SUBJECTS,
     SILVER_ERASURE_REQUESTS,
 )
 from lakehouse_core.errors import TableNotFoundError
@@ -123,6 +126,23 @@ def store_certificate(lake_root: str, certificate: ErasureCertificate) -> None:
         [certificate],
         "issue_date",
     )
+
+
+def store_erased_subject(lake_root: str, erased: ErasedSubject) -> None:
+    append_rows(
+        lake_root, SILVER_ERASED_SUBJECTS.location(lake_root), ErasedSubject, [erased], "completed_date"
+    )
+
+
+def erased_subjects(lake_root: str) -> list[ErasedSubject]:
+    """Every person whose erasure completed; empty before the first."""
+    from lakehouse_core.delta_reader import read_arrow
+
+    try:
+        rows = read_arrow(SILVER_ERASED_SUBJECTS.location(lake_root)).to_pylist()
+    except TableNotFoundError:
+        return []
+    return [ErasedSubject(**row) for row in rows]
 
 
 def store_retention_runs(lake_root: str, runs: Sequence[RetentionRun]) -> None:

@@ -15,6 +15,7 @@ from compliance_auditing.contracts import (
     AccessRequestEvent,
     AuditEntry,
     ChainRoot,
+    ErasedSubject,
     ErasureCertificate,
     ErasureRequestEvent,
     KeyReadsDaily,
@@ -77,6 +78,18 @@ GOLD_ERASURE_CERTIFICATES = _table(
     subject_columns=_SUBJECT,
 )
 
+SILVER_ERASED_SUBJECTS = _table(
+    "erased_subjects",
+    Layer.SILVER,
+    ErasedSubject,
+    "completed_date",
+    upstream=(SILVER_ERASURE_REQUESTS.qualified_name,),
+    retention=Retention(PROOF_RETENTION_DAYS, "completed_date"),
+    subject_columns=_SUBJECT,
+)
+"""Written by the erasure task when a request completes; read when erasures are applied again
+to restored tables."""
+
 SILVER_ACCESS_REQUESTS = _table(
     "access_requests",
     Layer.SILVER,
@@ -112,6 +125,7 @@ TABLES = (
     GOLD_KEY_READS_DAILY,
     SILVER_ERASURE_REQUESTS,
     GOLD_ERASURE_CERTIFICATES,
+    SILVER_ERASED_SUBJECTS,
     SILVER_ACCESS_REQUESTS,
     GOLD_RETENTION_RUNS,
 )
