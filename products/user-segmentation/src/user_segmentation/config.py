@@ -40,10 +40,30 @@ class IdentityConfig(BaseModel):
     )
 
 
+DEFAULT_FUNNEL = ["Product Viewed", "Product Added", "Checkout Started", "Order Completed"]
+
+
 class FeatureConfig(BaseModel):
     order_event: str = Field(
         default="Order Completed", description="The track event whose properties.revenue is monetary value."
     )
+    funnel: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_FUNNEL),
+        description="The funnel's track event names, in order: funnel_stage_90d is the furthest one reached.",
+    )
+
+    @field_validator("funnel")
+    @classmethod
+    def _funnel_steps(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("the funnel is empty; name its track events in order")
+        blank = [i + 1 for i, name in enumerate(value) if not name.strip()]
+        if blank:
+            raise ValueError(f"funnel steps {blank} are blank")
+        repeated = sorted({name for name in value if value.count(name) > 1})
+        if repeated:
+            raise ValueError(f"the funnel names {', '.join(map(repr, repeated))} more than once")
+        return value
 
 
 class SegmentDefinition(BaseModel):

@@ -108,6 +108,11 @@ class PersonFeatures(BaseModel):
     last_seen_web: datetime | None = None
     last_seen_ios: datetime | None = None
     last_seen_android: datetime | None = None
+    funnel_stage_90d: int = Field(
+        default=0,
+        description="The furthest step (1-based, features.funnel) of a track event in the 90 days "
+        "ending as_of; 0 when none.",
+    )
 
 
 class SegmentMembership(BaseModel):

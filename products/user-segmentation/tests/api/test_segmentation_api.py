@@ -40,7 +40,7 @@ def features(person: str, day: date, recency: int) -> tuple[object, ...]:
     seen = datetime(2026, 3, 1, 12, tzinfo=UTC)
     return (
         day, person, f"k-{person}", seen, seen, recency, 1, 2, 3, 1, 2, 3, 1, 2, 3, 0, 0.0, ["web"], seen,
-        None, None,
+        None, None, 0,
     )  # fmt: skip
 
 

@@ -40,6 +40,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "mobile_90d": ("mobile-first", "rarely on mobile"),
     "web_90d": ("web-first", "rarely on web"),
     "platform_count_90d": ("multi-platform", "single-platform"),
+    "funnel_stage_90d": ("deep in the funnel", "early in the funnel"),
 }
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
@@ -20,10 +21,12 @@ WINDOWS = (7, 30, 90)
 LAST_SEEN_PLATFORMS = ("web", "ios", "android")
 
 
-def normalised_events(events: DataFrame, source: Source, *, order_event: str) -> DataFrame:
+def normalised_events(
+    events: DataFrame, source: Source, *, order_event: str, funnel: Sequence[str] = ()
+) -> DataFrame:
     """A product's silver events → (node_id, event_ts, event_date, platform, session_key,
-    is_activity, is_order, revenue); events with neither a subject key nor a product id have no
-    node and are left out (docs/METRICS.md)."""
+    is_activity, is_order, revenue, funnel_step); events with neither a subject key nor a product
+    id have no node and are left out (docs/METRICS.md)."""
     from pyspark.sql import functions as F
 
     platform = F.lit("web") if source.platform_column is None else F.col(source.platform_column)
@@ -41,7 +44,20 @@ def normalised_events(events: DataFrame, source: Source, *, order_event: str) ->
         F.col("event_type").isin(list(ACTIVITY_TYPES)).alias("is_activity"),
         is_order.alias("is_order"),
         F.when(is_order, F.coalesce(revenue, F.lit(0.0))).alias("revenue"),
+        funnel_step(funnel).alias("funnel_step"),
     ).where(F.col("node_id").isNotNull())
+
+
+def funnel_step(funnel: Sequence[str]) -> Column:
+    """The 1-based position of a track event's name in ``funnel``; 0 for any other event."""
+    from pyspark.sql import functions as F
+
+    step: Column = F.lit(0)
+    for position, name in reversed(list(enumerate(funnel, start=1))):
+        step = F.when((F.col("event_type") == "track") & (F.col("event_name") == name), position).otherwise(
+            step
+        )
+    return step.cast("int")
 
 
 def _node_id(source: Source) -> Column:
@@ -83,6 +99,7 @@ def person_features(events: DataFrame, *, as_of: date) -> DataFrame:
         F.count(F.when(within(90) & F.col("is_order"), True)).alias("orders_90d"),
         F.coalesce(F.sum(F.when(within(90), F.col("revenue"))), F.lit(0.0)).alias("monetary_90d"),
         F.array_sort(F.collect_set(F.when(within(90), F.col("platform")))).alias("platforms_90d"),
+        F.coalesce(F.max(F.when(within(90), F.col("funnel_step"))), F.lit(0)).alias("funnel_stage_90d"),
         *[
             F.max(F.when(F.col("platform") == p, F.col("event_ts"))).alias(f"last_seen_{p}")
             for p in LAST_SEEN_PLATFORMS

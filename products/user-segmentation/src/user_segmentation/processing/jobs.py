@@ -234,7 +234,12 @@ def run_features(
     if not days:
         return FeaturesRun([], 0, inputs)
     events = [
-        normalised_events(inputs.frames[s.events], s, order_event=config.features.order_event)
+        normalised_events(
+            inputs.frames[s.events],
+            s,
+            order_event=config.features.order_event,
+            funnel=config.features.funnel,
+        )
         for s in SOURCES
         if s.events in inputs.frames
     ]
