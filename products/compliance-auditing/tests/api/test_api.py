@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -233,3 +234,101 @@ def test_unusual_access_lists_the_flagged_key_days_unless_asked_for_all(lake_roo
     )
     assert bad.status_code == 400, bad.text
     assert client.get("/v1/unusual-access", headers=ANALYST).status_code == 403
+
+
+def audit_record(record_id: str, minute: int, **fields: object) -> dict[str, object]:
+    return {
+        "record_id": record_id,
+        "occurred_at": NOW + timedelta(minutes=minute),
+        "service": "web-user-analytics",
+        "api_key_id": "k1",
+        "roles": ["analyst"],
+        "action": "read",
+        "resource_type": "endpoint",
+        "resource": "GET /v1/users/{subject_key}",
+        "resource_version": None,
+        "subject_key": "a" * 64,
+        "outcome": "succeeded",
+        "status_code": 200,
+        "correlation_id": None,
+        "detail": None,
+        **fields,
+    }
+
+
+def write_chain(lake_root: str, links: list[dict[str, object]]) -> None:
+    from compliance_auditing.contracts import AuditEntry, ChainRoot
+    from compliance_auditing.storage.tables import SILVER_AUDIT_TRAIL, SILVER_CHAIN_ROOTS
+
+    day = NOW.date()
+    rows = [
+        tuple(
+            {**link, "day": day, "source_partition": 0, "source_offset": i}[f]
+            for f in AuditEntry.model_fields
+        )
+        for i, link in enumerate(links)
+    ]
+    write_rows(lake_root, SILVER_AUDIT_TRAIL, AuditEntry, *rows)
+    write_rows(lake_root, SILVER_CHAIN_ROOTS, ChainRoot, (day, len(links), links[-1]["record_hash"], NOW))
+
+
+def test_audit_search_by_key_subject_and_action_and_the_chain_verified(lake_root: str) -> None:
+    from compliance_auditing.processing.chain import ChainEnd, extend_chain
+
+    client = client_for(lake_root, Clock())
+    links = extend_chain(
+        [
+            audit_record("r1", 0),
+            audit_record("r2", 1, api_key_id="k2", subject_key="b" * 64),
+            audit_record("w1", 2, action="write", resource="web.silver.events", subject_key=None),
+        ],
+        ChainEnd(),
+    )
+    write_chain(lake_root, links)
+    day = {"start": "2026-03-02", "end": "2026-03-02"}
+
+    everything = get_ok(client, "/v1/audit", AUDITOR, **day)
+    by_key = get_ok(client, "/v1/audit", AUDITOR, api_key_id="k2", **day)
+    by_subject = get_ok(client, "/v1/audit", OFFICER, subject_key="a" * 64, action="read", **day)
+    chain = get_ok(client, "/v1/audit/chain/2026-03-02", AUDITOR)
+
+    assert [r["record_id"] for r in everything["items"]] == ["w1", "r2", "r1"]
+    assert [r["record_id"] for r in by_key["items"]] == ["r2"]
+    assert [r["record_id"] for r in by_subject["items"]] == ["r1"]
+    assert (chain["intact"], chain["links"], chain["root_hash"]) == (True, 3, links[-1]["record_hash"])
+    bad = client.get("/v1/audit", headers=AUDITOR, params={**day, "subject_key": "not-a-key"})
+    assert bad.status_code == 422
+    assert client.get("/v1/audit", headers=ANALYST, params=day).status_code == 403
+
+
+def test_a_tampered_link_is_named_by_the_chain_route(lake_root: str) -> None:
+    from compliance_auditing.processing.chain import ChainEnd, extend_chain
+
+    client = client_for(lake_root, Clock())
+    links = extend_chain([audit_record("r1", 0), audit_record("r2", 1)], ChainEnd())
+    links[0] = {**links[0], "resource": "GET /v1/somewhere-else"}
+    write_chain(lake_root, links)
+
+    chain = get_ok(client, "/v1/audit/chain/2026-03-02", AUDITOR)
+
+    assert chain["intact"] is False
+    assert "r1" in chain["broken"]
+
+
+def test_the_backups_of_the_lake_are_listed(
+    lake_root: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from compliance_auditing.pipeline import COMPLIANCE_AUDITING
+    from lakehouse_platform.backup.create import create_backup
+    from lakehouse_platform.catalog import build_catalog
+
+    monkeypatch.setenv("LAKEHOUSE_BACKUP_ROOT", str(tmp_path / "backups"))
+    client = client_for(lake_root, Clock())
+    assert get_ok(client, "/v1/backups", AUDITOR) == []
+    catalog = build_catalog([COMPLIANCE_AUDITING], lake_root=lake_root)
+    made = create_backup(catalog, backup_root=tmp_path / "backups", lake_root=lake_root)
+
+    listed = get_ok(client, "/v1/backups", OFFICER)
+
+    assert [(b["backup_id"], b["tables"]) for b in listed] == [(made.backup_id, 1)]
+    assert listed[0]["bytes_total"] > 0

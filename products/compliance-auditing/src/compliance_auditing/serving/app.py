@@ -1,15 +1,17 @@
 """The compliance-auditing API: erasure requests (create, status, certificate), access
 requests (create, status with the export's manifest, a table's rows), accesses per day, unusual
-access, the retention policies and their runs. Build it with :func:`create_app`; ``uvicorn
---factory compliance_auditing.serving.app:app_from_environment`` serves it with the product
-configuration and the lake root of the environment."""
+access, audit search, chain verification, backups, the retention policies and their runs. Build
+it with :func:`create_app`; ``uvicorn --factory
+compliance_auditing.serving.app:app_from_environment`` serves it with the product configuration
+and the lake root of the environment."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from importlib.metadata import version
+from pathlib import Path as FilePath
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query
@@ -20,14 +22,18 @@ from compliance_auditing.config import ComplianceConfig, load_compliance_config
 from compliance_auditing.contracts import (
     AccessesDaily,
     AccessRequestEvent,
+    AuditEntry,
     ErasureRequestEvent,
     KeyReadsDaily,
     RetentionRun,
 )
+from compliance_auditing.processing.verify import verify_day
 from compliance_auditing.serving.metrics import ErasureCollector
 from compliance_auditing.serving.models import (
     AccessRequestStatus,
+    BackupSummary,
     CertificateResponse,
+    ChainVerification,
     ErasureRequestStatus,
     RetentionPolicy,
     SubjectRequestCreate,
@@ -43,11 +49,16 @@ from compliance_auditing.storage.requests import (
     request_states,
     save_clear_ids,
 )
-from compliance_auditing.storage.tables import GOLD_ACCESSES_DAILY, GOLD_KEY_READS_DAILY, GOLD_RETENTION_RUNS
+from compliance_auditing.storage.tables import (
+    GOLD_ACCESSES_DAILY,
+    GOLD_KEY_READS_DAILY,
+    GOLD_RETENTION_RUNS,
+    SILVER_AUDIT_TRAIL,
+)
 from lakehouse_core.platform_topics import new_record_id
 from lakehouse_core.privacy import platform_subject_key, subject_key_of
 from lakehouse_core.serving.api import create_table_api, served_table
-from lakehouse_core.serving.arrow import between, to_models
+from lakehouse_core.serving.arrow import between, to_models, where
 from lakehouse_core.serving.auth import require_role
 from lakehouse_core.serving.cache import QueryCache
 from lakehouse_core.serving.errors import error_responses
@@ -293,6 +304,7 @@ def audit_router(lake_root: str, cache: QueryCache) -> APIRouter:
     )
     table = served_table(GOLD_ACCESSES_DAILY, lake_root, cache)
     retention_runs = served_table(GOLD_RETENTION_RUNS, lake_root, cache)
+    trail = served_table(SILVER_AUDIT_TRAIL, lake_root, cache)
     key_reads = served_table(GOLD_KEY_READS_DAILY, lake_root, cache)
 
     @router.get("/accesses", response_model=Page[AccessesDaily], responses=error_responses(400, 503))  # type: ignore[valid-type]
@@ -331,6 +343,64 @@ def audit_router(lake_root: str, cache: QueryCache) -> APIRouter:
             ),
         )
         return Page.of([r for r in rows if table_name in (None, r.table_name)], page)
+
+    @router.get(
+        "/audit",
+        response_model=Page[AuditEntry],  # type: ignore[valid-type]
+        responses=error_responses(400, 503),
+    )
+    def audit_search(
+        dates: DateRangeQuery,
+        page: PaginationQuery,
+        *,
+        resource: Annotated[str | None, Query(max_length=200, description="A table or endpoint.")] = None,
+        api_key_id: Annotated[str | None, Query(max_length=128, description="An API key's id.")] = None,
+        subject_key: Annotated[
+            str | None, Query(pattern="^[0-9a-f]{64}$", description="The person whose data was touched.")
+        ] = None,
+        action: Annotated[str | None, Query(pattern="^(read|write|erase|retention|key_management)$")] = None,
+    ) -> object:
+        """Audit records of the days in the range (UTC), newest first, by resource, key,
+        subject and action: who touched which data, and when."""
+        equal = {"resource": resource, "api_key_id": api_key_id, "subject_key": subject_key, "action": action}
+        rows = trail.query(
+            ("audit", dates.start, dates.end, *equal.values()),
+            lambda reader: to_models(
+                reader.read(filter=where(between("day", dates.start, dates.end), equal)),
+                AuditEntry,
+                [("occurred_at", "descending"), ("record_id", "ascending")],
+            ),
+        )
+        return Page.of(rows, page)
+
+    @router.get("/audit/chain/{day}", response_model=ChainVerification)
+    def chain(day: date) -> ChainVerification:
+        """The day's audit chain recomputed from its stored links and root, as
+        ``compliance-auditing verify --day`` does: intact, or the first link that does not hold."""
+        found = verify_day(lake_root, day)
+        return ChainVerification(
+            day=found.day,
+            intact=found.intact,
+            links=found.links,
+            root_hash=found.root_hash,
+            broken=found.broken,
+        )
+
+    @router.get("/backups", response_model=list[BackupSummary])
+    def backups() -> list[BackupSummary]:
+        """The lake's backups, newest first: a restore from any of them is followed by the
+        completed erasures applied again (docs/DESIGN.md, "Backups")."""
+        from lakehouse_platform.backup.manifest import list_manifests
+
+        return [
+            BackupSummary(
+                backup_id=m.backup_id,
+                created_at=datetime.fromisoformat(m.created_at),
+                tables=len(m.tables),
+                bytes_total=sum(t.bytes_total for t in m.tables),
+            )
+            for m in list_manifests(FilePath(get_settings().backup_root))
+        ]
 
     @router.get("/retention", response_model=list[RetentionPolicy], responses=error_responses(503))
     def retention_summary() -> list[RetentionPolicy]:

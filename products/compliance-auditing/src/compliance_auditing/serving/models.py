@@ -94,3 +94,22 @@ def retention_policies(runs: Iterable[RetentionRun]) -> list[RetentionPolicy]:
         )
         for name, run in sorted(latest.items())
     ]
+
+
+class ChainVerification(BaseModel):
+    """One day's audit chain recomputed from the stored links and its root."""
+
+    day: date
+    intact: bool
+    links: int = Field(description="Links stored for the day.")
+    root_hash: str | None = Field(description="The recorded root's hash; null without a root.")
+    broken: str | None = Field(description="The first link (or the root) that does not hold, and why.")
+
+
+class BackupSummary(BaseModel):
+    """One backup of the lake (``lakehouse backup create``)."""
+
+    backup_id: str
+    created_at: datetime
+    tables: int = Field(description="Tables backed up.")
+    bytes_total: int
