@@ -23,16 +23,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from compliance_auditing.contracts import AccessRequestEvent
 from compliance_auditing.processing.erase import resolve_subject
 from compliance_auditing.processing.erasure import match_condition, subject_frame
 from compliance_auditing.storage.exports import MANIFEST, export_dir, export_file, write_private
 from compliance_auditing.storage.requests import (
     ACCESS,
     RequestState,
+    advance,
     drop_clear_ids,
     load_clear_ids,
-    record_step,
     request_states,
 )
 from lakehouse_core.delta import table_exists
@@ -124,18 +123,6 @@ class AccessRun:
     failed: int
 
 
-def _step(request: RequestState, state: str, at: datetime, detail: str | None = None) -> AccessRequestEvent:
-    return AccessRequestEvent(
-        request_id=request.request_id,
-        state=state,
-        at=at,
-        requested_at=request.requested_at,
-        subject_key=request.subject_key,
-        detail=detail,
-        request_date=request.requested_at.date(),
-    )
-
-
 def utc_now() -> datetime:
     return datetime.now(tz=UTC)
 
@@ -147,18 +134,18 @@ def execute_access_requests(
     todo = [s for s in request_states(lake_root, kind=ACCESS).values() if s.state in ("pending", "executing")]
     completed = failed = 0
     for request in sorted(todo, key=lambda s: s.requested_at):
-        record_step(lake_root, _step(request, "executing", now()), kind=ACCESS)
+        advance(lake_root, request, "executing", now(), kind=ACCESS)
         try:
             manifest = export_subject(spark, catalog, request, lake_root, now=now)
         except Exception as exc:
             log.exception("access request %s failed", request.request_id)
             detail = f"{type(exc).__name__}: {exc}"[:2000]
-            record_step(lake_root, _step(request, "failed", now(), detail), kind=ACCESS)
+            advance(lake_root, request, "failed", now(), detail, kind=ACCESS)
             failed += 1
             continue
         drop_clear_ids(lake_root, request.request_id, ACCESS)
         holding = sum(1 for t in manifest["tables"] if t["rows"])
         detail = f"{manifest['rows']} rows from {holding} of {manifest['tables_searched']} tables searched"
-        record_step(lake_root, _step(request, "completed", now(), detail), kind=ACCESS)
+        advance(lake_root, request, "completed", now(), detail, kind=ACCESS)
         completed += 1
     return AccessRun(len(todo), completed, failed)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from compliance_auditing.config import DEVELOPMENT_SIGNING_KEY, SIGNING_KEY_VARIABLE, ComplianceConfig
-from compliance_auditing.contracts import ErasedSubject, ErasureCertificate, ErasureRequestEvent
+from compliance_auditing.contracts import ErasedSubject, ErasureCertificate
 from compliance_auditing.processing.erasure import Subject, linked_ids, match_condition, subject_frame
 from compliance_auditing.processing.proof import (
     canonical,
@@ -32,9 +32,9 @@ from compliance_auditing.storage.exports import drop_exports
 from compliance_auditing.storage.requests import (
     ClearIds,
     RequestState,
+    advance,
     drop_clear_ids,
     load_clear_ids,
-    record_step,
     request_states,
     store_certificate,
     store_erased_subject,
@@ -238,18 +238,6 @@ def backup_ids() -> tuple[str, ...]:
     return tuple(sorted(m.backup_id for m in list_manifests(Path(LakehouseSettings().backup_root))))
 
 
-def _step(request: RequestState, state: str, at: datetime, detail: str | None = None) -> ErasureRequestEvent:
-    return ErasureRequestEvent(
-        request_id=request.request_id,
-        state=state,
-        at=at,
-        requested_at=request.requested_at,
-        subject_key=request.subject_key,
-        detail=detail,
-        request_date=request.requested_at.date(),
-    )
-
-
 @dataclass(frozen=True)
 class ErasureRun:
     executed: int
@@ -287,7 +275,7 @@ def execute_erasures(
     topics = check_topics(catalog.kafka_topics(), bootstrap_servers) if todo else TopicsChecked((), {})
     backups = backup_ids() if todo else ()
     for request in sorted(todo, key=lambda s: s.requested_at):
-        record_step(lake_root, _step(request, "executing", now()))
+        advance(lake_root, request, "executing", now())
         try:
             clear = load_clear_ids(lake_root, request.request_id)
             removed = drop_exports(lake_root, request.subject_key)
@@ -305,22 +293,18 @@ def execute_erasures(
             )
         except Exception as exc:
             log.exception("erasure request %s failed", request.request_id)
-            record_step(lake_root, _step(request, "failed", now(), f"{type(exc).__name__}: {exc}"[:2000]))
+            advance(lake_root, request, "failed", now(), f"{type(exc).__name__}: {exc}"[:2000])
             failed += 1
             continue
         store_certificate(lake_root, certificate)
         if certificate.found:
             held = "the subject was still found after erasure; see the certificate's tables"
-            record_step(
-                lake_root, _step(request, "failed", now(), f"{certificate.found} occurrences: {held}")
-            )
+            advance(lake_root, request, "failed", now(), f"{certificate.found} occurrences: {held}")
             failed += 1
             continue
         store_erased_subject(lake_root, erased_subject(subject, request.request_id, now()))
         drop_clear_ids(lake_root, request.request_id)
-        record_step(
-            lake_root,
-            _step(request, "completed", now(), f"{certificate.tables_checked} tables checked, nothing found"),
-        )
+        detail = f"{certificate.tables_checked} tables checked, nothing found"
+        advance(lake_root, request, "completed", now(), detail)
         completed += 1
     return ErasureRun(len(todo), completed, failed)

@@ -118,6 +118,28 @@ def record_step(lake_root: str, *steps: RequestStep, kind: RequestKind = ERASURE
     append_rows(lake_root, kind.table.location(lake_root), kind.model, steps, "request_date")
 
 
+def advance(
+    lake_root: str,
+    request: RequestState,
+    state: str,
+    at: datetime,
+    detail: str | None = None,
+    *,
+    kind: RequestKind = ERASURE,
+) -> None:
+    """Record that ``request`` entered ``state`` at ``at``."""
+    step = kind.model(
+        request_id=request.request_id,
+        state=state,
+        at=at,
+        requested_at=request.requested_at,
+        subject_key=request.subject_key,
+        detail=detail,
+        request_date=request.requested_at.date(),
+    )
+    record_step(lake_root, step, kind=kind)
+
+
 def store_certificate(lake_root: str, certificate: ErasureCertificate) -> None:
     append_rows(
         lake_root,
