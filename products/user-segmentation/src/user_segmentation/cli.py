@@ -21,7 +21,7 @@ from user_segmentation.config import load_segmentation_config
 from user_segmentation.pipeline import USER_SEGMENTATION, build_pipeline, spark_session, yesterday
 from user_segmentation.serving.app import create_app
 
-STEPS = ("topics", "identity", "features", "segments", "clusters")
+STEPS = ("topics", "identity", "features", "segments")
 
 app = typer.Typer(help=f"{PRODUCT}: {USER_SEGMENTATION.description}")
 console = Console()
@@ -37,8 +37,8 @@ def pipeline_command(
     ] = None,
     step: Annotated[list[str] | None, typer.Option(help=f"Run only these steps: {', '.join(STEPS)}.")] = None,
 ) -> None:
-    """Run topics → identity → features → segments → clusters once; the run is reported to
-    platform.pipeline_runs.v1 like every product's."""
+    """Run topics → identity → features → segments (rule segments, then clusters) once; the run
+    is reported to platform.pipeline_runs.v1 like every product's."""
     configure_logging(PRODUCT)
     settings = LakehouseSettings()
     last = date.fromisoformat(as_of) if as_of else yesterday()

@@ -128,32 +128,23 @@ def build_pipeline(
         }
 
     def segments(_: RunContext) -> Mapping[str, Any]:
+        """Rule segments, then the k-means clusters: one task, because both write the
+        membership history (one table has one writer in the asset graph)."""
         session = spark()
-        writes = [SEGMENT_MEMBERSHIPS, SEGMENT_SIZES]
+        writes = [SEGMENT_MEMBERSHIPS, SEGMENT_SIZES, MODEL_RUNS, CLUSTER_PROFILES]
         before = versions_before(session, writes, lake_root=lake_root)
-        run = run_segments(session, config, lake_root=lake_root, topic=topic.name, publish=send)
+        rules = run_segments(session, config, lake_root=lake_root, topic=topic.name, publish=send)
+        clusters = run_clusters(session, config, lake_root=lake_root, topic=topic.name, publish=send)
         written = written_since(session, writes, before, lake_root=lake_root)
+        skipped = {d.isoformat(): why for d, why in clusters.skipped.items()}
         return {
-            "days": [d.isoformat() for d in run.days],
-            "entered": run.entered,
-            "exited": run.exited,
-            "published": {topic.name: run.published},
-            **written.outputs(),
-        }
-
-    def clusters(_: RunContext) -> Mapping[str, Any]:
-        session = spark()
-        writes = [MODEL_RUNS, CLUSTER_PROFILES, SEGMENT_MEMBERSHIPS]
-        before = versions_before(session, writes, lake_root=lake_root)
-        run = run_clusters(session, config, lake_root=lake_root, topic=topic.name, publish=send)
-        written = written_since(session, writes, before, lake_root=lake_root)
-        return {
-            "models": {d.isoformat(): v for d, v in run.models.items()},
-            "chosen_k": {d.isoformat(): k for d, k in run.chosen_k.items()},
-            **({"skipped": {d.isoformat(): why for d, why in run.skipped.items()}} if run.skipped else {}),
-            "entered": run.entered,
-            "exited": run.exited,
-            "published": {topic.name: run.entered + run.exited},
+            "days": [d.isoformat() for d in rules.days],
+            "entered": rules.entered + clusters.entered,
+            "exited": rules.exited + clusters.exited,
+            "published": {topic.name: rules.published + clusters.entered + clusters.exited},
+            "models": {d.isoformat(): v for d, v in clusters.models.items()},
+            "chosen_k": {d.isoformat(): k for d, k in clusters.chosen_k.items()},
+            **({"skipped": skipped} if skipped else {}),
             **written.outputs(),
         }
 
@@ -163,13 +154,11 @@ def build_pipeline(
             Task("topics", topics),
             Task("identity", identity, depends_on=("topics",), writes=(IDENTITY_EDGES, PERSON_NODES)),
             Task("features", features, depends_on=("identity",), writes=(PERSON_FEATURES,)),
-            Task("segments", segments, depends_on=("features",), writes=(SEGMENT_MEMBERSHIPS, SEGMENT_SIZES)),
-            # After segments too: both write the memberships.
             Task(
-                "clusters",
-                clusters,
-                depends_on=("features", "segments"),
-                writes=(MODEL_RUNS, CLUSTER_PROFILES, SEGMENT_MEMBERSHIPS),
+                "segments",
+                segments,
+                depends_on=("features",),
+                writes=(SEGMENT_MEMBERSHIPS, SEGMENT_SIZES, MODEL_RUNS, CLUSTER_PROFILES),
             ),
         ],
     )

@@ -1,4 +1,4 @@
-"""k-means segments on planted groups, end to end through the pipeline's ``clusters`` task on real
+"""k-means segments on planted groups, end to end through the pipeline's ``segments`` task on real
 Delta tables:
 three behaviours with distinct feature means → k = 3 chosen by silhouette, clusters that recover
 the groups (adjusted Rand index), names from the features, and a retrain on one more day (the
@@ -124,7 +124,7 @@ def test_planted_groups_are_recovered_named_and_keep_their_ids_on_a_retrain(
     pipeline = build_pipeline(
         config, spark=lambda: spark, bootstrap_servers="unused:9092", lake_root=lake_root, publish=sent.extend
     )
-    run = run_pipeline(pipeline, only=["clusters"])
+    run = run_pipeline(pipeline, only=["segments"])
 
     (task,) = run.tasks
     assert task.status == "succeeded", task.error
