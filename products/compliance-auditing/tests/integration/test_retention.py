@@ -15,6 +15,7 @@ from compliance_auditing.processing.retention import enforce_retention
 from compliance_auditing.storage.requests import store_retention_runs
 from compliance_auditing.storage.tables import GOLD_RETENTION_RUNS
 from lakehouse_core.delta import append, ensure_table
+from lakehouse_core.incremental import EXPIRY_METADATA
 from lakehouse_core.tables import Layer, Retention, declare_table
 from lakehouse_platform.catalog import build_catalog
 from lakehouse_testing.declarations import ToyDeclaration
@@ -103,7 +104,8 @@ def test_retention_deletes_exactly_the_expired_rows_and_records_the_run(
     visits = runs[VISITS.qualified_name]
     assert (visits.status, visits.rows_deleted, visits.cutoff) == ("expired", 2, CUTOFF)
     assert visits.table_version == DeltaTable(VISITS.location(lake_root)).version()
-    assert DeltaTable(VISITS.location(lake_root)).history(1)[0]["operation"] == "DELETE"
+    newest = DeltaTable(VISITS.location(lake_root)).history(1)[0]
+    assert (newest["operation"], newest["userMetadata"]) == ("DELETE", EXPIRY_METADATA)
     assert (runs[LAST_SEEN.qualified_name].status, runs[LAST_SEEN.qualified_name].rows_deleted) == (
         "expired",
         1,

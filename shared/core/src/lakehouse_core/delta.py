@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -468,3 +469,19 @@ def compact(spark: SparkSession, spec: TableSpec, *, lake_root: str, where: str 
     )
     log.info("delta table compacted", extra={"table": spec.qualified_name, **asdict(result)})
     return result
+
+
+@contextmanager
+def commit_metadata(spark: SparkSession, text: str) -> Iterator[None]:
+    """Commits made by this session inside the block carry ``text`` as their user metadata
+    (``commitInfo.userMetadata``), e.g. :data:`~lakehouse_core.incremental.EXPIRY_METADATA`."""
+    key = "spark.databricks.delta.commitInfo.userMetadata"
+    before = spark.conf.get(key, None)
+    spark.conf.set(key, text)
+    try:
+        yield
+    finally:
+        if before is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, before)

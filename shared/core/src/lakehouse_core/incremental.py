@@ -11,6 +11,13 @@ commits that remove its rows are erasure and retention deletes. Those commits ar
 (``skipChangeCommits``) instead of failing the stream for good, so a person's erasure or a
 retention run never stops the products downstream; a row they deleted is not read again, and
 what the job derived from it is erased or expired in its own table.
+
+A job that reads a change feed sees deletes as changes to recompute from. A retention run's
+deletes are not corrections, only rows outliving their table's purpose: they are committed with
+:data:`EXPIRY_METADATA` as the commit's user metadata (:func:`~lakehouse_core.delta.commit_metadata`),
+and their delete rows are left out of the feed, so an aggregate downstream keeps counting what
+expired in its source until its own retention (an erasure's deletes are not marked, and are
+recomputed from).
 """
 
 from __future__ import annotations
@@ -30,6 +37,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BatchFunction = Callable[["DataFrame", int], None]
+#: The user metadata of a retention run's delete commits.
+EXPIRY_METADATA = "lakehouse:retention"
+
+
+def expiry_versions(location: str) -> list[int]:
+    """The versions of the table at ``location`` committed by a retention run (delta-rs reads
+    the log's commit infos; no Spark job)."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        history = DeltaTable(location).history()
+    except TableNotFoundError:
+        return []
+    return sorted(int(c["version"]) for c in history if c.get("userMetadata") == EXPIRY_METADATA)
 
 
 def await_query(query: StreamingQuery, name: str) -> None:
@@ -84,6 +106,8 @@ def run_incrementally(
             data_errors.append(error)
             raise
 
+    from pyspark.sql import functions as F
+
     reader = spark.readStream.format("delta")
     if source.change_feed:
         reader = reader.option("readChangeFeed", "true")
@@ -91,9 +115,12 @@ def run_incrementally(
         reader = reader.option("skipChangeCommits", "true")
     if source.max_files_per_trigger:
         reader = reader.option("maxFilesPerTrigger", str(source.max_files_per_trigger))
+    stream = reader.load(source.location)
+    expired = expiry_versions(source.location) if source.change_feed else []
+    if expired:
+        stream = stream.where(~((F.col("_change_type") == "delete") & F.col("_commit_version").isin(expired)))
     writer = (
-        reader.load(source.location)
-        .writeStream.foreachBatch(guarded)
+        stream.writeStream.foreachBatch(guarded)
         .option("checkpointLocation", source.checkpoint)
         .queryName(name)
     )

@@ -6,7 +6,10 @@ The deleted rows leave the table's current version at once. Their files stay in 
 history until the general VACUUM window has passed, as for any delete (docs/DESIGN.md,
 "Retention"): retention is about rows outgrowing their purpose, not a person's request, so
 other people's time travel is not given up for it. Streams reading a table by its new files
-skip these delete commits (:mod:`lakehouse_core.incremental`), so no product downstream stops.
+skip these delete commits, and those reading its change feed leave their deletes out (the
+commits carry :data:`~lakehouse_core.incremental.EXPIRY_METADATA`), so no product downstream
+stops and no aggregate downstream loses what expired in its source
+(:mod:`lakehouse_core.incremental`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from compliance_auditing.contracts import RetentionRun
-from lakehouse_core.delta import table_exists, with_conflict_retry
+from lakehouse_core.delta import commit_metadata, table_exists, with_conflict_retry
+from lakehouse_core.incremental import EXPIRY_METADATA
 from lakehouse_core.platform_topics import new_record_id
 from lakehouse_core.tables import Retention
 
@@ -70,7 +74,8 @@ def expire_table(
     if expired == 0:
         return "nothing_expired", 0, None
     table = DeltaTable.forPath(spark, entry.location)
-    with_conflict_retry(lambda: table.delete(predicate), table=entry.qualified_name)
+    with commit_metadata(spark, EXPIRY_METADATA):
+        with_conflict_retry(lambda: table.delete(predicate), table=entry.qualified_name)
     last = table.history(1).select("version", "operationMetrics").first()
     metrics = dict(last["operationMetrics"] or {}) if last else {}
     deleted = int(metrics.get("numDeletedRows", expired))
