@@ -38,6 +38,7 @@ from compliance_auditing.storage.tables import (
     SILVER_ERASED_SUBJECTS,
     SILVER_ERASURE_REQUESTS,
 )
+from lakehouse_core.delta_appender import append_models
 from lakehouse_core.errors import TableNotFoundError
 from lakehouse_core.tables import TableSpec, join_location
 
@@ -95,27 +96,9 @@ def drop_clear_ids(lake_root: str, request_id: str, kind: RequestKind = ERASURE)
     (pending_dir(lake_root, kind) / f"{request_id}.json").unlink(missing_ok=True)
 
 
-def append_rows(
-    lake_root: str, spec_location: str, model: type, rows: Sequence[object], partition: str
-) -> None:
-    import pyarrow as pa
-    from deltalake import write_deltalake
-
-    from lakehouse_core.serving.contracts import arrow_schema
-
-    table = pa.Table.from_pylist([row.model_dump() for row in rows], schema=arrow_schema(model))  # type: ignore[attr-defined]
-    write_deltalake(
-        spec_location,
-        table,
-        mode="append",
-        partition_by=[partition],
-        configuration={"delta.enableChangeDataFeed": "true"},
-    )
-
-
 def record_step(lake_root: str, *steps: RequestStep, kind: RequestKind = ERASURE) -> None:
     """Append steps of requests to ``silver.erasure_requests`` (``kind``'s table)."""
-    append_rows(lake_root, kind.table.location(lake_root), kind.model, steps, "request_date")
+    append_models(kind.table, steps, lake_root=lake_root)
 
 
 def advance(
@@ -141,19 +124,11 @@ def advance(
 
 
 def store_certificate(lake_root: str, certificate: ErasureCertificate) -> None:
-    append_rows(
-        lake_root,
-        GOLD_ERASURE_CERTIFICATES.location(lake_root),
-        ErasureCertificate,
-        [certificate],
-        "issue_date",
-    )
+    append_models(GOLD_ERASURE_CERTIFICATES, [certificate], lake_root=lake_root)
 
 
 def store_erased_subject(lake_root: str, erased: ErasedSubject) -> None:
-    append_rows(
-        lake_root, SILVER_ERASED_SUBJECTS.location(lake_root), ErasedSubject, [erased], "completed_date"
-    )
+    append_models(SILVER_ERASED_SUBJECTS, [erased], lake_root=lake_root)
 
 
 def erased_subjects(lake_root: str) -> list[ErasedSubject]:
@@ -169,7 +144,7 @@ def erased_subjects(lake_root: str) -> list[ErasedSubject]:
 
 def store_retention_runs(lake_root: str, runs: Sequence[RetentionRun]) -> None:
     if runs:
-        append_rows(lake_root, GOLD_RETENTION_RUNS.location(lake_root), RetentionRun, runs, "run_date")
+        append_models(GOLD_RETENTION_RUNS, runs, lake_root=lake_root)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pyarrow.compute as pc
 
+from lakehouse_core.delta_appender import append_models
 from lakehouse_core.delta_reader import read_arrow
 from lakehouse_core.errors import TableNotFoundError
 from user_segmentation.contracts import IdentityEdgeRemoval
@@ -13,19 +14,7 @@ from user_segmentation.storage.tables import IDENTITY_EDGE_REMOVALS, IDENTITY_ED
 
 
 def append_removal(lake_root: str, removal: IdentityEdgeRemoval) -> None:
-    import pyarrow as pa
-    from deltalake import write_deltalake
-
-    from lakehouse_core.serving.contracts import arrow_schema
-
-    table = pa.Table.from_pylist([removal.model_dump()], schema=arrow_schema(IdentityEdgeRemoval))
-    write_deltalake(
-        IDENTITY_EDGE_REMOVALS.location(lake_root),
-        table,
-        mode="append",
-        partition_by=list(IDENTITY_EDGE_REMOVALS.partition_by),
-        configuration={"delta.enableChangeDataFeed": "true"},
-    )
+    append_models(IDENTITY_EDGE_REMOVALS, [removal], lake_root=lake_root)
 
 
 def read_removals(lake_root: str) -> list[IdentityEdgeRemoval]:
