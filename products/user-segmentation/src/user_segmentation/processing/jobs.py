@@ -282,6 +282,25 @@ def change_messages(changes: DataFrame, topic: str) -> list[OutgoingMessage]:
     return messages
 
 
+def store_spells(
+    spells: DataFrame, changes: DataFrame, *, topic: str, publish: Publisher, lake_root: str
+) -> tuple[int, int]:
+    """Publish the entries and exits ``changes`` holds, then upsert ``spells`` into the
+    membership history (publishing first: a run that fails after it re-sends the same
+    ``change_id`` values); how many entered and exited."""
+    messages = change_messages(changes, topic)
+    if messages:
+        publish(messages)
+    merge_upsert(
+        spells,
+        SEGMENT_MEMBERSHIPS,
+        lake_root=lake_root,
+        keys=["segment", "person_id", "definition_hash", "valid_from"],
+    )
+    entered = sum(1 for m in messages if json.loads(m.value)["change"] == "entered")
+    return entered, len(messages) - entered
+
+
 def run_segments(
     spark: SparkSession,
     config: SegmentationConfig,
@@ -320,19 +339,10 @@ def run_segments(
     )
     spells = membership_spells(members, open_spells, config.segments, start=start, end=end).localCheckpoint()
     changes = membership_changes(spells, start=start, end=end).localCheckpoint()
-    messages = change_messages(changes, topic)
-    if messages:
-        publish(messages)
-    merge_upsert(
-        spells,
-        SEGMENT_MEMBERSHIPS,
-        lake_root=lake_root,
-        keys=["segment", "person_id", "definition_hash", "valid_from"],
-    )
+    entered, exited = store_spells(spells, changes, topic=topic, publish=publish, lake_root=lake_root)
     sizes = segment_days(members, changes, config.segments, days)
     overwrite_partitions(sizes, SEGMENT_SIZES, lake_root=lake_root, partitions=days)
-    entered = sum(1 for m in messages if json.loads(m.value)["change"] == "entered")
-    return SegmentsRun(days, entered, len(messages) - entered, len(messages))
+    return SegmentsRun(days, entered, exited, entered + exited)
 
 
 @dataclass(frozen=True)
@@ -542,14 +552,5 @@ def fold_cluster_day(
             hashes[row["segment"]].add(row["definition_hash"])
     spells = fold_spells(members, open_spells, hashes, start=start, end=run.as_of).localCheckpoint()
     changes = membership_changes(spells, start=start, end=run.as_of).localCheckpoint()
-    messages = change_messages(changes, topic)
-    if messages:
-        publish(messages)
-    merge_upsert(
-        spells,
-        SEGMENT_MEMBERSHIPS,
-        lake_root=lake_root,
-        keys=["segment", "person_id", "definition_hash", "valid_from"],
-    )
-    entered = sum(1 for m in messages if json.loads(m.value)["change"] == "entered")
-    return {"entered": entered, "exited": len(messages) - entered}
+    entered, exited = store_spells(spells, changes, topic=topic, publish=publish, lake_root=lake_root)
+    return {"entered": entered, "exited": exited}
