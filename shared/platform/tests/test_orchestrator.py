@@ -223,6 +223,25 @@ def test_duplicate_names_and_negative_retries_are_refused() -> None:
 
 
 @pytest.mark.unit
+def test_a_table_written_by_two_tasks_is_refused_naming_both() -> None:
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    from lakehouse_core.tables import Layer, TableSpec
+
+    shared = TableSpec(
+        name="members", layer=Layer.GOLD, product="p", schema=StructType([StructField("id", StringType())])
+    )
+    with pytest.raises(PipelineDefinitionError, match=r"p\.gold\.members by rules, clusters"):
+        Pipeline(
+            "p",
+            [
+                Task("rules", recording([]), writes=(shared,)),
+                Task("clusters", recording([]), writes=(shared,), depends_on=("rules",)),
+            ],
+        )
+
+
+@pytest.mark.unit
 def test_the_recorder_receives_the_run() -> None:
     recorder = MemoryRecorder()
     run = run_pipeline(Pipeline("p", [Task("a", recording([]))]), recorder=recorder)

@@ -143,7 +143,24 @@ class Pipeline:
                 raise PipelineDefinitionError(
                     f"pipeline {name!r}: task {task.name!r} depends on unknown task(s) {', '.join(unknown)}"
                 )
+        _check_one_writer(name, self.tasks)
         self.order: tuple[str, ...] = _topological_order(name, self.tasks)
+
+
+def _check_one_writer(pipeline: str, tasks: Mapping[str, Task]) -> None:
+    """Each table is written by one task: the platform makes each writing task the one asset of
+    its tables, and two tasks writing a table would race on it within a run."""
+    writers: dict[str, list[str]] = {}
+    for task in tasks.values():
+        for spec in task.writes:
+            writers.setdefault(spec.qualified_name, []).append(task.name)
+    shared = {table: names for table, names in writers.items() if len(names) > 1}
+    if shared:
+        listed = "; ".join(f"{table} by {', '.join(names)}" for table, names in sorted(shared.items()))
+        raise PipelineDefinitionError(
+            f"pipeline {pipeline!r}: a table is written by one task, but {listed}"
+            " (write it in one task, or let one task depend on the other's output)"
+        )
 
 
 def _topological_order(pipeline: str, tasks: Mapping[str, Task]) -> tuple[str, ...]:
