@@ -2,9 +2,12 @@
 
 A lake is built first (generated days through Kafka, bronze, silver, gold). Then:
 
-- API latency p50/p99 at concurrency 1, 8 and 32 (uvicorn, one process, delta-rs reader),
-  for repeated queries (answered from the per-table-version cache) and for distinct date
-  ranges (every request misses the cache and reads Delta);
+- API latency p50/p99 at concurrency 1, 8 and 32 (uvicorn, delta-rs reader), for repeated
+  queries (answered from the per-table-version cache) and for distinct date ranges (every
+  request misses the cache and reads Delta), with one worker process (pinned to core 1, the
+  load client on core 0) and with two (``<PREFIX>SERVING__WORKERS=2``, on both cores, which
+  the load client shares). The load client is an asyncio HTTP/1.1 client on keep-alive
+  connections, one per concurrent request, so that it is not what saturates first;
 - the "top pages/screens over a date range" aggregation as Spark SQL on the same gold table
   (``collect()`` on a warm local session), at concurrency 1 and 8, and the ratio of its
   latency to the API's uncached latency.
@@ -14,6 +17,7 @@ Usage: ``python tests/performance/bench_serving.py [web-user-analytics|mobile-us
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import threading
@@ -22,9 +26,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
-import httpx
+import uvloop
 from harness import (
     ALL_CORES,
     PRODUCTS,
@@ -47,8 +52,9 @@ from lakehouse_testing.plugin import running_broker
 
 FIRST_DAY = date(2026, 3, 2)
 DAYS = 2
-REQUESTS = 400
+REQUESTS = 2000
 CONCURRENCY = (1, 8, 32)
+WORKERS = (1, 2)
 SPARK_REQUESTS = 40
 API_CORES, CLIENT_CORES = {1 % (os.cpu_count() or 1)}, {0}
 
@@ -114,19 +120,92 @@ def concurrent_latencies(
     return latencies
 
 
-def api_run(url: str, api_pid: int, paths: Sequence[str], concurrency: int) -> dict[str, Any]:
-    with httpx.Client(base_url=url, timeout=60, limits=httpx.Limits(max_connections=concurrency)) as client:
+async def _keep_alive_client(
+    host: str, port: int, paths: list[str], latencies: list[float], next_path: list[int]
+) -> None:
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        while next_path[0] < len(paths):
+            path = paths[next_path[0]]
+            next_path[0] += 1
+            began = time.perf_counter()
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            length = next(
+                int(line.split(b":", 1)[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+            await reader.readexactly(length)
+            if status != 200:
+                raise RuntimeError(f"GET {path} answered {status}")
+            latencies.append(time.perf_counter() - began)
+    finally:
+        writer.close()
 
-        def get(path: str) -> None:
-            client.get(path).raise_for_status()
 
-        with measured({"api": api_pid, "load_client": os.getpid()}) as run:
-            latencies = concurrent_latencies(get, paths, concurrency)
+async def _load(url: str, paths: list[str], concurrency: int) -> list[float]:
+    host, port = url.removeprefix("http://").split(":")
+    latencies: list[float] = []
+    next_path = [0]
+    await asyncio.gather(
+        *(_keep_alive_client(host, int(port), paths, latencies, next_path) for _ in range(concurrency))
+    )
+    return latencies
+
+
+def api_run(url: str, api_pids: Sequence[int], paths: Sequence[str], concurrency: int) -> dict[str, Any]:
+    """``paths`` asked over ``concurrency`` keep-alive connections; the API's CPU share sums its
+    processes (the supervisor and every worker)."""
+    pids = {f"api_{i}": pid for i, pid in enumerate(api_pids)}
+    with measured({**pids, "load_client": os.getpid()}) as run:
+        latencies = uvloop.run(_load(url, list(paths), concurrency))
+    share = {
+        "api": round(sum(run.cpu_share[name] for name in pids), 3),
+        "load_client": run.cpu_share["load_client"],
+    }
     return {
         **latency_summary(latencies),
         "requests_per_second": len(paths) / run.seconds,
-        "cpu_share": run.cpu_share,
+        "cpu_share": share,
     }
+
+
+def worker_pids(pid: int) -> list[int]:
+    """``pid`` and its child processes (the workers of a multi-process service)."""
+    children = [
+        int(child)
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
+    return [pid, *children]
+
+
+def api_figures(
+    bench: BenchProduct,
+    env: dict[str, str],
+    workers: int,
+    repeated: list[str],
+    distinct: Callable[[int], list[str]],
+) -> dict[str, Any]:
+    """Cached and uncached runs at every concurrency against the API with ``workers`` processes."""
+    cores = API_CORES if workers == 1 else ALL_CORES
+    os.sched_setaffinity(0, CLIENT_CORES if workers == 1 else ALL_CORES)
+    api: dict[str, Any] = {}
+    worker_env = {**env, f"{bench.env_prefix}SERVING__WORKERS": str(workers)}
+    with service_process(bench, "api", worker_env, cores=cores) as (url, api_pid):
+        time.sleep(1.0 if workers > 1 else 0)
+        pids = worker_pids(api_pid)
+        api_run(url, pids, distinct(len(CONCURRENCY))[:100], 4)
+        for concurrency in CONCURRENCY:
+            api[f"cached_concurrency_{concurrency}"] = api_run(
+                url, pids, repeated * (REQUESTS // len(repeated)), concurrency
+            )
+        for run, concurrency in enumerate(CONCURRENCY):
+            api[f"uncached_concurrency_{concurrency}"] = api_run(url, pids, distinct(run), concurrency)
+    os.sched_setaffinity(0, ALL_CORES)
+    return api
 
 
 def build_lake(bench: BenchProduct, spark: Any, bootstrap: str, lake_root: str, size: int) -> int:
@@ -161,19 +240,8 @@ def main(bench: BenchProduct) -> None:
         return [query.api.format(start=s, end=e) for s, e in date_ranges(run * REQUESTS, REQUESTS)]
 
     repeated = [*bench.product.example_queries(FIRST_DAY), distinct_paths(0)[0]]
-    api: dict[str, Any] = {}
-    os.sched_setaffinity(0, CLIENT_CORES)
-    with service_process(bench, "api", env, cores=API_CORES) as (url, api_pid):
-        api_run(url, api_pid, distinct_paths(len(CONCURRENCY))[:20], 4)
-        for concurrency in CONCURRENCY:
-            api[f"cached_concurrency_{concurrency}"] = api_run(
-                url, api_pid, repeated * (REQUESTS // len(repeated)), concurrency
-            )
-        for run, concurrency in enumerate(CONCURRENCY):
-            api[f"uncached_concurrency_{concurrency}"] = api_run(
-                url, api_pid, distinct_paths(run), concurrency
-            )
-    os.sched_setaffinity(0, ALL_CORES)
+    by_workers = {workers: api_figures(bench, env, workers, repeated, distinct_paths) for workers in WORKERS}
+    api = by_workers[1]
 
     location = next(
         t.location(settings.lake_root) for t in bench.product.gold_tables if t.name == query.gold_table
@@ -192,6 +260,7 @@ def main(bench: BenchProduct) -> None:
         f"serving_{bench.name}",
         {
             "api": api,
+            **{f"api_workers_{w}": figures for w, figures in by_workers.items() if w != 1},
             "spark_sql": spark_figures,
             "spark_sql_to_api_p50_ratio": {
                 f"concurrency_{c}": spark_figures[f"concurrency_{c}"]["p50_ms"]
@@ -207,6 +276,7 @@ def main(bench: BenchProduct) -> None:
             "range_query": {"api": query.api, "spark_sql": query.sql},
             "cached_paths": repeated,
             "requests_per_api_run": REQUESTS,
+            "api_workers": list(WORKERS),
             "spark_sql_statements_per_run": SPARK_REQUESTS,
         },
     )

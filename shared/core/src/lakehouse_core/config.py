@@ -49,9 +49,17 @@ class TopicConfig(BaseModel):
         return {name: str(value) for name, value in settings.items() if value is not None}
 
 
+#: The description of a service's ``workers`` setting.
+WORKERS_DESCRIPTION = (
+    "Worker processes serving the one port (forked, sharing its socket); more than the machine's "
+    "cores only adds memory. Beyond one machine: replicas behind the gateway or an Ingress."
+)
+
+
 class ServingConfig(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64, description=WORKERS_DESCRIPTION)
 
 
 class SensorConfig(BaseModel):
@@ -73,6 +81,7 @@ class CollectorSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8100, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64, description=WORKERS_DESCRIPTION)
     write_keys: list[SecretStr] = Field(default_factory=list)
     max_batch_bytes: int = Field(
         default=DEFAULT_MAX_BATCH_BYTES,

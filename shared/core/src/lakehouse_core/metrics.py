@@ -10,6 +10,7 @@ service is the scrape's ``job`` label, so one query covers every service (``sum 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -31,6 +32,7 @@ from prometheus_client import (
     start_http_server,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +43,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NAMESPACE = "lakehouse"
+
+#: Where the worker processes of one service keep their metrics (Prometheus multiprocess mode).
+MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 #: Pipeline tasks take seconds to hours.
@@ -431,5 +436,50 @@ def serve_stream_metrics(streams: ActiveStreams, settings: MetricsSettings | Non
 
 
 def exposition(registry: CollectorRegistry) -> tuple[bytes, str]:
-    """The registry in Prometheus text format, with its content type."""
-    return generate_latest(registry), CONTENT_TYPE_LATEST
+    """The registry in Prometheus text format, with its content type.
+
+    In a service of several worker processes (:data:`MULTIPROCESS_VARIABLE` set, see
+    :func:`lakehouse_core.http_server.serve`) the counters, histograms and gauges are those of
+    every worker, summed (Prometheus multiprocess mode); the figures collectors read from the
+    answering process itself at the scrape (``process_*``, ``python_*``, the query cache) are
+    that worker's, with a ``worker`` label (its process id)."""
+    folder = os.environ.get(MULTIPROCESS_VARIABLE)
+    if not folder:
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    combined = CollectorRegistry(auto_describe=False)
+    # prometheus_client's multiprocess module carries no type hints.
+    collector = MultiProcessCollector(None, path=folder)  # type: ignore[no-untyped-call]
+    shared = list(collector.collect())  # type: ignore[no-untyped-call]
+    combined.register(_Fixed(shared))
+    combined.register(
+        _WorkerLabelled(registry, skip={family.name for family in shared}, worker=str(os.getpid()))
+    )
+    return generate_latest(combined), CONTENT_TYPE_LATEST
+
+
+class _Fixed(Collector):
+    def __init__(self, families: Sequence[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self.families
+
+
+class _WorkerLabelled(Collector):
+    """``registry``'s families not in ``skip``, each sample labelled with ``worker``."""
+
+    def __init__(self, registry: CollectorRegistry, *, skip: set[str], worker: str) -> None:
+        self.registry = registry
+        self.skip = skip
+        self.worker = worker
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self.registry.collect():
+            if family.name in self.skip or not family.samples:
+                continue
+            labelled = Metric(family.name, family.documentation, family.type, family.unit)
+            for sample in family.samples:
+                labelled.add_sample(
+                    sample.name, {**sample.labels, "worker": self.worker}, sample.value, sample.timestamp
+                )
+            yield labelled

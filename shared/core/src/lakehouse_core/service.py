@@ -9,7 +9,7 @@ Products build their app with :func:`create_service_app` and include their own r
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -19,12 +19,14 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lakehouse_core.health import HealthCheck, LivenessReport, ReadinessReport, run_checks
 from lakehouse_core.metrics import HttpMetrics, QueryCacheCollector, exposition, service_registry
 from lakehouse_core.structured_logging import correlation_scope
 
 CORRELATION_HEADER = "X-Correlation-ID"
+_CORRELATION_KEY = CORRELATION_HEADER.lower().encode("latin-1")
 
 #: Where the documentation pages' JavaScript, CSS and icon are served.
 DOCS_ASSETS_PATH = "/docs/assets"
@@ -100,6 +102,46 @@ def route_template(app: FastAPI, served: Mapping[str, Any], received: Mapping[st
     return "unmatched"
 
 
+class ObservedRequests:
+    """ASGI middleware: a correlation id per request (``X-Correlation-ID`` in, or a new one, and
+    out on the response) and the request metrics by route template and status; a request that
+    raises counts as a 500."""
+
+    def __init__(self, app: ASGIApp, *, owner: FastAPI, http: HttpMetrics) -> None:
+        self.app = app
+        self.owner = owner
+        self.http = http
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        received = dict(scope)
+        incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == _CORRELATION_KEY), None)
+        status = 500
+        with correlation_scope(incoming) as correlation_id:
+            outgoing = correlation_id.encode("latin-1")
+
+            async def send_observed(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                    message["headers"] = [
+                        *(h for h in message.get("headers", ()) if h[0].lower() != _CORRELATION_KEY),
+                        (_CORRELATION_KEY, outgoing),
+                    ]
+                await send(message)
+
+            try:
+                await self.app(scope, receive, send_observed)
+            finally:
+                template = route_template(self.owner, scope, received)
+                method = scope["method"]
+                self.http.requests.labels(method, template, str(status)).inc()
+                self.http.latency.labels(method, template).observe(time.perf_counter() - started)
+
+
 def create_service_app(
     *,
     service: str,
@@ -123,17 +165,6 @@ def create_service_app(
     http = HttpMetrics.register(registry)
     registry.register(QueryCacheCollector(lambda: getattr(app.state, "query_cache", None)))
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        received = dict(request.scope)
-        with correlation_scope(request.headers.get(CORRELATION_HEADER)) as correlation_id:
-            response = await call_next(request)
-        template = route_template(app, request.scope, received)
-        http.requests.labels(request.method, template, str(response.status_code)).inc()
-        http.latency.labels(request.method, template).observe(time.perf_counter() - started)
-        response.headers[CORRELATION_HEADER] = correlation_id
-        return response
-
+    app.add_middleware(ObservedRequests, owner=app, http=http)
     app.include_router(health_router(service=service, version=version, checks=checks, registry=registry))
     return app

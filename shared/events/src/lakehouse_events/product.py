@@ -19,14 +19,13 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, Any, Generic, Protocol, TypeVar
 
 import typer
-import uvicorn
 from rich.console import Console
 from rich.table import Table
 
 from lakehouse_core.config import CollectorSettings, ServingConfig, TopicConfig
 from lakehouse_core.delta import compact as compact_table
 from lakehouse_core.errors import LakehouseError
-from lakehouse_core.http_server import serve_in_thread
+from lakehouse_core.http_server import serve, serve_in_thread
 from lakehouse_core.incremental import BatchFunction, IncrementalRun, run_on_changes
 from lakehouse_core.ingestion.bronze import (
     BronzeIngestion,
@@ -371,8 +370,12 @@ def send_generated_day(
 
 
 def _serve_api(product: EventProduct[ConfigT], config: ConfigT, settings: LakehouseSettings) -> None:
-    uvicorn.run(
-        product.create_api(config, settings.lake_root), host=config.serving.host, port=config.serving.port
+    serve(
+        lambda: product.create_api(config, settings.lake_root),
+        host=config.serving.host,
+        port=config.serving.port,
+        workers=config.serving.workers,
+        proxy_headers=True,
     )
 
 
@@ -482,15 +485,17 @@ def product_cli(product: EventProduct[ConfigT]) -> typer.Typer:  # noqa: PLR0915
         configure_logging(product.name)
         config, settings = product.load_config(), LakehouseSettings()
         try:
-            service = collector_app(config, settings)
+            # With one process the app is built here, so a bad configuration is refused at once;
+            # forked workers each build their own (its Kafka producer's threads do not survive a fork).
+            service = collector_app(config, settings) if config.collector.workers == 1 else None
         except LakehouseError as exc:
             errors.print(f"[red]{exc}[/]")
             raise typer.Exit(1) from exc
-        uvicorn.run(
-            service,
+        serve(
+            (lambda: service) if service is not None else (lambda: collector_app(config, settings)),
             host=config.collector.host,
             port=config.collector.port,
-            proxy_headers=False,
+            workers=config.collector.workers,
         )
 
     @app.command()

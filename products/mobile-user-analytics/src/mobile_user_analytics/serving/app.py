@@ -90,6 +90,7 @@ def create_app(config: MobileConfig, *, lake_root: str, cache: QueryCache | None
         lake_root=lake_root,
         api_keys=config.api_keys,
         cache=cache,
+        keep_responses=True,
     )
     app.include_router(analytics_router(tables))
     app.include_router(devices_router(tables))

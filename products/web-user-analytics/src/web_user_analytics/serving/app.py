@@ -85,6 +85,7 @@ def create_app(config: WebConfig, *, lake_root: str, cache: QueryCache | None = 
         lake_root=lake_root,
         api_keys=config.api_keys,
         cache=cache,
+        keep_responses=True,
     )
     app.include_router(analytics_router(config, tables))
     app.include_router(visitors_router(tables))

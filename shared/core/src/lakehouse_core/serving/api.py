@@ -14,6 +14,7 @@ from lakehouse_core.service import create_service_app
 from lakehouse_core.serving.audit import install_read_audit
 from lakehouse_core.serving.auth import install_api_keys
 from lakehouse_core.serving.cache import QueryCache
+from lakehouse_core.serving.responses import install_kept_responses
 from lakehouse_core.serving.tables import ServedTable, install_table_errors
 from lakehouse_core.tables import TableSpec
 
@@ -47,12 +48,17 @@ def create_table_api(
     api_keys: Mapping[str, Iterable[str]],
     cache: QueryCache,
     api_keys_variable: str = "",
+    keep_responses: bool = False,
 ) -> FastAPI:
     """:func:`~lakehouse_core.service.create_service_app` whose ``/ready`` checks that every table
     of ``served`` can be opened, with ``api_keys`` installed for
     :func:`~lakehouse_core.serving.auth.require_role`, 503 for tables not built yet, and ``cache``
     on ``app.state.query_cache``, and a ``read`` audit record per request that reads data when
     ``LAKEHOUSE_AUDIT_BOOTSTRAP_SERVERS`` is set (:mod:`lakehouse_core.serving.audit`).
+
+    ``keep_responses`` keeps whole responses per table version in ``cache``
+    (:mod:`lakehouse_core.serving.responses`): for APIs whose answers depend on nothing but their
+    tables, the request and the day.
 
     Without API keys the routes declared ``open_when_no_keys`` are open to anyone, so in
     ``staging`` and ``prod`` the service refuses to start (:class:`~lakehouse_core.errors.ConfigError`
@@ -71,4 +77,6 @@ def create_table_api(
     install_api_keys(app, api_keys)
     install_table_errors(app)
     install_read_audit(app, service=service)
+    if keep_responses:
+        install_kept_responses(app, cache)
     return app

@@ -56,7 +56,9 @@ def summed(
     for column, weight in means.items():
         table = weighted_by(table, column, weight, name=f"{column}__weighted")
     weighted = [name for column in means for name in (f"{column}__weighted", f"{column}__weighted_weight")]
-    grouped = table.group_by(list(by)).aggregate([(column, "sum") for column in [*columns, *weighted]])
+    grouped = table.group_by(list(by), use_threads=False).aggregate(
+        [(column, "sum") for column in [*columns, *weighted]]
+    )
     names = {f"{column}_sum": column for column in [*columns, *weighted]}
     grouped = grouped.rename_columns([names.get(name, name) for name in grouped.column_names])
     for column in means:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lakehouse_core.errors import LakehouseError
 from lakehouse_core.kafka.spool import SpooledPublisher, spool_folder
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 SUBJECT_PARAMETERS = ("subject_key", "visitor_id", "device_key")
 
 AuditPublish = Callable[[AuditRecord], None]
+
+_CORRELATION_KEY = CORRELATION_HEADER.lower().encode("latin-1")
 
 
 def reads_data(route: object) -> bool:
@@ -126,14 +129,39 @@ def install_read_audit(
         except LakehouseError:
             log.exception("audit record not recorded", extra={"path": request.url.path})
 
-    @app.middleware("http")
-    async def audit_reads(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    app.add_middleware(AuditedReads, audit=audit)
+
+
+def _correlation_of(message: Message) -> str | None:
+    headers = message.get("headers", ())
+    return next((v.decode("latin-1") for k, v in headers if k == _CORRELATION_KEY), None)
+
+
+class AuditedReads:
+    """ASGI middleware calling ``audit(request, status, correlation id)`` once the response of a
+    request to a data route has started (500 when the route raised before answering)."""
+
+    def __init__(self, app: ASGIApp, *, audit: Callable[[Request, int, str | None], None]) -> None:
+        self.app = app
+        self.audit = audit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        answered = False
+
+        async def send_audited(message: Message) -> None:
+            nonlocal answered
+            if message["type"] == "http.response.start" and not answered:
+                answered = True
+                if reads_data(scope.get("route")):
+                    self.audit(Request(scope), message["status"], _correlation_of(message))
+            await send(message)
+
         try:
-            response = await call_next(request)
+            await self.app(scope, receive, send_audited)
         except Exception:
-            if reads_data(request.scope.get("route")):
-                audit(request, 500, None)
+            if not answered and reads_data(scope.get("route")):
+                self.audit(Request(scope), 500, None)
             raise
-        if reads_data(request.scope.get("route")):
-            audit(request, response.status_code, response.headers.get(CORRELATION_HEADER))
-        return response

@@ -13,7 +13,7 @@ without keys in ``dev`` only.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Protocol, runtime_checkable
 
@@ -73,18 +73,21 @@ def _installed_keys(app: FastAPI) -> ApiKeys:
     return keys
 
 
-def require_role(*roles: str, open_when_no_keys: bool = False) -> Callable[[Request, str | None], None]:
+def require_role(
+    *roles: str, open_when_no_keys: bool = False
+) -> Callable[[Request, str | None], Awaitable[None]]:
     """A dependency that lets a request through only with a key holding one of ``roles``.
 
     ``open_when_no_keys`` opens the route when no keys are configured at all: right for
-    aggregates in local development, wrong for anything about a single person.
+    aggregates in local development, wrong for anything about a single person. The guard is a
+    coroutine (it runs in the event loop), so the key store's ``roles_of`` must not block.
     """
     if not roles:
         raise ValueError("require_role needs at least one role")
     wanted = frozenset(roles)
     named = " or ".join(f"'{r}'" for r in roles)
 
-    def guard(request: Request, api_key: Annotated[str | None, Security(_api_key_header)]) -> None:
+    async def guard(request: Request, api_key: Annotated[str | None, Security(_api_key_header)]) -> None:
         keys = _installed_keys(request.app)
         if not keys.configured:
             if open_when_no_keys:

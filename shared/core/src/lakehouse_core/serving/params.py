@@ -8,7 +8,7 @@ Type errors (``start=yesterday``, ``limit=0``) are FastAPI's 422 naming the para
 errors (``end`` before ``start``, a range too long) are 400 with a message naming both dates.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Generic, TypeVar
@@ -53,14 +53,15 @@ def date_range_dependency(
     default_days: int = DEFAULT_RANGE_DAYS,
     max_days: int = MAX_RANGE_DAYS,
     today: Callable[[], date] = utc_today,
-) -> Callable[[date | None, date | None], DateRange]:
+) -> Callable[[date | None, date | None], Awaitable[DateRange]]:
     """A dependency reading ``start`` and ``end`` (ISO dates, both inclusive).
 
     ``end`` defaults to today (UTC) and ``start`` to ``default_days`` days ending at ``end``.
-    ``end`` before ``start``, or a range longer than ``max_days`` days, is a 400.
+    ``end`` before ``start``, or a range longer than ``max_days`` days, is a 400. The dependency
+    is a coroutine: it computes in the event loop, without a hop to the thread pool.
     """
 
-    def date_range(
+    async def date_range(
         start: Annotated[
             date | None,
             Query(description=f"First day, ISO date (inclusive). Default: {default_days} days up to end."),
@@ -99,7 +100,7 @@ class Pagination:
         return list(items[self.offset : self.offset + self.limit])
 
 
-def pagination(
+async def pagination(
     limit: Annotated[
         int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"Items per page, 1..{MAX_PAGE_SIZE}.")
     ] = DEFAULT_PAGE_SIZE,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from fastapi import FastAPI, Request
@@ -34,6 +34,8 @@ class TableRead:
     name: str
     location: str
     version: int
+    #: The served table that was read, to ask for its current version again later.
+    table: ServedTable | None = field(default=None, compare=False, repr=False)
 
 
 _reads: ContextVar[list[TableRead] | None] = ContextVar("table_reads", default=None)
@@ -49,6 +51,12 @@ def recording_reads() -> Iterator[list[TableRead]]:
         yield reads
     finally:
         _reads.reset(token)
+
+
+def note_read(read: TableRead) -> None:
+    """Record ``read`` in the enclosing :func:`recording_reads` block, if any (a read answered
+    from a cache of responses is still a read of that version)."""
+    _note(read)
 
 
 def _note(read: TableRead) -> None:
@@ -92,7 +100,7 @@ class ServedTable:
         next request sees the newer version and recomputes.
         """
         version = self.version()
-        _note(TableRead(self.name, self.location, version))
+        _note(TableRead(self.name, self.location, version, self))
         return self._cache.get_or_compute(self.location, version, key, lambda: compute(self.reader))
 
     def health_check(self) -> HealthCheck:

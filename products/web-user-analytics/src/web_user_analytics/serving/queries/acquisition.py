@@ -23,7 +23,7 @@ def acquisition(table: ServedTable, dates: DateRange, *, group_by: AcquisitionDi
         rows = weighted_by(rows, "bounce_rate", "sessions", name="bounces")
         sums = ["sessions", "visitors", "page_views", "bounces", "bounces_weight"]
         grouped = (
-            rows.group_by(group_by)
+            rows.group_by(group_by, use_threads=False)
             .aggregate([(column, "sum") for column in sums])
             .sort_by([("sessions_sum", "descending"), (group_by, "ascending")])
         )

@@ -26,7 +26,11 @@ def funnel_report(table: ServedTable, funnel: FunnelConfig, dates: DateRange) ->
             columns=["step_index", "step_name", "sessions"],
             filter=between("date", dates.start, dates.end) & (pc.field("funnel") == funnel.name),
         )
-        summed = rows.group_by(["step_index", "step_name"]).aggregate([("sessions", "sum")]).to_pylist()
+        summed = (
+            rows.group_by(["step_index", "step_name"], use_threads=False)
+            .aggregate([("sessions", "sum")])
+            .to_pylist()
+        )
         sessions_by_step = {(row["step_index"], row["step_name"]): row["sessions_sum"] for row in summed}
         sessions = [sessions_by_step.get((index, name), 0) for index, name in enumerate(steps, start=1)]
         return FunnelReport(

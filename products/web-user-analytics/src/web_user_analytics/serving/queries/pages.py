@@ -30,7 +30,7 @@ def top_pages(table: ServedTable, dates: DateRange, *, order_by: PageOrder) -> l
         rows = rows.append_column("timed_views", pc.subtract(rows["views"], rows["exits"]))
         rows = weighted_by(rows, "avg_time_on_page_seconds", "timed_views", name="time")
         grouped = (
-            rows.group_by("page_path")
+            rows.group_by("page_path", use_threads=False)
             .aggregate([(column, "sum") for column in _SUMS])
             .sort_by([(f"{order_by}_sum", "descending"), ("page_path", "ascending")])
         )

@@ -48,7 +48,7 @@ def _periods(rows: pa.Table, granularity: Literal["week", "month"]) -> list[Base
     rows = weighted_by(rows, "avg_session_duration_seconds", "sessions", name="duration")
     sums = ["visitors", "sessions", "page_views", "bounces", "bounces_weight", "duration", "duration_weight"]
     grouped = (
-        rows.group_by(["period_start", *_DIMENSIONS])
+        rows.group_by(["period_start", *_DIMENSIONS], use_threads=False)
         .aggregate([(column, "sum") for column in sums])
         .sort_by([("period_start", "ascending"), *_ORDER])
     )
