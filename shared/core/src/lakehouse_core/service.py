@@ -9,7 +9,7 @@ Products build their app with :func:`create_service_app` and include their own r
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -27,6 +27,12 @@ from lakehouse_core.structured_logging import correlation_scope
 
 CORRELATION_HEADER = "X-Correlation-ID"
 _CORRELATION_KEY = CORRELATION_HEADER.lower().encode("latin-1")
+
+
+def correlation_id_in(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The ``X-Correlation-ID`` among raw ASGI ``headers`` (lower-case names), if any."""
+    return next((v.decode("latin-1") for k, v in headers if k == _CORRELATION_KEY), None)
+
 
 #: Where the documentation pages' JavaScript, CSS and icon are served.
 DOCS_ASSETS_PATH = "/docs/assets"
@@ -118,7 +124,7 @@ class ObservedRequests:
             return
         started = time.perf_counter()
         received = dict(scope)
-        incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == _CORRELATION_KEY), None)
+        incoming = correlation_id_in(scope["headers"])
         status = 500
         with correlation_scope(incoming) as correlation_id:
             outgoing = correlation_id.encode("latin-1")

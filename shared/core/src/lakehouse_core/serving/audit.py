@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from lakehouse_core.errors import LakehouseError
 from lakehouse_core.kafka.spool import SpooledPublisher, spool_folder
 from lakehouse_core.platform_topics import AUDIT, AuditOutcome, AuditRecord, api_key_id
-from lakehouse_core.service import CORRELATION_HEADER
+from lakehouse_core.service import correlation_id_in
 from lakehouse_core.serving.auth import API_KEY_HEADER, ApiKeys
 from lakehouse_core.settings import LakehouseSettings
 
@@ -31,8 +31,6 @@ log = logging.getLogger(__name__)
 SUBJECT_PARAMETERS = ("subject_key", "visitor_id", "device_key")
 
 AuditPublish = Callable[[AuditRecord], None]
-
-_CORRELATION_KEY = CORRELATION_HEADER.lower().encode("latin-1")
 
 
 def reads_data(route: object) -> bool:
@@ -133,8 +131,7 @@ def install_read_audit(
 
 
 def _correlation_of(message: Message) -> str | None:
-    headers = message.get("headers", ())
-    return next((v.decode("latin-1") for k, v in headers if k == _CORRELATION_KEY), None)
+    return correlation_id_in(message.get("headers", ()))
 
 
 class AuditedReads:
