@@ -516,18 +516,27 @@ def operational_app(
         int, typer.Option(min=0, help="Random inserts, updates and deletes after that.")
     ] = 200,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed writes the same changes.")] = 7,
+    user_ids: Annotated[
+        str | None,
+        typer.Option(help="A file of tracking user ids, one a line: the first new customers are them."),
+    ] = None,
 ) -> None:
     """Write the demo operational app's customers and orders to the local stack's PostgreSQL
-    (the source Debezium captures): its schema if missing, new rows, then random changes."""
+    (the source Debezium captures): its schema if missing, new rows, then random changes. A
+    customer's ``user_id`` is the tracking products' user id of the person (``--user-ids``, else
+    drawn in their ``usr_<12 hex>`` form)."""
+    from pathlib import Path
+
     import psycopg
 
     from lakehouse_platform.operational_app import OperationalApp
 
+    given = [] if user_ids is None else Path(user_ids).read_text().split()
     target = PostgresConfig.from_settings(LakehouseSettings())
     app_ = OperationalApp(target.dsn, seed=seed)
     try:
         app_.create_schema()
-        seeded = app_.seed(customers=customers)
+        seeded = app_.seed(customers=max(customers, len(given)), user_ids=given)
         churned = app_.churn(changes=changes)
     except psycopg.OperationalError as exc:
         errors.print(f"[red]cannot write to {target.dsn}:[/] {exc} (is the stack up? `lakehouse stack up`)")

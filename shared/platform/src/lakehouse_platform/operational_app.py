@@ -2,6 +2,13 @@
 Debezium captures. Customers (country, signup date, plan) and their orders (amount, status),
 with inserts, updates and deletes happening as in a live app.
 
+A customer is a person the tracking products know too: ``customers.user_id`` is the user id the
+web and mobile apps send as ``userId`` (``usr_`` and 12 hex digits), so the platform's subject
+key of a customer (HMAC of that id) is the subject key of the same person's events. The app
+takes the user ids of the customers it inserts from :meth:`OperationalApp.seed`'s ``user_ids``
+(e.g. the ids of generated tracking traffic); without them it draws ids of the same form from
+its seeded random generator.
+
 The tables keep full before-images in the log (``REPLICA IDENTITY FULL``), so an update's and a
 delete's change events carry the whole old row.
 """
@@ -16,7 +23,7 @@ from typing import TYPE_CHECKING
 import psycopg
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS customers (
@@ -24,7 +31,8 @@ CREATE TABLE IF NOT EXISTS customers (
     email       text NOT NULL UNIQUE,
     country     text NOT NULL,
     signup_date date NOT NULL,
-    plan        text NOT NULL
+    plan        text NOT NULL,
+    user_id     text UNIQUE
 );
 CREATE TABLE IF NOT EXISTS orders (
     id          bigint PRIMARY KEY,
@@ -33,6 +41,7 @@ CREATE TABLE IF NOT EXISTS orders (
     status      text NOT NULL,
     updated_at  timestamptz NOT NULL
 );
+ALTER TABLE customers ADD COLUMN IF NOT EXISTS user_id text UNIQUE;
 ALTER TABLE customers REPLICA IDENTITY FULL;
 ALTER TABLE orders REPLICA IDENTITY FULL;
 """
@@ -61,14 +70,21 @@ class OperationalApp:
         with psycopg.connect(self.dsn, autocommit=True) as connection:
             connection.execute(SCHEMA)
 
-    def seed(self, *, customers: int, orders_per_customer: int = 2) -> ChangeCounts:
-        """Insert ``customers`` new customers, each with up to ``orders_per_customer`` orders."""
+    def seed(
+        self, *, customers: int, orders_per_customer: int = 2, user_ids: Sequence[str] = ()
+    ) -> ChangeCounts:
+        """Insert ``customers`` new customers, each with up to ``orders_per_customer`` orders.
+        The first ones take the tracking user ids ``user_ids`` in order (a :class:`ValueError`
+        when there are more ids than customers); the others get drawn ones."""
+        if len(user_ids) > customers:
+            raise ValueError(f"{len(user_ids)} user ids for {customers} customers")
         counts = ChangeCounts()
         with psycopg.connect(self.dsn) as connection:
             next_customer = self._next_id(connection, "customers")
             next_order = self._next_id(connection, "orders")
+            given = iter(user_ids)
             for customer_id in range(next_customer, next_customer + customers):
-                self._insert_customer(connection, customer_id)
+                self._insert_customer(connection, customer_id, next(given, None))
                 counts.inserted += 1
                 for _ in range(self.rng.randint(0, orders_per_customer)):
                     self._insert_order(connection, next_order, customer_id)
@@ -113,24 +129,38 @@ class OperationalApp:
                     counts.deleted += 1
         return counts
 
-    def rows(self, table: str) -> Iterator[tuple[object, ...]]:
-        """Every row of ``table`` (customers or orders), by primary key."""
+    def rows(self, table: str, *, with_user_id: bool = False) -> Iterator[tuple[object, ...]]:
+        """Every row of ``table`` (customers or orders), by primary key, with its columns in
+        table order; a customer's ``user_id`` only when ``with_user_id`` (the other columns are
+        the app's own data, the user id the tracking products' id of the person)."""
         if table not in ("customers", "orders"):
             raise ValueError(f"unknown table {table!r}: customers or orders")
         with psycopg.connect(self.dsn) as connection:
-            yield from connection.execute(f"SELECT * FROM {table} ORDER BY id")
+            found = connection.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = %s ORDER BY ordinal_position",
+                (table,),
+            ).fetchall()
+            columns = [str(c[0]) for c in found if with_user_id or c[0] != "user_id"]
+            listed = ", ".join(f'"{c}"' for c in columns)
+            yield from connection.execute(f"SELECT {listed} FROM {table} ORDER BY id")
 
-    def _insert_customer(self, connection: psycopg.Connection[tuple[object, ...]], customer_id: int) -> None:
+    def user_ids(self) -> dict[int, str | None]:
+        """Customer id → its tracking user id."""
+        with psycopg.connect(self.dsn) as connection:
+            rows = connection.execute("SELECT id, user_id FROM customers ORDER BY id").fetchall()
+        return {int(str(r[0])): None if r[1] is None else str(r[1]) for r in rows}
+
+    def _insert_customer(
+        self, connection: psycopg.Connection[tuple[object, ...]], customer_id: int, user_id: str | None = None
+    ) -> None:
         signup = date(2024, 1, 1) + timedelta(days=self.rng.randrange(700))
+        country, plan = self.rng.choice(COUNTRIES), self.rng.choice(PLANS)
+        drawn = f"usr_{self.rng.getrandbits(48):012x}"
         connection.execute(
-            "INSERT INTO customers (id, email, country, signup_date, plan) VALUES (%s, %s, %s, %s, %s)",
-            (
-                customer_id,
-                f"customer{customer_id}@example.com",
-                self.rng.choice(COUNTRIES),
-                signup,
-                self.rng.choice(PLANS),
-            ),
+            "INSERT INTO customers (id, email, country, signup_date, plan, user_id) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            (customer_id, f"customer{customer_id}@example.com", country, signup, plan, user_id or drawn),
         )
 
     def _insert_order(
