@@ -11,6 +11,7 @@ compacted, so no tombstone follows it (bronze keeps every record's payload, neve
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -207,6 +208,10 @@ class CdcTable:
     history_location: str
     current_location: str
     checkpoint: str
+    derive: Callable[[DataFrame], DataFrame] | None = None
+    """Columns the lakehouse adds to each change before it is stored (a subject key computed
+    from a column of the row, say): a transform of the parsed changes that keeps every column
+    and row; the history and the current state carry what it adds."""
 
 
 def apply_change_batch(spark: SparkSession, table: CdcTable, bronze: DataFrame) -> int:
@@ -234,7 +239,8 @@ def apply_change_batch(spark: SparkSession, table: CdcTable, bronze: DataFrame) 
             return 0
         fields = union_fields([row_fields(s) for s in schemas])
         identity = (*table.keys, "_lsn", "_op")
-        changes = parse_changes(mine, fields, logical_types(schemas)).dropDuplicates(list(identity)).persist()
+        parsed = parse_changes(mine, fields, logical_types(schemas)).dropDuplicates(list(identity))
+        changes = (parsed if table.derive is None else table.derive(parsed)).persist()
         count = changes.count()
         if not DeltaTable.isDeltaTable(spark, table.history_location):
             changes.limit(0).write.format("delta").save(table.history_location)
@@ -265,6 +271,31 @@ def apply_change_batch(spark: SparkSession, table: CdcTable, bronze: DataFrame) 
         return count
     finally:
         mine.unpersist()
+
+
+def run_cdc_apply_together(spark: SparkSession, tables: Sequence[CdcTable], *, checkpoint: str) -> int:
+    """Apply the bronze rows of several tables' topics landed in one bronze table with one
+    stream (``checkpoint``; the tables' own checkpoints are not used): each batch is applied to
+    the tables in the order given, so a table whose :attr:`CdcTable.derive` reads another's
+    history (orders reading their customers') sees that batch's changes of it. Returns the
+    number of bronze rows read."""
+    from lakehouse_core.incremental import IncrementalSource, run_incrementally
+
+    locations = {t.bronze_location for t in tables}
+    if len(locations) != 1:
+        raise ValueError(f"the tables are landed in more than one bronze table: {sorted(locations)}")
+
+    def apply(batch: DataFrame, _: int) -> None:
+        for table in tables:
+            apply_change_batch(spark, table, batch)
+
+    run = run_incrementally(
+        spark,
+        IncrementalSource(location=locations.pop(), checkpoint=checkpoint),
+        apply,
+        name="cdc-apply-" + "-".join(t.topic for t in tables),
+    )
+    return run.input_rows
 
 
 def run_cdc_apply(spark: SparkSession, table: CdcTable) -> int:

@@ -27,8 +27,7 @@ from lakehouse_core.sources.landing import (
     land,
     read_high_water_mark,
 )
-
-from .payments_api import TOKEN, PaymentsState, payments_api
+from lakehouse_testing.payments_api import TOKEN, PaymentsState, payments_api
 
 pytestmark = pytest.mark.integration
 

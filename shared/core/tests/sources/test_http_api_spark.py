@@ -13,8 +13,7 @@ from lakehouse_core.sources.landing import (
     api_quarantine_table,
     land,
 )
-
-from .payments_api import TOKEN, PaymentsState, payments_api
+from lakehouse_testing.payments_api import TOKEN, PaymentsState, payments_api
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-"""A payments API for the HTTP source's tests, served for real on a local port.
+"""A payments API for the tests of HTTP API sources, served for real on a local port.
 
 ``/v1/payments`` pages by cursor (keyset on update time and id, as Stripe's
 ``starting_after``), ``/v2/payments`` by page number. Both serve the records of ``extra`` first,
