@@ -1,4 +1,4 @@
-"""``user-segmentation``: the ``pipeline``, ``validate`` and ``api`` commands."""
+"""``user-segmentation``: the ``pipeline``, ``connector``, ``validate`` and ``api`` commands."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from user_segmentation.config import load_segmentation_config
 from user_segmentation.pipeline import USER_SEGMENTATION, build_pipeline, spark_session, yesterday
 from user_segmentation.serving.app import create_app
 
-STEPS = ("topics", "identity", "features", "segments")
+STEPS = ("topics", "identity", "operational", "features", "segments")
 
 app = typer.Typer(help=f"{PRODUCT}: {USER_SEGMENTATION.description}")
 console = Console()
@@ -37,8 +37,8 @@ def pipeline_command(
     ] = None,
     step: Annotated[list[str] | None, typer.Option(help=f"Run only these steps: {', '.join(STEPS)}.")] = None,
 ) -> None:
-    """Run topics → identity → features → segments (rule segments, then clusters) once; the run
-    is reported to platform.pipeline_runs.v1 like every product's."""
+    """Run topics → identity and operational sources → features → segments (rule segments, then
+    clusters) once; the run is reported to platform.pipeline_runs.v1 like every product's."""
     configure_logging(PRODUCT)
     settings = LakehouseSettings()
     last = date.fromisoformat(as_of) if as_of else yesterday()
@@ -49,6 +49,7 @@ def pipeline_command(
         lake_root=settings.lake_root,
         as_of=lambda: last,
         first_day=date.fromisoformat(first_day) if first_day else None,
+        settings=settings,
     )
     recorder = JsonLinesRecorder(settings.state_dir / "pipeline_runs" / f"{PRODUCT}.jsonl")
     catalog = product_catalog(USER_SEGMENTATION, lake_root=settings.lake_root)
@@ -61,6 +62,24 @@ def pipeline_command(
         console.print(f"  [{colour}]{task.status:>9}[/] {task.name:<9} {detail}")
     if run.status != "succeeded":
         raise typer.Exit(1)
+
+
+@app.command()
+def connector() -> None:
+    """Register (or update) the Debezium connector of ``operational.cdc`` on the stack's Kafka
+    Connect, for the stack's PostgreSQL, and wait until it runs; the pipeline then reads its
+    topics."""
+    from lakehouse_core.kafka.connect import ConnectError
+    from user_segmentation.processing.operational_jobs import register_connector
+
+    configure_logging(PRODUCT)
+    settings = LakehouseSettings()
+    try:
+        name = register_connector(load_segmentation_config().operational.cdc, settings)
+    except ConnectError as exc:
+        console.print(f"[red]connector not registered:[/] {exc} (is the stack up? `lakehouse stack up`)")
+        raise typer.Exit(1) from exc
+    console.print(f"connector {name} running on {settings.connect_url}")
 
 
 @app.command()

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from lakehouse_core.config import ProductConfig, load_config, product_config_dir
+from lakehouse_core.config import ProductConfig, TopicConfig, load_config, product_config_dir
+from lakehouse_core.sources.http_api import HttpApiSource
 from lakehouse_core.tables import SubjectKind
 from user_segmentation.contracts import PersonFeatures
 
@@ -129,8 +130,63 @@ class ClusteringConfig(BaseModel):
         return self
 
 
+#: The keys under ``topics`` of the captured tables' Debezium topics (derived from ``operational.cdc``).
+CDC_TOPIC_KEYS = {"customers": "customers_changes", "orders": "orders_changes"}
+
+
+class CdcConfig(BaseModel):
+    """The operational database's customers and orders, as one Debezium connector on Kafka
+    Connect captures them (``<topic_prefix>.<schema>.<table>`` topics). The database is the
+    local stack's PostgreSQL (``LAKEHOUSE_POSTGRES_*``), Connect the stack's worker
+    (``LAKEHOUSE_CONNECT_URL``); ``user-segmentation connector`` registers the connector."""
+
+    enabled: bool = Field(default=True, description="Read the captured tables at all.")
+    connector: str = Field(
+        default="user-segmentation-operational", description="The Debezium connector's name on Connect."
+    )
+    topic_prefix: str = Field(default="operational", description="Debezium's topic.prefix.")
+    host: str = Field(default="127.0.0.1", description="The database's host, as Connect reaches it.")
+    port: int | None = Field(
+        default=None, description="Its port; default the stack's (LAKEHOUSE_POSTGRES_PORT)."
+    )
+    database: str | None = Field(
+        default=None, description="The database captured; default the stack's (LAKEHOUSE_POSTGRES_DATABASE)."
+    )
+    customers_table: str = "public.customers"
+    orders_table: str = "public.orders"
+
+    def topic(self, table: str) -> str:
+        return f"{self.topic_prefix}.{table}"
+
+
+class PaymentsConfig(BaseModel):
+    """Payments from a paginated REST API (lakehouse_core.sources.http_api), landed in bronze
+    once per payment id and update time and refined to silver."""
+
+    enabled: bool = Field(default=False, description="Land the payments API at each run.")
+    source: HttpApiSource
+    amount_field: str = Field(default="amount", description="Dotted path to a payment's amount.")
+    currency_field: str = Field(default="currency", description="Dotted path to its currency.")
+    status_field: str = Field(default="status", description="Dotted path to its status.")
+    succeeded_statuses: list[str] = Field(
+        default_factory=lambda: ["succeeded"], description="Statuses of a payment that counts as paid."
+    )
+
+
+class OperationalConfig(BaseModel):
+    """Sources beyond tracking: the operational database and the payments API."""
+
+    cdc: CdcConfig = Field(default_factory=CdcConfig)
+    payments: PaymentsConfig | None = None
+    paid_order_statuses: list[str] = Field(
+        default_factory=lambda: ["paid", "shipped", "delivered"],
+        description="Statuses of an order whose amount counts as order value.",
+    )
+
+
 class SegmentationConfig(ProductConfig):
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
+    operational: OperationalConfig = Field(default_factory=OperationalConfig)
     features: FeatureConfig = Field(default_factory=FeatureConfig)
     segments: dict[str, SegmentDefinition] = Field(default_factory=dict)
     clustering: ClusteringConfig | None = Field(
@@ -142,6 +198,16 @@ class SegmentationConfig(ProductConfig):
         description="API key → roles ('analyst', 'person_reader', 'identity_steward'); "
         "from SEGMENTS_API_KEYS (JSON) only.",
     )
+
+    @model_validator(mode="after")
+    def _cdc_topics(self) -> SegmentationConfig:
+        """The captured tables' topics, written once as ``operational.cdc``'s prefix and tables,
+        listed under ``topics`` so the catalog names them as the bronze table's upstream."""
+        cdc = self.operational.cdc
+        tables = {"customers": cdc.customers_table, "orders": cdc.orders_table}
+        for name, key in CDC_TOPIC_KEYS.items():
+            self.topics.setdefault(key, TopicConfig(name=cdc.topic(tables[name]), partitions=1))
+        return self
 
     @field_validator("segments")
     @classmethod

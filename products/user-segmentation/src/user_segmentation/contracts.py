@@ -1,7 +1,9 @@
 """The tables of user-segmentation and the record it publishes, each defined once as a pydantic
 model: the Spark schema, the Arrow schema the API reads with, the API's response models and the
 catalog's column descriptions all derive from these. The inputs are web's and mobile's silver
-events and identity links, read through the catalog (their contracts are theirs)."""
+events and identity links, read through the catalog (their contracts are theirs), and the
+operational sources this product owns: the operational database's customers and orders as
+Debezium captures them, and the payments API."""
 
 from __future__ import annotations
 
@@ -77,6 +79,79 @@ class PersonNode(BaseModel):
     )
 
 
+class ChangeColumns(BaseModel):
+    """The columns lakehouse_core.cdc adds to every captured row: the change that wrote it."""
+
+    op: str = Field(alias="_op", description="Debezium's operation: r (snapshot), c, u or d.")
+    lsn: int | None = Field(
+        default=None, alias="_lsn", description="The change's position in PostgreSQL's write-ahead log."
+    )
+    source_ts: datetime | None = Field(
+        default=None, alias="_source_ts", description="When the change was made in the database (UTC)."
+    )
+    deleted: bool = Field(alias="_deleted", description="True for a delete (the row is its before-image).")
+    topic: str = Field(alias="_topic", description="The Kafka topic of the change event.")
+    partition: int = Field(alias="_partition")
+    offset: int = Field(alias="_offset", description="Orders changes with one log position (a snapshot's).")
+
+
+class Customer(ChangeColumns):
+    """Silver: a customer of the operational database as of its last captured change (one row
+    per customer id; a deleted customer has no row). A column added in the source arrives as a
+    new column (schema evolution)."""
+
+    id: int = Field(description="The customer's primary key in the operational database.")
+    email: str | None = None
+    country: str | None = Field(default=None, description="ISO 3166-1 alpha-2, as the app stores it.")
+    signup_date: date | None = None
+    plan: str | None = Field(default=None, description="free, starter, pro, team (as the app stores it).")
+    user_id: str | None = Field(
+        default=None, description="The person's tracking user id (web's and mobile's userId)."
+    )
+    subject_key: str | None = Field(
+        default=None, description="HMAC of user_id with the platform key: the person's subject key."
+    )
+
+
+class CustomerChange(Customer):
+    """Silver: every captured change of a customer, once per customer id, log position and
+    operation; the delete's row is the customer's before-image."""
+
+
+class Order(ChangeColumns):
+    """Silver: an order of the operational database as of its last captured change (one row per
+    order id; a deleted order has no row)."""
+
+    id: int = Field(description="The order's primary key in the operational database.")
+    customer_id: int | None = Field(default=None, description="The customer's primary key.")
+    amount: float | None = Field(default=None, description="The order's amount (as stored, one currency).")
+    status: str | None = Field(default=None, description="created, paid, shipped, delivered or refunded.")
+    updated_at: datetime | None = None
+    subject_key: str | None = Field(
+        default=None,
+        description="The customer's subject key (from the customer's captured user_id); null when the "
+        "customer's changes were not captured.",
+    )
+
+
+class OrderChange(Order):
+    """Silver: every captured change of an order, once per order id, log position and operation."""
+
+
+class Payment(BaseModel):
+    """Silver: the newest version of each payment of the payments API (one row per payment id)."""
+
+    payment_id: str
+    updated_at: datetime = Field(description="The version's update time, as the API reported it (UTC).")
+    user_id: str | None = Field(description="The paying person's user id (the source's subject_field).")
+    subject_key: str | None = Field(description="HMAC of user_id with the platform key.")
+    amount: float | None = Field(description="As the API sent it, in currency's units.")
+    currency: str | None
+    status: str | None
+    paid: bool = Field(description="status is one of operational.payments.succeeded_statuses.")
+    payment_date: date = Field(description="UTC date of updated_at.")
+
+
 class PersonFeatures(BaseModel):
     """Gold: one person's behaviour as of the end of one UTC day (docs/METRICS.md); one row per
     person with an event on or before that day."""
@@ -112,6 +187,21 @@ class PersonFeatures(BaseModel):
         default=0,
         description="The furthest step (1-based, features.funnel) of a track event in the 90 days "
         "ending as_of; 0 when none.",
+    )
+    country: str | None = Field(
+        default=None, description="The person's customer's country (silver.customers); null: no customer."
+    )
+    plan: str | None = Field(default=None, description="The person's customer's plan; null: no customer.")
+    signup_date: date | None = Field(default=None, description="The person's customer's signup date.")
+    order_value: float | None = Field(
+        default=None,
+        description="Sum of the amounts of the customer's orders in silver.orders whose status is "
+        "paid (operational.paid_order_statuses); null: no customer.",
+    )
+    payments_90d: float | None = Field(
+        default=None,
+        description="Sum of the person's paid payments (silver.payments) updated in the 90 days ending "
+        "as_of, any currency; 0 when all are older or unpaid; null: no payment up to as_of.",
     )
 
 

@@ -1,6 +1,8 @@
 """user-segmentation as the platform runs it: its declaration (found through the
-``lakehouse.products`` entry point) and its task graph, topics → identity → features → segments
-→ clusters. It reads web's and mobile's silver tables by their catalog names, never by import."""
+``lakehouse.products`` entry point) and its task graph, topics → identity and operational →
+features → segments → clusters. It reads web's and mobile's silver tables by their catalog
+names, never by import; the operational sources (the database's change events, the payments
+API) it lands itself."""
 
 from __future__ import annotations
 
@@ -28,10 +30,12 @@ from user_segmentation.processing.jobs import (
     run_identity,
     run_segments,
 )
+from user_segmentation.processing.operational_jobs import run_operational
 from user_segmentation.storage.tables import (
     CLUSTER_PROFILES,
     IDENTITY_EDGES,
     MODEL_RUNS,
+    OPERATIONAL_TABLES,
     PERSON_FEATURES,
     PERSON_NODES,
     SEGMENT_MEMBERSHIPS,
@@ -85,12 +89,15 @@ def build_pipeline(
     as_of: Callable[[], date] = yesterday,
     first_day: date | None = None,
     publish: Publisher | None = None,
+    settings: LakehouseSettings | None = None,
 ) -> Pipeline:
     """The product's task graph. ``catalog`` locates the input tables (by default every installed
     product's); ``as_of`` is the last day to compute (default yesterday, UTC); on an empty lake
     the features start at ``first_day`` (default ``as_of``); ``publish`` sends the membership
-    changes (default: to Kafka at ``bootstrap_servers``)."""
+    changes (default: to Kafka at ``bootstrap_servers``); ``settings`` locate the stack's
+    PostgreSQL and Kafka Connect for the operational sources (default from the environment)."""
     catalogued = catalog or partial(load_catalog, lake_root=lake_root)
+    platform = settings or LakehouseSettings()
     topic = membership_topic(config)
     send = publish or kafka_publisher(bootstrap_servers)
 
@@ -110,6 +117,23 @@ def build_pipeline(
             "persons": run.persons,
             "moved_nodes": run.moved_nodes,
             **_read(run.inputs),
+            **written.outputs(),
+        }
+
+    def operational(_: RunContext) -> Mapping[str, Any]:
+        session = spark()
+        before = versions_before(session, list(OPERATIONAL_TABLES), lake_root=lake_root)
+        run = run_operational(
+            session, config.operational, platform, lake_root=lake_root, bootstrap_servers=bootstrap_servers
+        )
+        written = written_since(session, list(OPERATIONAL_TABLES), before, lake_root=lake_root)
+        return {
+            "bronze_rows": run.bronze_rows,
+            "changes_applied": run.applied,
+            "payments": run.payments,
+            "payments_landed": run.payments_landed,
+            "payments_quarantined": run.payments_quarantined,
+            **({"missing_inputs": run.missing} if run.missing else {}),
             **written.outputs(),
         }
 
@@ -153,7 +177,8 @@ def build_pipeline(
         [
             Task("topics", topics),
             Task("identity", identity, depends_on=("topics",), writes=(IDENTITY_EDGES, PERSON_NODES)),
-            Task("features", features, depends_on=("identity",), writes=(PERSON_FEATURES,)),
+            Task("operational", operational, depends_on=("topics",), writes=OPERATIONAL_TABLES),
+            Task("features", features, depends_on=("identity", "operational"), writes=(PERSON_FEATURES,)),
             Task(
                 "segments",
                 segments,
@@ -184,6 +209,7 @@ class UserSegmentationProduct:
             bootstrap_servers=settings.kafka_bootstrap_servers,
             lake_root=settings.lake_root,
             catalog=lambda: catalog,
+            settings=settings,
         )
         return ProductAssets(pipeline)
 

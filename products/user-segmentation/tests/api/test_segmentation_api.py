@@ -40,7 +40,7 @@ def features(person: str, day: date, recency: int) -> tuple[object, ...]:
     seen = datetime(2026, 3, 1, 12, tzinfo=UTC)
     return (
         day, person, f"k-{person}", seen, seen, recency, 1, 2, 3, 1, 2, 3, 1, 2, 3, 0, 0.0, ["web"], seen,
-        None, None, 0,
+        None, None, 0, "FR", "pro", date(2025, 6, 1), 25.5, None,
     )  # fmt: skip
 
 
@@ -87,7 +87,8 @@ def test_segments_members_sizes_and_a_persons_segments_and_features(lake_root: s
         ("active", "2026-03-01", "2026-03-02", "not_matching")
     ]
     assert get_ok(client, f"/v1/persons/{P2}/segments", READER, day="2026-03-02") == []
-    assert get_ok(client, f"/v1/persons/{P1}/features", READER)["as_of"] == "2026-03-02"
+    newest = get_ok(client, f"/v1/persons/{P1}/features", READER)
+    assert (newest["as_of"], newest["plan"], newest["payments_90d"]) == ("2026-03-02", "pro", None)
     assert get_ok(client, f"/v1/persons/{P1}/features", READER, day="2026-03-01")["recency_days"] == 3
 
 

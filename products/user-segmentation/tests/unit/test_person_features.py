@@ -82,6 +82,11 @@ def test_features_count_the_windows_ending_on_the_day(spark: SparkSession) -> No
         "last_seen_ios": at(3).replace(tzinfo=None),
         "last_seen_android": at(40).replace(tzinfo=None),
         "funnel_stage_90d": 0,
+        "country": None,
+        "plan": None,
+        "signup_date": None,
+        "order_value": None,
+        "payments_90d": None,
     }
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from lakehouse_core.contracts import conform
 from user_segmentation.contracts import PersonFeatures
 from user_segmentation.processing.identity import product_node, subject_node
+from user_segmentation.processing.operational import OPERATIONAL_FEATURES
 from user_segmentation.storage.tables import Source
 
 if TYPE_CHECKING:
@@ -73,9 +74,11 @@ def attribute(events: DataFrame, nodes: DataFrame) -> DataFrame:
     return events.join(nodes.select("node_id", "person_id", "person_subject_key"), "node_id")
 
 
-def person_features(events: DataFrame, *, as_of: date) -> DataFrame:
+def person_features(events: DataFrame, *, as_of: date, operational: DataFrame | None = None) -> DataFrame:
     """Attributed events → :class:`PersonFeatures` as of the end of ``as_of`` (pure); events
-    after ``as_of`` are not counted."""
+    after ``as_of`` are not counted. ``operational`` (:func:`~user_segmentation.processing.
+    operational.person_operational`'s rows) gives the customer and payment columns; a person
+    without a row there, or every person when it is None, has them null."""
     from pyspark.sql import functions as F
 
     day = F.lit(as_of)
@@ -111,4 +114,8 @@ def person_features(events: DataFrame, *, as_of: date) -> DataFrame:
         .withColumn("as_of", day)
         .withColumn("recency_days", F.datediff(day, F.col("last_date")))
     )
+    if operational is None:
+        features = features.select("*", *[F.lit(None).alias(name) for name in OPERATIONAL_FEATURES])
+    else:
+        features = features.join(operational.select("person_id", *OPERATIONAL_FEATURES), "person_id", "left")
     return conform(features, PersonFeatures)

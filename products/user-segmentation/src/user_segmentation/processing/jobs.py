@@ -7,7 +7,9 @@ this product's own), call the pure transforms, write, publish.
   (a full read: components can merge or split anywhere);
 - :func:`run_features`: ``gold.person_features`` for each UTC day after the last one computed,
   up to ``as_of`` (partition overwrite, so a re-run of a day replaces it), and the newest day
-  computed before again when the last identity run moved a node to another person;
+  computed before again when the last identity run moved a node to another person; the
+  customer and payment columns come from this product's silver operational tables
+  (:mod:`user_segmentation.processing.operational_jobs`), null where there are none;
 - :func:`run_segments`: the feature days not folded into memberships yet → spells in
   ``gold.segment_memberships``, sizes in ``gold.segment_sizes``, and every entry and exit
   published to ``segments.membership.v1`` before the tables are written (at least once: a run
@@ -56,6 +58,8 @@ from user_segmentation.processing.identity import (
     link_edges,
     person_nodes,
 )
+from user_segmentation.processing.operational import person_operational
+from user_segmentation.processing.operational_jobs import read_operational
 from user_segmentation.processing.segments import (
     change_key,
     daily_members,
@@ -246,7 +250,24 @@ def run_features(
     nodes = read_table(spark, PERSON_NODES, lake_root=lake_root)
     if events:
         attributed = attribute(reduce(lambda a, b: a.unionByName(b), events), nodes).localCheckpoint()
-        features = reduce(lambda a, b: a.unionByName(b), [person_features(attributed, as_of=d) for d in days])
+        operational = read_operational(spark, lake_root=lake_root)
+
+        def day_features(day: date) -> DataFrame:
+            attributes = (
+                None
+                if operational is None
+                else person_operational(
+                    nodes,
+                    operational["customers"],
+                    operational["orders"],
+                    operational["payments"],
+                    as_of=day,
+                    paid_order_statuses=config.operational.paid_order_statuses,
+                )
+            )
+            return person_features(attributed, as_of=day, operational=attributes)
+
+        features = reduce(lambda a, b: a.unionByName(b), [day_features(d) for d in days])
     else:
         features = read_table(spark, PERSON_FEATURES, lake_root=lake_root).limit(0)
     features = features.localCheckpoint()

@@ -5,23 +5,32 @@ only: their locations and schemas come from the catalog at run time."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
+from lakehouse_core.ingestion.bronze import bronze_table
 from lakehouse_core.privacy import SUBJECT_KEY_COLUMN
+from lakehouse_core.sources.landing import api_bronze_table, api_quarantine_table
 from lakehouse_core.tables import (
     PSEUDONYMOUS_RETENTION_DAYS,
+    ConfiguredTopic,
     Layer,
     Retention,
     SubjectKind,
     declare_table,
 )
 from user_segmentation import PRODUCT
+from user_segmentation.config import CDC_TOPIC_KEYS
 from user_segmentation.contracts import (
     ClusterProfile,
+    Customer,
+    CustomerChange,
     IdentityEdge,
     IdentityEdgeRemoval,
     ModelRun,
+    Order,
+    OrderChange,
+    Payment,
     PersonFeatures,
     PersonNode,
     SegmentDay,
@@ -55,6 +64,73 @@ SOURCES = (WEB, MOBILE)
 
 _table = partial(declare_table, PRODUCT)
 _pseudonymous = Retention(PSEUDONYMOUS_RETENTION_DAYS, "event_date")
+
+# The operational sources (docs/DESIGN.md#operational-sources). Debezium's change events of the
+# captured customers and orders, raw, in one bronze table (its subject_key is null: a change
+# event has no userId; the payload and key are subject columns as in every bronze table).
+OPERATIONAL_CHANGES = replace(
+    bronze_table(PRODUCT, "operational_changes"),
+    description="Debezium change events of the operational database's customers and orders, raw.",
+    upstream=tuple(ConfiguredTopic(key) for key in CDC_TOPIC_KEYS.values()),
+)
+_customer_columns = {
+    SUBJECT_KEY_COLUMN: SubjectKind.SUBJECT_KEY,
+    "user_id": SubjectKind.USER_ID,
+    "email": SubjectKind.FREE_TEXT,
+}
+CUSTOMERS = _table(
+    "customers",
+    Layer.SILVER,
+    Customer,
+    None,
+    upstream=(OPERATIONAL_CHANGES.qualified_name,),
+    subject_columns=_customer_columns,
+)
+CUSTOMERS_HISTORY = _table(
+    "customers_history",
+    Layer.SILVER,
+    CustomerChange,
+    None,
+    upstream=(OPERATIONAL_CHANGES.qualified_name,),
+    subject_columns=_customer_columns,
+)
+ORDERS_HISTORY = _table(
+    "orders_history",
+    Layer.SILVER,
+    OrderChange,
+    None,
+    upstream=(OPERATIONAL_CHANGES.qualified_name, CUSTOMERS_HISTORY.qualified_name),
+    subject_columns={SUBJECT_KEY_COLUMN: SubjectKind.SUBJECT_KEY},
+)
+ORDERS = _table(
+    "orders",
+    Layer.SILVER,
+    Order,
+    None,
+    upstream=(OPERATIONAL_CHANGES.qualified_name, CUSTOMERS_HISTORY.qualified_name),
+    subject_columns={SUBJECT_KEY_COLUMN: SubjectKind.SUBJECT_KEY},
+)
+PAYMENTS_BRONZE = api_bronze_table(PRODUCT, "payments")
+PAYMENTS_QUARANTINE = api_quarantine_table(PRODUCT, "payments")
+PAYMENTS = _table(
+    "payments",
+    Layer.SILVER,
+    Payment,
+    "payment_date",
+    upstream=(PAYMENTS_BRONZE.qualified_name,),
+    retention=Retention(PSEUDONYMOUS_RETENTION_DAYS, "payment_date"),
+    subject_columns={SUBJECT_KEY_COLUMN: SubjectKind.SUBJECT_KEY, "user_id": SubjectKind.USER_ID},
+)
+OPERATIONAL_TABLES = (
+    OPERATIONAL_CHANGES,
+    CUSTOMERS,
+    CUSTOMERS_HISTORY,
+    ORDERS,
+    ORDERS_HISTORY,
+    PAYMENTS_BRONZE,
+    PAYMENTS_QUARANTINE,
+    PAYMENTS,
+)
 
 IDENTITY_EDGES = _table(
     "identity_edges",
@@ -106,7 +182,13 @@ PERSON_FEATURES = _table(
     Layer.GOLD,
     PersonFeatures,
     "as_of",
-    upstream=(PERSON_NODES.qualified_name, *(s.events for s in SOURCES)),
+    upstream=(
+        PERSON_NODES.qualified_name,
+        *(s.events for s in SOURCES),
+        CUSTOMERS.qualified_name,
+        ORDERS.qualified_name,
+        PAYMENTS.qualified_name,
+    ),
     retention=Retention(PSEUDONYMOUS_RETENTION_DAYS, "as_of"),
     subject_columns={SUBJECT_KEY_COLUMN: SubjectKind.SUBJECT_KEY, "person_id": SubjectKind.PSEUDONYMOUS_ID},
 )
@@ -129,6 +211,7 @@ CLUSTER_PROFILES = _table(
 )
 
 TABLES = (
+    *OPERATIONAL_TABLES,
     IDENTITY_EDGES,
     IDENTITY_EDGE_REMOVALS,
     PERSON_NODES,
