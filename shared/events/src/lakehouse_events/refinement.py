@@ -158,8 +158,12 @@ class RefinementStep:
     lake_root: str
 
     def __call__(self, bronze: DataFrame, batch_id: int) -> None:
-        """Refine one bronze batch. Cached, it is read from bronze once (and counted once in
-        the run's progress).
+        """Refine one bronze batch. The batch, its events and its quarantine rows are each
+        computed once and held as local checkpoints: read from bronze once (and counted once in
+        the run's progress), and every later step plans over a few stored rows instead of the
+        whole parse-and-validate lineage (planning, not the rows, is most of a small batch's
+        cost). A checkpoint lost with its executor fails the batch, which the next run refines
+        again.
 
         A systemic failure of the suite stores quarantine rows for *every* record of the batch
         (the rejected ones with their rules, the others under :data:`HELD_RULE`), writes nothing
@@ -170,20 +174,13 @@ class RefinementStep:
         batch's quarantine rows are replaced, not added to). Meanwhile nothing is lost,
         ``bronze = silver + quarantine`` holds, and a run that fails again writes no row twice.
         """
-        bronze = bronze.persist()
+        bronze = bronze.localCheckpoint()
         try:
-            try:
-                batch = self.refinement.steps.to_silver(bronze)
-            except SystemicBreakageError as error:
-                self._store_quarantine(bronze, self._refused(bronze, error))
-                raise
-            events = batch.events.persist()
-            try:
-                self._write(bronze, events, batch.quarantine)
-            finally:
-                events.unpersist()
-        finally:
-            bronze.unpersist()
+            batch = self.refinement.steps.to_silver(bronze)
+        except SystemicBreakageError as error:
+            self._store_quarantine(bronze, self._refused(bronze, error))
+            raise
+        self._write(bronze, batch.events.localCheckpoint(), batch.quarantine)
 
     def _write(self, bronze: DataFrame, events: DataFrame, quarantine: DataFrame) -> None:
         r = self.refinement
@@ -191,7 +188,10 @@ class RefinementStep:
         stored = ensure_table(spark, r.events, lake_root=self.lake_root).toDF()
         new, duplicates = split_duplicates(events, stored)
         self._store_quarantine(
-            bronze, quarantine.unionByName(duplicates_to_quarantine(duplicates, bronze, suite=r.steps.suite))
+            bronze,
+            quarantine.unionByName(
+                duplicates_to_quarantine(duplicates, bronze, suite=r.steps.suite)
+            ).localCheckpoint(),
         )
         days = sorted(row[0] for row in events.select("event_date").distinct().collect())
         if not days:
@@ -307,45 +307,42 @@ class RefinementStep:
             .where(_dates_in("event_date", context))
             .join(actors, steps.actor, "left_semi")
         )
-        with_sessions = steps.sessionise(events.drop("session_id")).persist()
-        try:
-            sessions = steps.summarise_sessions(with_sessions).where(_dates_in("session_date", scope))
-            old_sessions = (
-                ensure_table(spark, r.sessions, lake_root=self.lake_root)
-                .toDF()
-                .where(_dates_in("session_date", scope))
-                .join(actors, steps.actor, "left_semi")
-            )
+        with_sessions = steps.sessionise(events.drop("session_id")).localCheckpoint()
+        sessions = steps.summarise_sessions(with_sessions).where(_dates_in("session_date", scope))
+        old_sessions = (
+            ensure_table(spark, r.sessions, lake_root=self.lake_root)
+            .toDF()
+            .where(_dates_in("session_date", scope))
+            .join(actors, steps.actor, "left_semi")
+        )
+        replace_rows(
+            sessions,
+            old_sessions,
+            r.sessions,
+            lake_root=self.lake_root,
+            key="session_id",
+            target_predicate=_dates_in("session_date", context, alias="t"),
+        )
+        merge_update_columns(
+            with_sessions.join(sessions.select("session_id"), "session_id", "left_semi"),
+            r.events,
+            lake_root=self.lake_root,
+            keys=("event_id",),
+            columns=("session_id",),
+            target_predicate=_dates_in("event_date", context, alias="t"),
+        )
+        for derived in steps.derived:
             replace_rows(
-                sessions,
-                old_sessions,
-                r.sessions,
+                derived.derive(with_sessions).where(_dates_in(derived.date_column, scope)),
+                ensure_table(spark, derived.spec, lake_root=self.lake_root)
+                .toDF()
+                .where(_dates_in(derived.date_column, scope))
+                .join(actors, steps.actor, "left_semi"),
+                derived.spec,
                 lake_root=self.lake_root,
-                key="session_id",
-                target_predicate=_dates_in("session_date", context, alias="t"),
+                key=derived.key,
+                target_predicate=_dates_in(derived.date_column, context, alias="t"),
             )
-            merge_update_columns(
-                with_sessions.join(sessions.select("session_id"), "session_id", "left_semi"),
-                r.events,
-                lake_root=self.lake_root,
-                keys=("event_id",),
-                columns=("session_id",),
-                target_predicate=_dates_in("event_date", context, alias="t"),
-            )
-            for derived in steps.derived:
-                replace_rows(
-                    derived.derive(with_sessions).where(_dates_in(derived.date_column, scope)),
-                    ensure_table(spark, derived.spec, lake_root=self.lake_root)
-                    .toDF()
-                    .where(_dates_in(derived.date_column, scope))
-                    .join(actors, steps.actor, "left_semi"),
-                    derived.spec,
-                    lake_root=self.lake_root,
-                    key=derived.key,
-                    target_predicate=_dates_in(derived.date_column, context, alias="t"),
-                )
-        finally:
-            with_sessions.unpersist()
 
 
 def _bronze_records(bronze: DataFrame) -> DataFrame:
