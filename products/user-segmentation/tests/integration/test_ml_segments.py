@@ -66,7 +66,7 @@ def person(group: str, n: int, day: date, rng: random.Random) -> dict[str, objec
     frequency, monetary, recency, platform = GROUPS[group]
     seen = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
     return {
-        **dict.fromkeys(PersonFeatures.model_fields, 0),
+        **{name: 0 if f.is_required() else f.default for name, f in PersonFeatures.model_fields.items()},
         "as_of": day,
         "person_id": f"p_{group}_{n:03d}",
         "subject_key": f"k-{group}-{n}",
@@ -76,9 +76,6 @@ def person(group: str, n: int, day: date, rng: random.Random) -> dict[str, objec
         "frequency_30d": max(0, round(rng.gauss(frequency, 2.0))),
         "monetary_90d": max(0.0, rng.gauss(monetary, 30.0)),
         "platforms_90d": [platform],
-        "last_seen_web": None,
-        "last_seen_ios": None,
-        "last_seen_android": None,
     }
 
 
