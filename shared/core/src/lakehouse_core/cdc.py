@@ -301,15 +301,4 @@ def run_cdc_apply_together(spark: SparkSession, tables: Sequence[CdcTable], *, c
 def run_cdc_apply(spark: SparkSession, table: CdcTable) -> int:
     """Apply every bronze row of the table's topic not applied yet (exactly once per bronze
     commit, through the checkpoint); returns the number of bronze rows read."""
-    from lakehouse_core.incremental import IncrementalSource, run_incrementally
-
-    def apply(batch: DataFrame, _: int) -> None:
-        apply_change_batch(spark, table, batch)
-
-    run = run_incrementally(
-        spark,
-        IncrementalSource(location=table.bronze_location, checkpoint=table.checkpoint),
-        apply,
-        name=f"cdc-apply-{table.topic}",
-    )
-    return run.input_rows
+    return run_cdc_apply_together(spark, [table], checkpoint=table.checkpoint)

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from lakehouse_core.errors import SchemaMismatchError, TableError, TableNotFoundError
-from lakehouse_core.tables import TableSpec
+from lakehouse_core.tables import TableSpec, local_path
 
 if TYPE_CHECKING:
     from delta.tables import DeltaTable
@@ -132,12 +132,9 @@ def _create_locally(spec: TableSpec, location: str) -> bool:
     from deltalake import Schema
     from deltalake.exceptions import DeltaError
 
-    if location.startswith("file://"):
-        path = location.removeprefix("file://")
-    elif "://" in location:
+    path = local_path(location)
+    if path is None:
         return False
-    else:
-        path = location
     try:
         RsDeltaTable.create(
             path,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lakehouse_core.errors import TableError, TableNotFoundError
+from lakehouse_core.tables import local_path
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -157,11 +158,8 @@ class DeltaReader:
 
 def _local_log_folder(location: str) -> Path | None:
     """The ``_delta_log`` folder of a table on the local filesystem; None for object storage."""
-    if location.startswith("file://"):
-        location = location.removeprefix("file://")
-    elif "://" in location:
-        return None
-    return Path(location) / "_delta_log"
+    path = local_path(location)
+    return None if path is None else Path(path) / "_delta_log"
 
 
 def _load(

@@ -110,6 +110,14 @@ def join_location(root: str, *parts: str) -> str:
     return "/".join([root.rstrip("/"), *(p.strip("/") for p in parts)])
 
 
+def local_path(location: str) -> str | None:
+    """The filesystem path of a local location (a path or a ``file://`` URI); None for object
+    storage."""
+    if location.startswith("file://"):
+        return location.removeprefix("file://")
+    return None if "://" in location else location
+
+
 @dataclass(frozen=True, kw_only=True)
 class TableSpec:
     """Where a table lives, how it is laid out and what the catalog says about it.
