@@ -383,14 +383,19 @@ def test_every_metric_the_alert_rules_use_is_in_the_metrics_output(client: TestC
 
 
 def scraped_names(prometheus: str, deadline: float) -> set[str]:
-    """The operational_metrics_* names Prometheus has stored, once it has scraped at least once."""
+    """The operational_metrics_* names Prometheus has stored, once it has scraped at least once.
+
+    Until its storage is open, Prometheus answers 503 "Service Unavailable" in plain text, so
+    only a 200 answer is read.
+    """
     names: set[str] = set()
     while time.monotonic() < deadline and not names:
         try:
-            answer = httpx.get(f"{prometheus}/api/v1/label/__name__/values", timeout=2).json()
-            names = {n for n in answer["data"] if n.startswith("operational_metrics_")}
+            answer = httpx.get(f"{prometheus}/api/v1/label/__name__/values", timeout=2)
         except httpx.HTTPError:
-            pass
+            answer = None
+        if answer is not None and answer.status_code == 200:
+            names = {n for n in answer.json()["data"] if n.startswith("operational_metrics_")}
         time.sleep(0.5)
     return names
 
