@@ -9,12 +9,16 @@ changes nothing twice. Per batch:
    so ``bronze = silver + quarantine`` holds exactly; the quarantine rows at the batch's bronze
    records are replaced by the batch's, so a record that passes on a later run leaves it;
 3. new events are inserted into the silver events table, and the identity links they make
-   (identify, alias, sign-in) into the links table, if the product has one;
+   (identify, alias, sign-in) into the links table, if the product has one; the quarantine,
+   events and links writes touch different tables and none reads another's (the new events
+   are held as a local checkpoint first), so they run at the same time
+   (:func:`~lakehouse_core.delta.write_all`);
 4. the touched actors (visitors, devices) are re-sessionised on the batch's days with
    ``context_days`` either side, reading events ``2 * context_days`` either side (sessions
    cross midnight; late events merge or split sessions), and their sessions and the events'
-   ``session_id`` are replaced in one MERGE each. Only those dates are read and rewritten: a
-   batch with one event 300 days late touches that day's neighbourhood, not 300 days.
+   ``session_id`` are replaced in one MERGE each, run together with the derived tables'
+   replacements. Only those dates are read and rewritten: a batch with one event 300 days
+   late touches that day's neighbourhood, not 300 days.
 
 A batch that fails its suite systemically (:class:`~lakehouse_core.errors.SystemicBreakageError`)
 is not committed; see :meth:`RefinementStep.__call__`.
@@ -25,16 +29,19 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 from lakehouse_core.contracts import conform
 from lakehouse_core.delta import (
+    Write,
     ensure_table,
     merge_insert_new,
     merge_update_columns,
     read_table,
     replace_rows,
     with_conflict_retry,
+    write_all,
 )
 from lakehouse_core.errors import LakehouseError, SystemicBreakageError
 from lakehouse_core.identity import LINK_KEYS, LinkRule, identity_links
@@ -187,31 +194,39 @@ class RefinementStep:
         spark = events.sparkSession
         stored = ensure_table(spark, r.events, lake_root=self.lake_root).toDF()
         new, duplicates = split_duplicates(events, stored)
-        self._store_quarantine(
-            bronze,
-            quarantine.unionByName(
-                duplicates_to_quarantine(duplicates, bronze, suite=r.steps.suite)
-            ).localCheckpoint(),
-        )
+        quarantine = quarantine.unionByName(
+            duplicates_to_quarantine(duplicates, bronze, suite=r.steps.suite)
+        ).localCheckpoint()
         days = sorted(row[0] for row in events.select("event_date").distinct().collect())
         if not days:
+            self._store_quarantine(bronze, quarantine)
             return
-        if r.identity_links is not None:
-            # Before the events: once they are stored, ``new`` (lazy) no longer holds them.
-            merge_insert_new(
-                r.links_of(new),
-                r.identity_links,
+        # Held before any write: once the events are stored, ``new`` (lazy) no longer holds them.
+        new = new.localCheckpoint()
+        in_batch_days = _dates_in("event_date", days, alias="t")
+        writes: list[Write] = [
+            partial(self._store_quarantine, bronze, quarantine),
+            partial(
+                merge_insert_new,
+                new,
+                r.events,
                 lake_root=self.lake_root,
-                keys=LINK_KEYS,
-                target_predicate=_dates_in("event_date", days, alias="t"),
+                keys=("event_id",),
+                target_predicate=in_batch_days,
+            ),
+        ]
+        if r.identity_links is not None:
+            writes.append(
+                partial(
+                    merge_insert_new,
+                    r.links_of(new),
+                    r.identity_links,
+                    lake_root=self.lake_root,
+                    keys=LINK_KEYS,
+                    target_predicate=in_batch_days,
+                )
             )
-        merge_insert_new(
-            new,
-            r.events,
-            lake_root=self.lake_root,
-            keys=("event_id",),
-            target_predicate=_dates_in("event_date", days, alias="t"),
-        )
+        write_all(writes)
         self._resessionise(spark, events.select(r.steps.actor).distinct(), days)
 
     def _refused(self, bronze: DataFrame, error: SystemicBreakageError) -> DataFrame:
@@ -315,34 +330,42 @@ class RefinementStep:
             .where(_dates_in("session_date", scope))
             .join(actors, steps.actor, "left_semi")
         )
-        replace_rows(
-            sessions,
-            old_sessions,
-            r.sessions,
-            lake_root=self.lake_root,
-            key="session_id",
-            target_predicate=_dates_in("session_date", context, alias="t"),
-        )
-        merge_update_columns(
-            with_sessions.join(sessions.select("session_id"), "session_id", "left_semi"),
-            r.events,
-            lake_root=self.lake_root,
-            keys=("event_id",),
-            columns=("session_id",),
-            target_predicate=_dates_in("event_date", context, alias="t"),
-        )
-        for derived in steps.derived:
-            replace_rows(
-                derived.derive(with_sessions).where(_dates_in(derived.date_column, scope)),
-                ensure_table(spark, derived.spec, lake_root=self.lake_root)
-                .toDF()
-                .where(_dates_in(derived.date_column, scope))
-                .join(actors, steps.actor, "left_semi"),
-                derived.spec,
+        writes: list[Write] = [
+            partial(
+                replace_rows,
+                sessions,
+                old_sessions,
+                r.sessions,
                 lake_root=self.lake_root,
-                key=derived.key,
-                target_predicate=_dates_in(derived.date_column, context, alias="t"),
+                key="session_id",
+                target_predicate=_dates_in("session_date", context, alias="t"),
+            ),
+            partial(
+                merge_update_columns,
+                with_sessions.join(sessions.select("session_id"), "session_id", "left_semi"),
+                r.events,
+                lake_root=self.lake_root,
+                keys=("event_id",),
+                columns=("session_id",),
+                target_predicate=_dates_in("event_date", context, alias="t"),
+            ),
+        ]
+        for derived in steps.derived:
+            writes.append(
+                partial(
+                    replace_rows,
+                    derived.derive(with_sessions).where(_dates_in(derived.date_column, scope)),
+                    ensure_table(spark, derived.spec, lake_root=self.lake_root)
+                    .toDF()
+                    .where(_dates_in(derived.date_column, scope))
+                    .join(actors, steps.actor, "left_semi"),
+                    derived.spec,
+                    lake_root=self.lake_root,
+                    key=derived.key,
+                    target_predicate=_dates_in(derived.date_column, context, alias="t"),
+                )
             )
+        write_all(writes)
 
 
 def _bronze_records(bronze: DataFrame) -> DataFrame:
