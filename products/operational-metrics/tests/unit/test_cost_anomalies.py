@@ -208,6 +208,27 @@ def test_the_bytes_of_a_version_are_what_its_spark_commit_added(spark: SparkSess
     assert [version for version, size in sorted(sizes.items()) if size > 0] == [1, 2]
 
 
+def test_the_bytes_of_a_delta_rs_commit_are_the_sizes_of_the_files_it_added(
+    spark: SparkSession, lake_root: str
+) -> None:
+    from lakehouse_core.delta_appender import append_models
+    from operational_metrics.processing.jobs import version_bytes
+    from operational_metrics.storage.tables import SILVER_RUNS
+
+    append_models(SILVER_RUNS, [RunAttempt(**attempt("a"))], lake_root=lake_root)
+    append_models(SILVER_RUNS, [RunAttempt(**attempt("b")), RunAttempt(**attempt("c"))], lake_root=lake_root)
+    location = SILVER_RUNS.location(lake_root)
+
+    sizes = {r["version"]: r["bytes_written"] for r in version_bytes(spark, {"t": location}).collect()}
+    on_disk = {
+        version: sum(f.stat().st_size for f in Path(location).glob("**/*.parquet") if f.name in names)
+        for version, names in added_files(Path(location)).items()
+    }
+
+    assert sizes == on_disk
+    assert all(size > 0 for size in sizes.values()), sizes
+
+
 def added_files(location: Path) -> dict[int, set[str]]:
     """The data file names each commit of the Delta log added."""
     files: dict[int, set[str]] = {}

@@ -1,13 +1,14 @@
 """The operational sources through the real components: a customer inserted, updated and
 deleted in PostgreSQL reaches silver through Debezium, Kafka and bronze in one run and lands in
 the person's features under the subject key tracking gives the same user id; payments from a
-local payments API land once and refine to silver."""
+local payments API land once and refine to silver, a later run upserting only the changed ones."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
 import pytest
+from deltalake import DeltaTable
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
@@ -24,7 +25,7 @@ from user_segmentation.config import CdcConfig, OperationalConfig, PaymentsConfi
 from user_segmentation.processing.features import person_features
 from user_segmentation.processing.operational import person_operational
 from user_segmentation.processing.operational_jobs import read_operational, run_operational
-from user_segmentation.storage.tables import CUSTOMERS, CUSTOMERS_HISTORY, ORDERS
+from user_segmentation.storage.tables import CUSTOMERS, CUSTOMERS_HISTORY, ORDERS, PAYMENTS
 
 USER_ID = "usr_0a1b2c3d4e5f"
 AS_OF = date(2026, 3, 31)
@@ -120,7 +121,7 @@ def test_payments_land_and_refine_to_silver_with_the_payers_subject_key(
 ) -> None:
     monkeypatch.setenv("SEGMENTS_TEST_PAYMENTS_TOKEN", TOKEN)
     state = PaymentsState(rate_limit_every=3)
-    first, *_ = state.add(5)
+    first, second, *_ = state.add(5)
     state.update(first, status="refunded")
     with payments_api(state) as url:
         source = HttpApiSource(
@@ -136,15 +137,31 @@ def test_payments_land_and_refine_to_silver_with_the_payers_subject_key(
             cdc=CdcConfig(enabled=False), payments=PaymentsConfig(enabled=True, source=source)
         )
         run = run_operational(spark, config, LakehouseSettings(), lake_root=lake_root, bootstrap_servers="-")
+        assert 429 in state.statuses, "the rate limit was met and retried"
+        assert (run.payments_landed, run.payments) == (5, 5)
+        assert run.missing == {"cdc": "operational.cdc.enabled is false"}
+        operational = read_operational(spark, lake_root=lake_root)
+        assert operational is not None
+        silver = {r.payment_id: r for r in operational["payments"].collect()}
+        assert (silver[first].status, silver[first].paid) == ("refunded", False)
+        assert sum(1 for p in silver.values() if p.paid) == 4
+        payer = state.payments[first]["customer"]["id"]
+        assert silver[first].user_id == payer
+        assert silver[first].subject_key == tracking_subject_key(spark, payer)
 
-    assert 429 in state.statuses, "the rate limit was met and retried"
-    assert (run.payments_landed, run.payments) == (5, 5)
-    assert run.missing == {"cdc": "operational.cdc.enabled is false"}
-    operational = read_operational(spark, lake_root=lake_root)
-    assert operational is not None
-    silver = {r.payment_id: r for r in operational["payments"].collect()}
-    assert (silver[first].status, silver[first].paid) == ("refunded", False)
-    assert sum(1 for p in silver.values() if p.paid) == 4
-    payer = state.payments[first]["customer"]["id"]
-    assert silver[first].user_id == payer
-    assert silver[first].subject_key == tracking_subject_key(spark, payer)
+        state.update(second, status="failed")
+        state.add(2)
+        again = run_operational(
+            spark, config, LakehouseSettings(), lake_root=lake_root, bootstrap_servers="-"
+        )
+
+    assert (again.payments_landed, again.payments) == (3, 7)
+    refined = {
+        r.payment_id: r for r in spark.read.format("delta").load(PAYMENTS.location(lake_root)).collect()
+    }
+    assert (refined[second].status, refined[second].paid) == ("failed", False)
+    assert refined[first] == silver[first], "a payment unchanged at the source is left as it was"
+    [commit] = DeltaTable(PAYMENTS.location(lake_root)).history(limit=1)
+    assert commit["operation"] == "MERGE"
+    changed = commit["operationMetrics"]
+    assert (int(changed["numTargetRowsUpdated"]), int(changed["numTargetRowsInserted"])) == (1, 2), changed

@@ -22,13 +22,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from lakehouse_core.delta import append, ensure_table, merge_insert_new, overwrite_partitions, read_table
 from lakehouse_core.delta_reader import open_table, read_arrow
 from lakehouse_core.errors import TableNotFoundError
 from lakehouse_core.incremental import IncrementalRun, IncrementalSource, run_incrementally, run_on_changes
-from lakehouse_core.tables import LAYER_FRESHNESS, checkpoint_location
+from lakehouse_core.tables import LAYER_FRESHNESS, checkpoint_location, local_path
 from lakehouse_platform.task_reports import ROWS_WRITTEN_METRICS
 from operational_metrics import PRODUCT
 from operational_metrics.config import AnomalyConfig, CostRates
@@ -266,16 +269,37 @@ def run_sla_compliance(spark: SparkSession, *, lake_root: str) -> IncrementalRun
     )
 
 
-def bytes_added(commit: Mapping[str, Any]) -> int:
-    """Bytes a Delta commit added, from its ``operation`` and ``operationMetrics``."""
+def bytes_added(commit: Mapping[str, Any], *, location: str | None = None) -> int:
+    """Bytes a Delta commit added: from its ``operation`` and ``operationMetrics`` where its
+    writer recorded them (Spark), else the sizes of the files its log entry adds (delta-rs
+    writers record no byte count), read from the table at ``location``."""
     metrics = commit.get("operationMetrics") or {}
+    recorded = [
+        name for name in BYTES_WRITTEN_METRICS.get(str(commit.get("operation")), ()) if name in metrics
+    ]
+    if not recorded:
+        return _bytes_of_added_files(location, int(commit["version"])) if location else 0
     total = 0
-    for name in BYTES_WRITTEN_METRICS.get(str(commit.get("operation")), ()):
+    for name in recorded:
         try:
             total += int(metrics.get(name) or 0)
         except (TypeError, ValueError):
             continue
     return total
+
+
+def _bytes_of_added_files(location: str, version: int) -> int:
+    """The ``size`` of every ``add`` action of the log entry of ``version``; 0 when the entry is
+    no longer in the log (cleaned up after a checkpoint) or the table is not on a local disk."""
+    root = local_path(location)
+    if root is None:
+        return 0
+    try:
+        lines = (Path(root) / "_delta_log" / f"{version:020d}.json").read_bytes().splitlines()
+    except FileNotFoundError:
+        return 0
+    actions = (orjson.loads(line) for line in lines if line.strip())
+    return sum(int(action["add"].get("size") or 0) for action in actions if "add" in action)
 
 
 def version_bytes(
@@ -289,7 +313,7 @@ def version_bytes(
             history: Sequence[dict[str, Any]] = open_table(location).history(history_limit)
         except TableNotFoundError:
             continue
-        rows.extend((name, int(c["version"]), bytes_added(c)) for c in history)
+        rows.extend((name, int(c["version"]), bytes_added(c, location=location)) for c in history)
     return spark.createDataFrame(rows, "table_name string, version long, bytes_written long")
 
 

@@ -1,6 +1,7 @@
 """The edges of the operational sources: register the Debezium connector (a command of its
 own), land its topics in bronze, apply the changes to silver (current state and history), land
-the payments API and refine it; and read the silver tables back for the person features.
+the payments API and refine the payment versions it landed; and read the silver tables back for
+the person features.
 
 Each source is optional at run time: the database's topics not on Kafka (no connector
 registered, or Connect down), the payments API not configured or not reachable: the run reports it
@@ -14,7 +15,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from lakehouse_core.cdc import CdcTable, PostgresCdcSource, run_cdc_apply_together
-from lakehouse_core.delta import table_exists
+from lakehouse_core.delta import ensure_table, merge_upsert, table_exists
+from lakehouse_core.incremental import IncrementalSource, run_incrementally
 from lakehouse_core.ingestion.bronze import BronzeIngestion, run_bronze_ingestion
 from lakehouse_core.kafka.admin import list_topics
 from lakehouse_core.kafka.connect import ConnectClient
@@ -44,7 +46,7 @@ if TYPE_CHECKING:
 
     from lakehouse_core.settings import LakehouseSettings
     from lakehouse_core.tables import TableSpec
-    from user_segmentation.config import CdcConfig, OperationalConfig
+    from user_segmentation.config import CdcConfig, OperationalConfig, PaymentsConfig
 
 
 @dataclass
@@ -142,15 +144,33 @@ def run_operational(
     else:
         run.payments_fetched, run.payments_landed = landed.fetched, landed.landed
         run.payments_quarantined = landed.quarantined
-    bronze_location = PAYMENTS_BRONZE.location(lake_root)
-    if table_exists(spark, bronze_location):
-        bronze = spark.read.format("delta").load(bronze_location)
-        refined = refine_payments(bronze, payments).localCheckpoint()
-        refined.write.format("delta").mode("overwrite").partitionBy(*PAYMENTS.partition_by).save(
-            PAYMENTS.location(lake_root)
-        )
-        run.payments = refined.count()
+    if table_exists(spark, PAYMENTS_BRONZE.location(lake_root)):
+        _refine_new_payments(spark, payments, lake_root=lake_root)
+        run.payments = spark.read.format("delta").load(PAYMENTS.location(lake_root)).count()
     return run
+
+
+def _refine_new_payments(spark: SparkSession, payments: PaymentsConfig, *, lake_root: str) -> None:
+    """The payment versions landed since the last run → ``silver.payments``: each payment's
+    newest version in the batch is upserted on its id where it is newer than the stored one, so
+    a run touches the payments that changed, and a replayed batch (the job killed before its
+    checkpoint) changes nothing."""
+    ensure_table(spark, PAYMENTS, lake_root=lake_root)
+
+    def upsert(batch: DataFrame, _batch_id: int) -> None:
+        merge_upsert(
+            refine_payments(batch, payments),
+            PAYMENTS,
+            lake_root=lake_root,
+            keys=("payment_id",),
+            update_condition="s.updated_at > t.updated_at",
+        )
+
+    source = IncrementalSource(
+        location=PAYMENTS_BRONZE.location(lake_root),
+        checkpoint=checkpoint_location(lake_root, PRODUCT, "silver-payments"),
+    )
+    run_incrementally(spark, source, upsert, name=f"{PRODUCT}-silver-payments")
 
 
 def _run_cdc(
