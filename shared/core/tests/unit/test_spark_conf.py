@@ -1,7 +1,7 @@
 import pytest
 
 from lakehouse_core.settings import LakehouseSettings
-from lakehouse_core.spark import spark_conf
+from lakehouse_core.spark import DRIVER_JAVA_OPTIONS, LOCAL_GC, spark_conf
 
 pytestmark = pytest.mark.unit
 
@@ -22,3 +22,12 @@ def test_the_test_session_and_the_processes_it_starts_run_without_code_generatio
 def test_explicit_configuration_wins() -> None:
     conf = spark_conf(LakehouseSettings(spark_codegen=False), extra={"spark.sql.codegen.wholeStage": "true"})
     assert conf["spark.sql.codegen.wholeStage"] == "true"
+
+
+def test_a_local_driver_runs_the_throughput_collector_beside_the_options_it_is_given() -> None:
+    local = spark_conf(
+        LakehouseSettings(spark_master="local[2]"), extra={DRIVER_JAVA_OPTIONS: "-Dderby.system.home=/w"}
+    )
+    cluster = spark_conf(LakehouseSettings(spark_master="spark://master:7077"))
+    assert local[DRIVER_JAVA_OPTIONS].split() == [LOCAL_GC, "-Dderby.system.home=/w"]
+    assert DRIVER_JAVA_OPTIONS not in cluster
