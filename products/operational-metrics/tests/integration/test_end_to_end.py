@@ -217,6 +217,11 @@ def write_tables(lake: str) -> None:
         write_deltalake(spec.location(lake), pa.table({"id": [1]}))
 
 
+def data_bytes(spec: TableSpec, lake: str) -> int:
+    """The bytes of the table's data files on disk: its one commit (version 0) added them all."""
+    return sum(f.stat().st_size for f in Path(spec.location(lake)).glob("**/*.parquet"))
+
+
 def rows(location: str) -> list[dict[str, Any]]:
     return read_arrow(location).to_pylist()  # type: ignore[no-any-return]
 
@@ -301,18 +306,20 @@ def test_known_run_history_through_kafka_spark_delta_and_the_api(
         history_row = next(f for f in freshness if f["table_name"] == "shop-app.gold.history")
         assert history_row["newest_data_at"].startswith("2026-01-06T00:00:00")
 
-        # Every attempt measured 1 CPU second and 1 MB at peak, whoever ran beside it; the tables
-        # were written by delta-rs, whose commits carry no byte counts.
+        # Every attempt measured 1 CPU second and 1 MB at peak, whoever ran beside it; the bytes
+        # are those of the files the one version each names added (delta-rs commits record no
+        # byte count), and bronze named none.
         cost = httpx.get(f"{api}/v1/cost", params={"start": day, "end": day}).json()["items"]
         by_cost = {
             (c["product"], c["asset"]): (c["attempts"], c["cpu_seconds"], c["bytes_written"]) for c in cost
         }
         assert by_cost == {
-            ("shop-app", "backfill"): (1, 1.0, 0),
-            ("shop-app", "gold"): (1, 1.0, 0),
+            ("shop-app", "backfill"): (1, 1.0, data_bytes(APP_HISTORY, lake_root)),
+            ("shop-app", "gold"): (1, 1.0, data_bytes(APP_GOLD, lake_root)),
             ("shop-web", "bronze"): (1, 1.0, 0),
-            ("shop-web", "silver"): (4, 4.0, 0),
+            ("shop-web", "silver"): (4, 4.0, data_bytes(WEB_SILVER, lake_root)),
         }
+        assert data_bytes(WEB_SILVER, lake_root) > 0
         web_silver = next(c for c in cost if (c["product"], c["asset"]) == ("shop-web", "silver"))
         assert web_silver["cpu_cost"] == pytest.approx(4.0 / 3600 * config.cost.core_hour)
         assert web_silver["cost_per_1000_rows"] == pytest.approx(web_silver["cost"] / 90 * 1000)

@@ -198,13 +198,9 @@ def test_the_bytes_of_a_version_are_what_its_spark_commit_added(spark: SparkSess
     location = SILVER_RUNS.location(lake_root)
 
     sizes = {r["version"]: r["bytes_written"] for r in version_bytes(spark, {"t": location}).collect()}
-    added = {
-        version: sum(f.stat().st_size for f in Path(location).glob("**/*.parquet") if f.name in names)
-        for version, names in added_files(Path(location)).items()
-    }
 
     # the table's creation, the append and the merge (which inserted "c")
-    assert sizes == added
+    assert sizes == bytes_added_on_disk(Path(location))
     assert [version for version, size in sorted(sizes.items()) if size > 0] == [1, 2]
 
 
@@ -220,13 +216,17 @@ def test_the_bytes_of_a_delta_rs_commit_are_the_sizes_of_the_files_it_added(
     location = SILVER_RUNS.location(lake_root)
 
     sizes = {r["version"]: r["bytes_written"] for r in version_bytes(spark, {"t": location}).collect()}
-    on_disk = {
-        version: sum(f.stat().st_size for f in Path(location).glob("**/*.parquet") if f.name in names)
-        for version, names in added_files(Path(location)).items()
-    }
 
-    assert sizes == on_disk
+    assert sizes == bytes_added_on_disk(Path(location))
     assert all(size > 0 for size in sizes.values()), sizes
+
+
+def bytes_added_on_disk(location: Path) -> dict[int, int]:
+    """Each commit's bytes: the sizes on disk of the data files its log entry added."""
+    return {
+        version: sum(f.stat().st_size for f in location.glob("**/*.parquet") if f.name in names)
+        for version, names in added_files(location).items()
+    }
 
 
 def added_files(location: Path) -> dict[int, set[str]]:
