@@ -32,6 +32,7 @@ from lakehouse_core.delta_reader import open_table, read_arrow
 from lakehouse_core.errors import TableNotFoundError
 from lakehouse_core.incremental import IncrementalRun, IncrementalSource, run_incrementally, run_on_changes
 from lakehouse_core.tables import LAYER_FRESHNESS, checkpoint_location, local_path
+from lakehouse_platform.backup.log import commit_name
 from lakehouse_platform.task_reports import ROWS_WRITTEN_METRICS
 from operational_metrics import PRODUCT
 from operational_metrics.config import AnomalyConfig, CostRates
@@ -295,7 +296,7 @@ def _bytes_of_added_files(location: str, version: int) -> int:
     if root is None:
         return 0
     try:
-        lines = (Path(root) / "_delta_log" / f"{version:020d}.json").read_bytes().splitlines()
+        lines = (Path(root) / commit_name(version)).read_bytes().splitlines()
     except FileNotFoundError:
         return 0
     actions = (orjson.loads(line) for line in lines if line.strip())
